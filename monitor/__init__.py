@@ -1,0 +1,1 @@
+"""Callwarden's application: call sessions, alert sinks, metrics, storage, web and the CLI."""

@@ -1,0 +1,60 @@
+"""The `callwarden` command line: one entry point whose subcommands live in their own modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from streams.models import ModelError
+
+# Each module exposes add_parser(subparsers) which sets `func` (args -> exit code) on its parser(s).
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "monitor.model_cli",
+    "monitor.transcribe_cli",
+    "monitor.analyze_cli",
+    "monitor.rules_cli",
+    "monitor.serve_cli",
+    "monitor.demo_cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every subcommand whose module is installed."""
+    parser = argparse.ArgumentParser(
+        prog="callwarden",
+        description="Real-time compliance monitoring of call audio: transcribe, check rules, alert, score.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; errors that users can fix print one clear line and exit non-zero."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        code: int = func(args)
+    except ModelError as exc:
+        print(f"callwarden: model error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

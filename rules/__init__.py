@@ -1,0 +1,1 @@
+"""Callwarden's pure compliance core: events in, findings out; no asyncio, no clock, no I/O."""

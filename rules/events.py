@@ -1,0 +1,73 @@
+"""Transcript and call-lifecycle events: what the audio edge feeds the engine, timed on the call's audio clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Speaker(StrEnum):
+    """Who is talking on a leg of the call."""
+
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognized word; times are seconds of audio since the call started."""
+
+    text: str
+    start: float
+    end: float
+    conf: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CallStarted:
+    """A call began; `at` is its audio time (normally 0.0)."""
+
+    call_id: str
+    at: float = 0.0
+    language: str = "en"
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """A partial or final recognition result of one leg.
+
+    Partials of the same utterance share `index` with its final; each new partial replaces the
+    previous one (its text is the whole utterance so far, not a delta).
+    """
+
+    call_id: str
+    speaker: Speaker
+    channel: int
+    index: int
+    text: str
+    words: tuple[Word, ...]
+    start: float
+    end: float
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AudioTick:
+    """The call's audio clock reached `at` seconds (sent periodically, also in silence)."""
+
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """The call ended at audio time `at`; `reason` is e.g. "hangup", "stream-closed", "error"."""
+
+    call_id: str
+    at: float
+    reason: str = "hangup"
+
+
+Event = CallStarted | Utterance | AudioTick | CallEnded
