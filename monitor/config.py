@@ -1,0 +1,155 @@
+"""Service configuration: embedded defaults, an optional YAML file, and CALLWARDEN_* environment overrides."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the file or variable, the field and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioConfig:
+    """Twilio Media Streams: which track is which party, and the account auth token used to check signatures."""
+
+    inbound_role: str = "customer"
+    outbound_role: str = "agent"
+    auth_token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioHookConfig:
+    """Genesys AudioHook: accepted API keys and their client secrets (base64; empty = no signature required)."""
+
+    api_keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioForkConfig:
+    """FreeSWITCH mod_audio_fork / jambonz: which stereo channel carries the agent."""
+
+    agent_channel: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything `callwarden serve` needs; every field has an embedded default."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "callwarden")
+    mqtt_url: str = ""
+    mqtt_topic_prefix: str = "callwarden"
+    rules_dirs: tuple[Path, ...] = ()
+    model_path: str = ""
+    language: str = "en-us"
+    asr_threads: int = 0
+    max_calls: int = 64
+    max_frame_bytes: int = 1 << 20
+    tick_interval: float = 1.0
+    log_level: str = "INFO"
+    twilio: TwilioConfig = field(default_factory=TwilioConfig)
+    audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
+    audiofork: AudioForkConfig = field(default_factory=AudioForkConfig)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "callwarden.sqlite3"
+
+
+ENV_OVERRIDES: dict[str, str] = {
+    "CALLWARDEN_HOST": "host",
+    "CALLWARDEN_PORT": "port",
+    "CALLWARDEN_DATA_DIR": "data_dir",
+    "CALLWARDEN_MQTT_URL": "mqtt_url",
+    "CALLWARDEN_MQTT_TOPIC_PREFIX": "mqtt_topic_prefix",
+    "CALLWARDEN_RULES_DIRS": "rules_dirs",
+    "CALLWARDEN_MODEL": "model_path",
+    "CALLWARDEN_ASR_THREADS": "asr_threads",
+    "CALLWARDEN_MAX_CALLS": "max_calls",
+    "CALLWARDEN_LOG_LEVEL": "log_level",
+    "CALLWARDEN_TWILIO_AUTH_TOKEN": "twilio.auth_token",
+}
+
+_SECTIONS = {"twilio": TwilioConfig, "audiohook": AudioHookConfig, "audiofork": AudioForkConfig}
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Defaults, then the YAML file (if any), then the environment; raises ConfigError on a bad value."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_yaml(path)
+    config: Config = _apply(Config(), raw, origin=str(path))
+    environ = os.environ if env is None else env
+    for var, dotted in ENV_OVERRIDES.items():
+        if var in environ:
+            config = _apply_dotted(config, dotted, environ[var], origin=f"${var}")
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return data
+
+
+def _apply(config: Any, raw: Mapping[str, Any], origin: str, prefix: str = "") -> Any:
+    known = {f.name: f for f in fields(config)}
+    changes: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"{origin}: unknown setting {prefix}{key!r}; known: {', '.join(sorted(known))}")
+        if name in _SECTIONS and prefix == "":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: {name} must be a mapping")
+            changes[name] = _apply(getattr(config, name), value, origin, prefix=f"{name}.")
+        else:
+            changes[name] = _coerce(getattr(config, name), value, f"{origin}: {prefix}{name}")
+    return replace(config, **changes)
+
+
+def _apply_dotted(config: Config, dotted: str, value: str, origin: str) -> Config:
+    section, _, name = dotted.rpartition(".")
+    raw: dict[str, Any] = {section: {name: value}} if section else {name: value}
+    updated: Config = _apply(config, raw, origin)
+    return updated
+
+
+def _coerce(current: Any, value: Any, where: str) -> Any:
+    try:
+        if isinstance(current, bool):
+            return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes", "on"}
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, Path):
+            return Path(str(value)).expanduser()
+        if isinstance(current, tuple):
+            items = value.split(os.pathsep) if isinstance(value, str) else list(value)
+            return tuple(Path(str(v)).expanduser() for v in items if str(v))
+        if isinstance(current, dict):
+            if not isinstance(value, dict):
+                raise TypeError("expected a mapping")
+            return {str(k): str(v) for k, v in value.items()}
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: bad value {value!r} ({exc}); expected {type(current).__name__}") from None
