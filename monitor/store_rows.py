@@ -1,0 +1,108 @@
+"""Row-level helpers of the store: outbox topics, JSON encoding, and the inserts of findings and consent records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from monitor.store_guard import DigitGuard
+from monitor.store_types import ConsentRecord
+from rules.findings import SEVERITY_ORDER, Finding
+
+_TOPIC_UNSAFE = {"/": "%2F", "+": "%2B", "#": "%23", "%": "%25", "\x00": "%00"}
+
+
+def topic_segment(call_id: str) -> str:
+    """`call_id` made safe as one MQTT topic level ("/", "+", "#", "%" and NUL percent-encoded)."""
+    return "".join(_TOPIC_UNSAFE.get(ch, ch) for ch in call_id)
+
+
+def alert_topic(call_id: str) -> str:
+    """The outbox topic (relative to the sink's prefix) of a call's finding alerts."""
+    return f"alerts/{topic_segment(call_id)}"
+
+
+def score_topic(call_id: str) -> str:
+    """The outbox topic (relative to the sink's prefix) of a call's end-of-call score."""
+    return f"calls/{topic_segment(call_id)}/score"
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON (UTF-8 kept, unknown objects as str)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def insert_finding(conn: sqlite3.Connection, finding: Finding, data: dict[str, Any], wall: float) -> bool:
+    """Insert one finding with its (guarded) JSON; False when its finding_id is already stored."""
+    cur = conn.execute(
+        "INSERT INTO findings(finding_id, call_id, rule_id, pack_id, pack_version, kind, outcome, "
+        "severity, severity_rank, audio_start, audio_end, wall_time, json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(finding_id) DO NOTHING",
+        (
+            finding.finding_id,
+            finding.call_id,
+            finding.rule_id,
+            finding.pack_id,
+            finding.pack_version,
+            finding.kind,
+            finding.outcome,
+            str(finding.severity),
+            SEVERITY_ORDER[finding.severity],
+            finding.start,
+            finding.end,
+            wall,
+            dumps(data),
+        ),
+    )
+    return cur.rowcount == 1
+
+
+def insert_consent(conn: sqlite3.Connection, g: DigitGuard, r: ConsentRecord) -> None:
+    """Insert one consent record (a record of an already-recorded finding is skipped)."""
+    conn.execute(
+        "INSERT INTO consent_records(call_id, finding_id, rule_id, pack_id, pack_version, disclosed_text, "
+        "disclosed_by, disclosed_at, answer_text, answered_by, answered_at, classification, wall_time) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(finding_id) DO NOTHING",
+        (
+            r.call_id,
+            r.finding_id,
+            r.rule_id,
+            r.pack_id,
+            r.pack_version,
+            g.text(r.disclosed_text, "consent.disclosed_text"),
+            r.disclosed_by,
+            r.disclosed_at,
+            g.text(r.answer_text, "consent.answer_text"),
+            r.answered_by,
+            r.answered_at,
+            r.classification,
+            r.wall_time,
+        ),
+    )
+
+
+def consent_from_finding(finding: Finding, wall_time: float) -> ConsentRecord:
+    """The consent record a "consent" finding stands for.
+
+    Reads optional `details` keys: "disclosure" (what the agent said/asked), "disclosed_by", "disclosed_at"
+    (audio s), "answer" (the customer's reply), "classification"; falls back to matched_phrase, evidence,
+    the finding's speaker/start and outcome.
+    """
+    d = finding.details
+    disclosed_at = d.get("disclosed_at")
+    return ConsentRecord(
+        call_id=finding.call_id,
+        rule_id=finding.rule_id,
+        pack_id=finding.pack_id,
+        pack_version=finding.pack_version,
+        disclosed_text=str(d.get("disclosure") or finding.matched_phrase),
+        disclosed_by=str(d.get("disclosed_by") or "agent"),
+        disclosed_at=float(disclosed_at) if isinstance(disclosed_at, int | float) else None,
+        answer_text=str(d.get("answer") or finding.evidence),
+        answered_by=str(finding.speaker),
+        answered_at=finding.start,
+        classification=str(d.get("classification") or finding.outcome),
+        wall_time=wall_time,
+        finding_id=finding.finding_id,
+    )

@@ -1,0 +1,157 @@
+"""The SQLite schema of the store as numbered migrations, and the code that applies them in order."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: applied once, in `version` order, inside a transaction of its own."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial schema",
+        (
+            """CREATE TABLE calls (
+                call_id       TEXT PRIMARY KEY,
+                protocol      TEXT NOT NULL,
+                language      TEXT NOT NULL DEFAULT 'en',
+                metadata      TEXT NOT NULL DEFAULT '{}',
+                agent         TEXT,
+                started_wall  REAL NOT NULL,
+                ended_wall    REAL,
+                audio_seconds REAL NOT NULL DEFAULT 0,
+                status        TEXT NOT NULL DEFAULT 'active'
+                              CHECK (status IN ('active', 'completed', 'incomplete')),
+                end_reason    TEXT,
+                score_json    TEXT,
+                passed        INTEGER CHECK (passed IN (0, 1)),
+                score         REAL
+            )""",
+            "CREATE INDEX calls_started ON calls(started_wall)",
+            "CREATE INDEX calls_agent ON calls(agent, started_wall)",
+            "CREATE INDEX calls_status ON calls(status)",
+            """CREATE TABLE transcript (
+                call_id         TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+                speaker         TEXT NOT NULL,
+                channel         INTEGER NOT NULL,
+                utterance_index INTEGER NOT NULL,
+                start           REAL NOT NULL,
+                "end"           REAL NOT NULL,
+                text            TEXT NOT NULL,
+                PRIMARY KEY (call_id, speaker, channel, utterance_index)
+            )""",
+            """CREATE TABLE findings (
+                finding_id    TEXT PRIMARY KEY,
+                call_id       TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+                rule_id       TEXT NOT NULL,
+                pack_id       TEXT NOT NULL,
+                pack_version  TEXT NOT NULL,
+                kind          TEXT NOT NULL,
+                outcome       TEXT NOT NULL,
+                severity      TEXT NOT NULL,
+                severity_rank INTEGER NOT NULL,
+                audio_start   REAL NOT NULL,
+                audio_end     REAL NOT NULL,
+                wall_time     REAL NOT NULL,
+                json          TEXT NOT NULL
+            )""",
+            "CREATE INDEX findings_call ON findings(call_id, audio_start)",
+            "CREATE INDEX findings_rule ON findings(rule_id, severity_rank)",
+            "CREATE INDEX findings_severity ON findings(severity_rank, call_id)",
+            """CREATE TABLE consent_records (
+                id             INTEGER PRIMARY KEY AUTOINCREMENT,
+                call_id        TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+                finding_id     TEXT UNIQUE REFERENCES findings(finding_id) ON DELETE CASCADE,
+                rule_id        TEXT NOT NULL,
+                pack_id        TEXT NOT NULL,
+                pack_version   TEXT NOT NULL,
+                disclosed_text TEXT NOT NULL,
+                disclosed_by   TEXT NOT NULL,
+                disclosed_at   REAL,
+                answer_text    TEXT NOT NULL,
+                answered_by    TEXT NOT NULL,
+                answered_at    REAL NOT NULL,
+                classification TEXT NOT NULL,
+                wall_time      REAL NOT NULL
+            )""",
+            "CREATE INDEX consent_call ON consent_records(call_id, answered_at)",
+            """CREATE TABLE acknowledgements (
+                id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                finding_id TEXT NOT NULL REFERENCES findings(finding_id) ON DELETE CASCADE,
+                who        TEXT NOT NULL,
+                wall_time  REAL NOT NULL,
+                note       TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX acks_finding ON acknowledgements(finding_id)",
+            """CREATE TABLE outbox (
+                seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+                call_id        TEXT NOT NULL,
+                topic          TEXT NOT NULL,
+                payload        TEXT NOT NULL,
+                finding_id     TEXT,
+                created_wall   REAL NOT NULL,
+                attempts       INTEGER NOT NULL DEFAULT 0,
+                last_error     TEXT,
+                delivered_wall REAL
+            )""",
+            "CREATE INDEX outbox_pending ON outbox(seq) WHERE delivered_wall IS NULL",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+class SchemaError(RuntimeError):
+    """The database's schema cannot be used by this version of Callwarden."""
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The highest applied migration (0 for a new database)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_wall REAL NOT NULL)"
+    )
+    row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> list[int]:
+    """Apply every migration newer than the database's version; returns the versions applied.
+
+    `conn` must be in autocommit mode (isolation_level=None): each migration runs in its own BEGIN IMMEDIATE.
+    """
+    version = current_version(conn)
+    if version > LATEST_VERSION:
+        raise SchemaError(
+            f"database {path} has schema version {version}, newer than this Callwarden knows "
+            f"({LATEST_VERSION}); upgrade Callwarden or point it at another data directory"
+        )
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version <= version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations(version, name, applied_wall) VALUES (?, ?, ?)",
+                (migration.version, migration.name, time.time()),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(migration.version)
+    return applied
