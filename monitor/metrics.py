@@ -1,0 +1,104 @@
+"""Prometheus metrics of the service in a dedicated registry, and their text exposition.
+
+Labels are bounded sets only (protocol, rule id, severity, sink, outcome, close code): a call id is NEVER a
+label — per-call detail lives in the store and the /live feed.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+NAMESPACE = "callwarden"
+
+SPEECH_TO_ALERT_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+"""Seconds from the last word's audio arriving to the alert handed to the sink (the promise: under 1 s)."""
+ASR_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
+RTF_BUCKETS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0)
+
+
+class Metrics:
+    """All Callwarden metrics; one instance per service (tests make their own — the registry is private)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.active_calls = Gauge("active_calls", "Calls currently being monitored.", namespace=NAMESPACE, registry=r)
+        self.audio_seconds = Counter(
+            "audio_seconds", "Seconds of call audio received (per leg).", ["protocol"], namespace=NAMESPACE, registry=r
+        )
+        self.asr_lag_seconds = Histogram(
+            "asr_lag_seconds",
+            "How far recognition results trail the audio received (audio clock minus recognized end).",
+            namespace=NAMESPACE,
+            buckets=ASR_LAG_BUCKETS,
+            registry=r,
+        )
+        self.asr_realtime_factor = Histogram(
+            "asr_realtime_factor",
+            "Recognition CPU time divided by audio duration, per processed chunk (below 1 keeps up).",
+            namespace=NAMESPACE,
+            buckets=RTF_BUCKETS,
+            registry=r,
+        )
+        self.findings = Counter(
+            "findings", "Findings raised, by rule and severity.", ["rule", "severity"], namespace=NAMESPACE, registry=r
+        )
+        self.alert_deliveries = Counter(
+            "alert_deliveries",
+            "Alert sink delivery attempts, by sink and outcome (delivered, error, logged).",
+            ["sink", "outcome"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.outbox_depth = Gauge(
+            "outbox_depth", "Outbox messages waiting for delivery.", namespace=NAMESPACE, registry=r
+        )
+        self.speech_to_alert_seconds = Histogram(
+            "speech_to_alert_seconds",
+            "Seconds from the audio of a finding's last word arriving to its alert handed off by the sink.",
+            namespace=NAMESPACE,
+            buckets=SPEECH_TO_ALERT_BUCKETS,
+            registry=r,
+        )
+        self.calls = Counter(
+            "calls", "Calls ended, by protocol and outcome.", ["protocol", "outcome"], namespace=NAMESPACE, registry=r
+        )
+        self.ingest_errors = Counter(
+            "ingest_errors",
+            "Audio ingest connections closed on error, by protocol and WebSocket close code.",
+            ["protocol", "close_code"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+
+    # -- convenience recorders (the names say what flows) ------------------------------------------------------
+
+    def call_started(self) -> None:
+        """A call began."""
+        self.active_calls.inc()
+
+    def call_ended(self, protocol: str, outcome: str) -> None:
+        """A call ended with `outcome` (e.g. passed, failed, incomplete, error)."""
+        self.active_calls.dec()
+        self.calls.labels(protocol=protocol, outcome=outcome).inc()
+
+    def audio_received(self, protocol: str, seconds: float) -> None:
+        """`seconds` of audio arrived on one leg."""
+        self.audio_seconds.labels(protocol=protocol).inc(seconds)
+
+    def finding_raised(self, rule_id: str, severity: str) -> None:
+        """The engine raised a finding."""
+        self.findings.labels(rule=rule_id, severity=severity).inc()
+
+    def alert_delivery(self, sink: str, outcome: str) -> None:
+        """A sink tried to deliver one message."""
+        self.alert_deliveries.labels(sink=sink, outcome=outcome).inc()
+
+    def ingest_error(self, protocol: str, close_code: int) -> None:
+        """An ingest connection was closed on error with `close_code`."""
+        self.ingest_errors.labels(protocol=protocol, close_code=str(close_code)).inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The text exposition of every metric and its Content-Type header value."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
