@@ -16,6 +16,8 @@ class Example:
     transcript: tuple[str, ...]
     expect: tuple[str, ...]
     name: str = ""
+    language: str = ""
+    """The call language the example runs in; "" means the rule's own language."""
 
 
 @dataclass(frozen=True, slots=True)
