@@ -1,0 +1,193 @@
+"""The sans-I/O compliance engine: one CallMonitor per call turns events into findings and a final report.
+
+Deterministic: no clock, no I/O; time comes only from the events. Odd input never raises; it is handled
+and counted in `stats` (see `EngineStats`):
+
+- The monitor is bound to one call: the `call_id` given at construction, else that of the first event.
+  Events for any other call id are ignored (`other_call`).
+- An Utterance/AudioTick/CallEnded before any CallStarted auto-starts the call: a synthetic
+  CallStarted(call_id, at=0.0, language=default_language) is fed first (`auto_started`).
+- A second CallStarted is ignored (`duplicate_start`). Everything after CallEnded is ignored (`after_end`).
+- Events whose times are NaN/infinite are ignored (`invalid_time`). An AudioTick earlier than the audio
+  clock is ignored (`stale_tick`); utterances may legitimately arrive late (recogniser lag) and are fed.
+  A CallEnded earlier than the clock is fed with its time raised to the clock (`clamped_end`).
+- A partial arriving after the final of the same (channel, index) is ignored (`late_partial`).
+
+Rule kinds return findings without ids; the engine fills `finding_id` (sha256 of call id, rule id, outcome
+and the per-(rule, outcome) ordinal → 16 hex chars), `pack_id` and `pack_version`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from rules.events import AudioTick, CallEnded, CallStarted, Event, Utterance
+from rules.findings import Finding
+from rules.kinds import build_rule
+from rules.model import Rule, RuleOutcome, RuleSpec
+from rules.packs import RuleSet
+from rules.scoring import score_call
+
+IGNORED_REASONS = (
+    "other_call",
+    "duplicate_start",
+    "after_end",
+    "invalid_time",
+    "stale_tick",
+    "late_partial",
+)
+
+
+def finding_id(call_id: str, rule_id: str, outcome: str, ordinal: int) -> str:
+    """The stable id of the `ordinal`-th (0-based) finding with this rule and outcome in this call."""
+    digest = hashlib.sha256(f"{call_id}\x1f{rule_id}\x1f{outcome}\x1f{ordinal}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _times(event: Event) -> tuple[float, ...]:
+    if isinstance(event, Utterance):
+        return (event.start, event.end, *(t for w in event.words for t in (w.start, w.end)))
+    return (event.at,)
+
+
+class CallMonitor:
+    """Feeds one call's events to fresh instances of every rule; collects findings; scores at the end."""
+
+    def __init__(
+        self,
+        rules: Sequence[RuleSpec] | RuleSet,
+        call_id: str | None = None,
+        default_language: str = "en",
+    ) -> None:
+        specs = rules.rules if isinstance(rules, RuleSet) else tuple(rules)
+        self._ruleset = rules if isinstance(rules, RuleSet) else None
+        self._specs = specs
+        self._rules: list[Rule] = [build_rule(spec) for spec in specs]
+        self.call_id = call_id
+        self.default_language = default_language
+        self.stats: Counter[str] = Counter()
+        self.findings: list[Finding] = []
+        self._ordinals: Counter[tuple[str, str]] = Counter()
+        self._started: CallStarted | None = None
+        self._ended: CallEnded | None = None
+        self._clock = 0.0
+        self._finals: set[tuple[int, int]] = set()
+
+    @property
+    def started(self) -> bool:
+        """True once a CallStarted was fed (or synthesized)."""
+        return self._started is not None
+
+    @property
+    def ended(self) -> bool:
+        """True once CallEnded was fed; later events are ignored."""
+        return self._ended is not None
+
+    @property
+    def clock(self) -> float:
+        """The furthest audio time any accepted event reported."""
+        return self._clock
+
+    def feed(self, event: Event) -> list[Finding]:
+        """Consume one event; the new findings (ids filled) in emission order. Never raises on odd input."""
+        accepted = self._admit(event)
+        if accepted is None:
+            return []
+        out: list[Finding] = []
+        if self._started is None and not isinstance(accepted, CallStarted):
+            out.extend(self._start(CallStarted(accepted.call_id, 0.0, self.default_language)))
+            self.stats["auto_started"] += 1
+        if isinstance(accepted, CallStarted):
+            return self._start(accepted)
+        if isinstance(accepted, CallEnded):
+            self._ended = accepted
+        out.extend(self._dispatch(accepted))
+        return out
+
+    def _admit(self, event: Event) -> Event | None:
+        """The event to feed (possibly adjusted), or None when it is ignored (and counted)."""
+        if self.call_id is None:
+            self.call_id = event.call_id
+        reason = self._ignore_reason(event)
+        if reason is not None:
+            self.stats[reason] += 1
+            return None
+        if isinstance(event, CallEnded) and event.at < self._clock:
+            self.stats["clamped_end"] += 1
+            event = dataclasses.replace(event, at=self._clock)
+        if isinstance(event, Utterance):
+            key = (event.channel, event.index)
+            if event.final:
+                self._finals.add(key)
+        if not isinstance(event, CallStarted):
+            self._clock = max(self._clock, event.end if isinstance(event, Utterance) else event.at)
+        self.stats["accepted"] += 1
+        return event
+
+    def _ignore_reason(self, event: Event) -> str | None:
+        if event.call_id != self.call_id:
+            return "other_call"
+        if self._ended is not None:
+            return "after_end"
+        if not all(math.isfinite(t) for t in _times(event)):
+            return "invalid_time"
+        if isinstance(event, CallStarted) and self._started is not None:
+            return "duplicate_start"
+        if isinstance(event, AudioTick) and event.at < self._clock:
+            return "stale_tick"
+        if isinstance(event, Utterance) and not event.final and (event.channel, event.index) in self._finals:
+            return "late_partial"
+        return None
+
+    def _start(self, started: CallStarted) -> list[Finding]:
+        self._started = started
+        self._clock = max(self._clock, started.at)
+        return self._dispatch(started)
+
+    def _dispatch(self, event: Event) -> list[Finding]:
+        out: list[Finding] = []
+        for rule in self._rules:
+            for finding in rule.feed(event):
+                out.append(self._complete(rule.spec, finding))
+        self.findings.extend(out)
+        return out
+
+    def _complete(self, spec: RuleSpec, finding: Finding) -> Finding:
+        key = (spec.id, finding.outcome)
+        ordinal = self._ordinals[key]
+        self._ordinals[key] += 1
+        call_id = self.call_id or finding.call_id
+        return dataclasses.replace(
+            finding,
+            call_id=call_id,
+            finding_id=finding_id(call_id, spec.id, finding.outcome, ordinal),
+            pack_id=spec.pack_id,
+            pack_version=spec.pack_version,
+        )
+
+    def outcomes(self) -> list[RuleOutcome]:
+        """Every rule's verdict so far, with the ids of its findings."""
+        ids: dict[str, list[str]] = {}
+        for finding in self.findings:
+            ids.setdefault(finding.rule_id, []).append(finding.finding_id)
+        return [
+            dataclasses.replace(rule.outcome(), finding_ids=tuple(ids.get(rule.spec.id, ()))) for rule in self._rules
+        ]
+
+    def report(self, pass_mark: float = 80.0) -> dict[str, Any]:
+        """The scoring report (see docs/report.md); `final` is false until CallEnded was fed."""
+        return score_call(
+            call_id=self.call_id or "",
+            specs=self._specs,
+            outcomes=self.outcomes(),
+            findings=self.findings,
+            started=self._started,
+            ended=self._ended,
+            stats=dict(self.stats),
+            pass_mark=pass_mark,
+        )

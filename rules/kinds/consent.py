@@ -1,0 +1,285 @@
+"""The consent kind: after the agent's consent question, classify the customer's answer; catch later withdrawal.
+
+Flow: an agent utterance matching `question_phrases` (or `inverted_question_phrases`, e.g. "do you mind if…",
+where "no" means consent) opens an answer window of `answer_window_seconds` from the question's end. Customer
+utterances starting inside it (partials replaced by their finals) form the answer; the last clear polarity wins.
+The window closes — and exactly one finding is emitted — when (a) the agent starts a new final utterance after
+the customer's last final answer, (b) the audio clock passes the window end with no customer utterance still
+open (or passes it by 5 s regardless), or (c) the call ends. Outcomes: `consent_given` (info),
+`consent_refused` (the rule's severity, normally critical: stop recording), `consent_unclear` (medium; the
+agent may ask again, opening a new window). Outside an open window, a customer utterance matching
+`withdrawal_phrases` gives `consent_withdrawn` (critical) once. With `require_question: true`, a call that
+ends without the question gives `not_asked` (high).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rules.events import CallEnded, Event, Speaker, Utterance
+from rules.findings import Finding, Severity
+from rules.kinds.base import (
+    CallState,
+    check_bool,
+    check_number,
+    check_outcome_severities,
+    check_phrase_lists,
+    check_unknown,
+    event_time,
+    outcome_severity,
+    phrases_for,
+    redact_evidence,
+)
+from rules.kinds.consent_answers import Polarity, classify_answer
+from rules.matching import PhraseMatch, PhraseMatcher, normalize_tokens, utterance_view
+from rules.model import ParamError, RuleOutcome, RuleSpec
+
+KIND = "consent"
+OUTCOMES = ("consent_given", "consent_refused", "consent_unclear", "consent_withdrawn", "not_asked")
+PARAMS = (
+    "question_phrases",
+    "inverted_question_phrases",
+    "withdrawal_phrases",
+    "answer_window_seconds",
+    "threshold",
+    "withdrawal_threshold",
+    "partial_margin",
+    "require_question",
+    "outcome_severity",
+)
+OVERRUN_SECONDS = 5.0
+_OUTCOME_OF = {Polarity.YES: "consent_given", Polarity.NO: "consent_refused", Polarity.UNCLEAR: "consent_unclear"}
+
+
+@dataclass(slots=True)
+class _Window:
+    """An open answer window: the question that opened it and the customer's answer utterances so far."""
+
+    question: PhraseMatch
+    question_text: str
+    inverted: bool
+    closes_at: float
+    answers: dict[tuple[int, int], Utterance]
+
+
+class ConsentRule:
+    """Per-call state of one consent rule."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        self.spec = spec
+        params = spec.params
+        self._window_seconds = float(params.get("answer_window_seconds", 10.0))
+        self._threshold = float(params.get("threshold", 0.8))
+        self._withdrawal_threshold = float(params.get("withdrawal_threshold", 0.85))
+        self._margin = float(params.get("partial_margin", 0.05))
+        self._require_question = bool(params.get("require_question", False))
+        self._call = CallState()
+        self._questions: PhraseMatcher | None = None
+        self._inverted = PhraseMatcher(())
+        self._withdrawals = PhraseMatcher(())
+        self._window: _Window | None = None
+        self._decision: str = ""
+        self._asked = False
+        self._withdrawn = False
+        self._fired_questions: set[tuple[int, int]] = set()
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> list[ParamError]:
+        """Problems with a consent rule's params."""
+        return [
+            *check_unknown(params, PARAMS),
+            *check_phrase_lists(params, "question_phrases", required=True),
+            *check_phrase_lists(params, "inverted_question_phrases", required=False),
+            *check_phrase_lists(params, "withdrawal_phrases", required=False),
+            *check_number(params, "answer_window_seconds", 1.0, 600.0),
+            *check_number(params, "threshold", 0.5, 1.0),
+            *check_number(params, "withdrawal_threshold", 0.5, 1.0),
+            *check_number(params, "partial_margin", 0.0, 0.5),
+            *check_bool(params, "require_question"),
+            *check_outcome_severities(params, OUTCOMES),
+        ]
+
+    def _setup(self) -> None:
+        language, own = self._call.language, self.spec.language
+        params = self.spec.params
+        self._questions = PhraseMatcher(phrases_for(params, "question_phrases", language, own))
+        self._inverted = PhraseMatcher(phrases_for(params, "inverted_question_phrases", language, own))
+        self._withdrawals = PhraseMatcher(phrases_for(params, "withdrawal_phrases", language, own))
+
+    def _applicable(self) -> bool:
+        return bool(self._questions and (self._questions.phrases or self._inverted.phrases))
+
+    def feed(self, event: Event) -> list[Finding]:
+        """Consume one event; a finding when an answer window closes or consent is withdrawn."""
+        if not self._call.observe(event, self.spec):
+            return []
+        if self._questions is None:
+            self._setup()
+        if not self._applicable():
+            return []
+        findings: list[Finding] = []
+        if isinstance(event, Utterance):
+            findings.extend(self._on_utterance(event))
+        findings.extend(self._close_if_due(event))
+        if isinstance(event, CallEnded) and self._require_question and not self._asked:
+            findings.append(self._not_asked(event))
+        return findings
+
+    def _on_utterance(self, utterance: Utterance) -> list[Finding]:
+        if utterance.speaker is Speaker.AGENT:
+            return self._on_agent(utterance)
+        if utterance.speaker is Speaker.CUSTOMER:
+            return self._on_customer(utterance)
+        return []
+
+    def _on_agent(self, utterance: Utterance) -> list[Finding]:
+        findings: list[Finding] = []
+        window = self._window
+        if window is not None and utterance.final and self._answered_before(window, utterance.start):
+            findings.extend(self._close())
+        if self._window is None and self._decision in ("", "consent_unclear"):
+            self._maybe_open(utterance)
+        return findings
+
+    def _answered_before(self, window: _Window, start: float) -> bool:
+        finals = [u for u in window.answers.values() if u.final]
+        return bool(finals) and len(finals) == len(window.answers) and start >= max(u.end for u in finals)
+
+    def _maybe_open(self, utterance: Utterance) -> None:
+        key = (utterance.channel, utterance.index)
+        if key in self._fired_questions:
+            return
+        needed = self._threshold if utterance.final else min(1.0, self._threshold + self._margin)
+        view = utterance_view(utterance)
+        plain = self._questions.best(view, floor=needed) if self._questions else None
+        inverted = self._inverted.best(view, floor=needed)
+        if plain is None and inverted is None:
+            return
+        is_inverted = inverted is not None and (plain is None or inverted.similarity > plain.similarity)
+        match = inverted if is_inverted and inverted is not None else plain
+        assert match is not None
+        self._fired_questions.add(key)
+        self._asked = True
+        self._window = _Window(match, utterance.text, is_inverted, match.end + self._window_seconds, {})
+
+    def _on_customer(self, utterance: Utterance) -> list[Finding]:
+        window = self._window
+        if window is not None and window.question.start <= utterance.start <= window.closes_at:
+            window.answers[(utterance.channel, utterance.index)] = utterance
+            return []
+        return self._maybe_withdraw(utterance)
+
+    def _maybe_withdraw(self, utterance: Utterance) -> list[Finding]:
+        if self._withdrawn or self._decision == "consent_refused" or not self._withdrawals.phrases:
+            return []
+        needed = self._withdrawal_threshold if utterance.final else min(1.0, self._withdrawal_threshold + self._margin)
+        match = self._withdrawals.best(utterance_view(utterance), floor=needed)
+        if match is None:
+            return []
+        self._withdrawn = True
+        when = "after consent was given" if self._decision == "consent_given" else "outside a consent question"
+        return [
+            Finding(
+                call_id=utterance.call_id,
+                rule_id=self.spec.id,
+                kind=KIND,
+                outcome="consent_withdrawn",
+                severity=outcome_severity(self.spec, "consent_withdrawn", Severity.CRITICAL),
+                start=match.start,
+                end=match.end,
+                reason=f"customer withdrew consent {when}: {match.text!r} (similarity {match.similarity:.2f})",
+                evidence=redact_evidence(utterance.text),
+                speaker=utterance.speaker,
+                channel=utterance.channel,
+                matched_phrase=match.phrase,
+                similarity=match.similarity,
+                details={"final": utterance.final},
+            )
+        ]
+
+    def _close_if_due(self, event: Event) -> list[Finding]:
+        window = self._window
+        if window is None:
+            return []
+        if isinstance(event, CallEnded):
+            return self._close()
+        now = event_time(event)
+        if now is None or now < window.closes_at:
+            return []
+        pending = any(not u.final for u in window.answers.values())
+        if pending and now < window.closes_at + OVERRUN_SECONDS:
+            return []
+        return self._close()
+
+    def _close(self) -> list[Finding]:
+        window = self._window
+        if window is None:
+            return []
+        self._window = None
+        answers = sorted(window.answers.values(), key=lambda u: (u.start, u.index))
+        tokens = tuple(t for u in answers for t in normalize_tokens(u.text))
+        verdict = classify_answer(tokens, self._call.language, window.inverted)
+        outcome = _OUTCOME_OF[verdict.polarity]
+        self._decision = outcome
+        default = {"consent_given": Severity.INFO, "consent_unclear": Severity.MEDIUM}
+        severity = outcome_severity(self.spec, outcome, default.get(outcome, self.spec.severity))
+        answer_text = " … ".join(u.text for u in answers)
+        if not answers:
+            reason = f"no customer answer within {self._window_seconds:g} s of the question"
+        elif verdict.polarity is Polarity.UNCLEAR:
+            reason = f"customer answer has no clear yes or no: {answer_text!r}"
+        else:
+            reason = f"customer answered {verdict.deciding_cue!r} (last clear cue of {len(verdict.cues)})"
+        start = answers[0].start if answers else window.question.start
+        end = max((u.end for u in answers), default=window.question.end)
+        first = answers[0] if answers else None
+        return [
+            Finding(
+                call_id=self._call.call_id,
+                rule_id=self.spec.id,
+                kind=KIND,
+                outcome=outcome,
+                severity=severity,
+                start=start,
+                end=end,
+                reason=reason,
+                evidence=redact_evidence(answer_text),
+                speaker=first.speaker if first else Speaker.CUSTOMER,
+                channel=first.channel if first else -1,
+                matched_phrase=window.question.phrase,
+                similarity=window.question.similarity,
+                details={
+                    "question": redact_evidence(window.question_text),
+                    "question_start": window.question.start,
+                    "inverted_question": window.inverted,
+                    "cues": [[text, str(p)] for text, p in verdict.cues],
+                },
+            )
+        ]
+
+    def _not_asked(self, ended: CallEnded) -> Finding:
+        return Finding(
+            call_id=ended.call_id,
+            rule_id=self.spec.id,
+            kind=KIND,
+            outcome="not_asked",
+            severity=outcome_severity(self.spec, "not_asked", Severity.HIGH),
+            start=ended.at,
+            end=ended.at,
+            reason="the agent never asked the consent question",
+        )
+
+    def outcome(self) -> RuleOutcome:
+        """Failed on refusal, withdrawal, unclear answer or a required question not asked; passed on consent."""
+        rid = self.spec.id
+        if self._questions is not None and not self._applicable():
+            return RuleOutcome(rid, None, f"no phrases for call language {self._call.language!r}")
+        if self._withdrawn:
+            return RuleOutcome(rid, False, "consent withdrawn")
+        if self._decision:
+            return RuleOutcome(rid, self._decision == "consent_given", self._decision.replace("_", " "))
+        if self._require_question and self._call.ended:
+            return RuleOutcome(rid, False, "consent question not asked")
+        return RuleOutcome(rid, None, "consent question not asked" if self._call.ended else "pending")

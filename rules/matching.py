@@ -1,0 +1,265 @@
+"""Token-aware fuzzy phrase matching (rapidfuzz): text normalization and best phrase match with its word span."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+
+from rules.events import Utterance
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+_NON_WORD = re.compile(r"[^a-z0-9']+")
+_WHOLE_CONTRACTIONS: dict[str, str] = {
+    "won't": "will not",
+    "can't": "can not",
+    "cannot": "can not",
+    "shan't": "shall not",
+    "ain't": "is not",
+    "let's": "let us",
+    "y'all": "you all",
+    "ok": "okay",
+}
+_SUFFIX_CONTRACTIONS: tuple[tuple[str, str], ...] = (
+    ("n't", " not"),
+    ("'re", " are"),
+    ("'ve", " have"),
+    ("'ll", " will"),
+    ("'d", " would"),
+    ("'m", " am"),
+)
+_IS_PRONOUNS = frozenset(
+    {"it", "that", "what", "there", "here", "he", "she", "who", "where", "how", "this", "call", "everything"}
+)
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _expand(word: str) -> str:
+    """One lowercase word with English contractions expanded and other apostrophes split (Italian elision)."""
+    if "'" not in word:
+        return _WHOLE_CONTRACTIONS.get(word, word)
+    if word in _WHOLE_CONTRACTIONS:
+        return _WHOLE_CONTRACTIONS[word]
+    for suffix, replacement in _SUFFIX_CONTRACTIONS:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            return word[: -len(suffix)] + replacement
+    if word.endswith("'s") and len(word) > 2:
+        stem = word[:-2]
+        return f"{stem} is" if stem in _IS_PRONOUNS else stem
+    return word.replace("'", " ")
+
+
+@lru_cache(maxsize=8192)
+def normalize_tokens(text: str) -> tuple[str, ...]:
+    """Lowercase, accent-free, punctuation-free tokens with contractions expanded ("don't" → "do not")."""
+    lowered = _strip_accents(text.translate(_APOSTROPHES).lower())
+    out: list[str] = []
+    for raw in _NON_WORD.split(lowered):
+        word = raw.strip("'")
+        if word:
+            out.extend(_expand(word).split())
+    return tuple(out)
+
+
+def normalize(text: str) -> str:
+    """The normalized form of `text` as one space-joined string."""
+    return " ".join(normalize_tokens(text))
+
+
+@dataclass(frozen=True, slots=True)
+class TextView:
+    """An utterance as normalized tokens, with each token's audio time span and its char offset in `text`."""
+
+    tokens: tuple[str, ...]
+    text: str
+    offsets: tuple[int, ...]
+    starts: tuple[float, ...]
+    ends: tuple[float, ...]
+    stems: frozenset[str]
+
+    def span_text(self, first: int, last: int) -> str:
+        """Tokens first..last-1 joined by spaces."""
+        return " ".join(self.tokens[first:last])
+
+
+def _stem(token: str) -> str:
+    return token[:4]
+
+
+def text_view(tokens: Sequence[str], starts: Sequence[float], ends: Sequence[float]) -> TextView:
+    """A TextView over already-normalized tokens with their times."""
+    offsets: list[int] = []
+    position = 0
+    for token in tokens:
+        offsets.append(position)
+        position += len(token) + 1
+    return TextView(
+        tokens=tuple(tokens),
+        text=" ".join(tokens),
+        offsets=tuple(offsets),
+        starts=tuple(starts),
+        ends=tuple(ends),
+        stems=frozenset(_stem(t) for t in tokens if len(t) >= 3),
+    )
+
+
+def _view_from_words(utterance: Utterance) -> TextView | None:
+    tokens: list[str] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    for word in utterance.words:
+        for token in normalize_tokens(word.text):
+            tokens.append(token)
+            starts.append(word.start)
+            ends.append(word.end)
+    if not tokens:
+        return None
+    return text_view(tokens, starts, ends)
+
+
+def _view_from_text(utterance: Utterance) -> TextView:
+    tokens = normalize_tokens(utterance.text)
+    count = max(len(tokens), 1)
+    begin, finish = utterance.start, max(utterance.end, utterance.start)
+    step = (finish - begin) / count
+    starts = [begin + i * step for i in range(len(tokens))]
+    ends = [begin + (i + 1) * step for i in range(len(tokens))]
+    return text_view(tokens, starts, ends)
+
+
+_last_view: list[tuple[Utterance, TextView]] = []
+
+
+def utterance_view(utterance: Utterance) -> TextView:
+    """The normalized view of an utterance; word times come from `words` (or are spread over the utterance).
+
+    The last result is memoized by identity, because the engine hands the same event to every rule.
+    """
+    if _last_view and _last_view[0][0] is utterance:
+        return _last_view[0][1]
+    view = None
+    if utterance.words and normalize_tokens(utterance.text) == tuple(
+        t for w in utterance.words for t in normalize_tokens(w.text)
+    ):
+        view = _view_from_words(utterance)
+    if view is None:
+        view = _view_from_text(utterance)
+    _last_view[:] = [(utterance, view)]
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseMatch:
+    """The best occurrence of a phrase: similarity 0..1, token span [first, last) and its audio times."""
+
+    phrase: str
+    similarity: float
+    first: int
+    last: int
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    original: str
+    text: str
+    stems: frozenset[str]
+    min_hits: int
+
+
+def _candidate_spans(first: int, last: int, size: int) -> list[tuple[int, int]]:
+    spans = {(first, last)}
+    for a, b in ((first + 1, last), (first, last - 1), (first - 1, last), (first, last + 1)):
+        if 0 <= a < b <= size:
+            spans.add((a, b))
+    return sorted(spans)
+
+
+class PhraseMatcher:
+    """Finds the best-matching phrase of a list inside utterances, word-aligned (no subset false matches).
+
+    The similarity is `fuzz.ratio` between the phrase and a contiguous run of utterance words, so a short
+    phrase never scores 100 merely because its words occur somewhere in a long unrelated sentence.
+    `partial_ratio_alignment` locates the candidate run; the run is snapped to word boundaries and rescored.
+    A cheap prefilter skips phrases none of whose word stems occur in the utterance.
+    """
+
+    def __init__(self, phrases: Sequence[str]) -> None:
+        items: list[_Phrase] = []
+        for original in phrases:
+            tokens = normalize_tokens(original)
+            if not tokens:
+                continue
+            stems = frozenset(_stem(t) for t in tokens if len(t) >= 3)
+            min_hits = 0 if not stems else (1 if len(stems) <= 3 else 2)
+            items.append(_Phrase(original, " ".join(tokens), stems, min_hits))
+        self._phrases = tuple(items)
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """The phrases as written (those that normalize to at least one token)."""
+        return tuple(p.original for p in self._phrases)
+
+    def best(self, view: TextView, floor: float = 0.0) -> PhraseMatch | None:
+        """The highest-similarity phrase occurrence in `view` scoring at least `floor` (0..1), or None."""
+        if not view.tokens:
+            return None
+        best: PhraseMatch | None = None
+        for phrase in self._phrases:
+            if len(phrase.stems & view.stems) < phrase.min_hits:
+                continue
+            found = self._match_one(phrase, view, max(floor, best.similarity if best else 0.0))
+            if found is not None and (best is None or found.similarity > best.similarity):
+                best = found
+        return best
+
+    def _match_one(self, phrase: _Phrase, view: TextView, floor: float) -> PhraseMatch | None:
+        size = len(view.tokens)
+        if len(view.text) <= len(phrase.text):
+            first, last = 0, size
+        else:
+            cutoff = max(floor * 100.0 - 10.0, 0.0)
+            alignment = fuzz.partial_ratio_alignment(phrase.text, view.text, score_cutoff=cutoff)
+            if alignment is None:
+                return None
+            first, last = self._snap(view, alignment.dest_start, alignment.dest_end)
+        best_score, best_span = -1.0, (first, last)
+        for a, b in _candidate_spans(first, last, size):
+            score = fuzz.ratio(phrase.text, view.span_text(a, b)) / 100.0
+            if score > best_score:
+                best_score, best_span = score, (a, b)
+        if best_score < floor or best_score <= 0.0:
+            return None
+        a, b = best_span
+        return PhraseMatch(
+            phrase=phrase.original,
+            similarity=best_score,
+            first=a,
+            last=b,
+            start=view.starts[a],
+            end=view.ends[b - 1],
+            text=view.span_text(a, b),
+        )
+
+    @staticmethod
+    def _snap(view: TextView, char_start: int, char_end: int) -> tuple[int, int]:
+        first = last = -1
+        for i, offset in enumerate(view.offsets):
+            token_end = offset + len(view.tokens[i])
+            if offset < char_end and token_end > char_start:
+                if first < 0:
+                    first = i
+                last = i + 1
+        if first < 0:
+            return 0, len(view.tokens)
+        return first, last
