@@ -1,0 +1,287 @@
+"""The `sensitive_number` rule kind: card numbers (PAN), CVVs, expiry dates and SSNs spoken on a call.
+
+Per speaker it follows the digit run across partial → final and across consecutive utterances (a run left open
+at the end of a final joins the next utterance of the same speaker when it starts within
+`continuation_gap_seconds`). Firing:
+- `pan_detected` fires on the first partial/final in which the run *completes* a Luhn-valid PAN: a run still open
+  at the end fires once it reaches the brand's usual length (16; Amex 15; Diners 36… 14) or 19 digits; other
+  lengths (13-digit Visa, 17–19) fire when the run closes (a non-number word, the gap passing, the call ending).
+- `possible_pan` (severity `medium` by default): a closed run of ≥ `possible_min_digits` digits without a PAN, in a
+  payment context (a payment phrase in the utterance or within `context_window_seconds` before).
+- `cvv_detected`, `expiry_detected`, `ssn_detected`: 3–4 digits / an MMYY or month-name expiry / a valid SSN shape
+  after the matching prompt (same utterance, or within `prompt_window_seconds`, any speaker). Checked on finals.
+- The same number is reported once per speaker (partial then final → one finding). The agent reading back a number
+  the customer gave is its own `pan_detected` finding with speaker agent and `details.read_back = true`.
+- At CallEnded, if nothing failing was found, one info finding `no_sensitive_numbers` records the clean call.
+Evidence is redacted (rules/redact.py); details carry brand, digit count and last four digits, never the number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rules.cards import MONTHS, expiry_year, find_pan, is_cvv, parse_expiry, phrase_ends, ssn_valid
+from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance
+from rules.findings import Finding, Severity
+from rules.kinds.sensitive_number_params import SensitiveNumberParams, check_params, parse_params
+from rules.model import ParamError, RuleOutcome, RuleSpec
+from rules.redact import redact_words
+from rules.spoken_numbers import DigitRun, Token, parse_tokens, split_words, tokenize
+from rules.spoken_numbers_lexicon import lexicon_for
+
+_SECONDARY = {"possible_pan": Severity.MEDIUM, "expiry_detected": Severity.MEDIUM}
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A digit run located in time, possibly joined from several utterances of one speaker."""
+
+    digits: str
+    segments: tuple[int, ...]
+    start: float
+    end: float
+    evidence: str
+    utterances: int
+    index: int
+    month_before: bool
+    channel: int
+    context: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Where prompts ended in the current utterance (word index), or None."""
+
+    payment: bool
+    cvv: int | None
+    expiry: int | None
+    ssn: int | None
+
+
+def _fingerprint(digits: str) -> str:
+    return hashlib.sha256(digits.encode()).hexdigest()[:16]
+
+
+class SensitiveNumberRule:
+    """Detects card numbers, CVVs, expiry dates and SSNs spoken on a call (see the module docstring)."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        self.spec = spec
+        self.params: SensitiveNumberParams = parse_params(spec.params, spec.language)
+        self.lang = spec.language
+        self.call_id = ""
+        self._carry: dict[Speaker, _Piece] = {}
+        self._reported: set[tuple[str, Speaker, str]] = set()
+        self._pan_speakers: dict[str, set[Speaker]] = {}
+        self._last_seen: dict[str, float] = {}
+        self._findings: list[Finding] = []
+        self._ended = False
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> list[ParamError]:
+        """Problems with `params` (see rules/kinds/sensitive_number_params.py)."""
+        return check_params(params)
+
+    # --- events ------------------------------------------------------------------------------------------
+    def feed(self, event: Event) -> list[Finding]:
+        """Consume one event; return new findings."""
+        if isinstance(event, CallStarted):
+            self.call_id = event.call_id
+            return []
+        self.call_id = self.call_id or event.call_id
+        if isinstance(event, AudioTick):
+            return self._close_stale(event.at)
+        if isinstance(event, CallEnded):
+            return self._end(event.at)
+        if event.speaker.value not in self.params.speakers:
+            return []
+        found = self._close_stale(event.start)
+        return found + self._utterance(event)
+
+    def outcome(self) -> RuleOutcome:
+        """Failed when any failing outcome (PAN, CVV, SSN by default) was found."""
+        failing = [f for f in self._findings if f.outcome in self.params.failing_outcomes]
+        if failing:
+            kinds = ", ".join(sorted({f.outcome for f in failing}))
+            return RuleOutcome(self.spec.id, False, f"sensitive numbers spoken: {kinds} ({len(failing)} findings)")
+        return RuleOutcome(self.spec.id, True, "no card number, security code or SSN was spoken")
+
+    # --- utterances --------------------------------------------------------------------------------------
+    def _utterance(self, utt: Utterance) -> list[Finding]:
+        words = [w.text for w in utt.words] if utt.words else split_words(utt.text)
+        tokens = tokenize(words)
+        runs = parse_tokens(tokens, self.lang, self.params.max_fillers)
+        context = self._context(tokens, utt)
+        evidence = redact_words(words, self.lang, mask_all_numbers=True).text
+        findings: list[Finding] = []
+        carry = self._carry.get(utt.speaker)
+        starts_with_run = bool(runs) and runs[0].open_start
+        if carry is not None and carry.index != utt.index and not starts_with_run and self._has_words(tokens):
+            findings += self._close(utt.speaker)
+            carry = None
+        next_carry: _Piece | None = None
+        for position, run in enumerate(runs):
+            piece = self._piece(run, words, utt, evidence, context, carry if position == 0 else None)
+            is_open = run.open_end and position == len(runs) - 1
+            findings += self._evaluate(piece, utt, closed=not is_open)
+            if is_open:
+                next_carry = piece
+        if utt.final:
+            if next_carry is not None:
+                self._carry[utt.speaker] = next_carry
+            else:
+                self._carry.pop(utt.speaker, None)
+        return findings
+
+    def _has_words(self, tokens: Sequence[Token]) -> bool:
+        """True when some token is neither a filler nor part of a number (the speaker moved on)."""
+        fillers = lexicon_for(self.lang).fillers
+        return any(t.text not in fillers for t in tokens)
+
+    def _context(self, tokens: Sequence[Token], utt: Utterance) -> _Context:
+        pairs = [(t.text, t.word) for t in tokens]
+        ctx = self.params.context
+        found = {kind: phrase_ends(pairs, ctx[kind]) for kind in ("payment", "cvv", "expiry", "ssn")}
+        for kind, ends in found.items():
+            if ends and utt.final:
+                self._last_seen[kind] = utt.end
+        return _Context(bool(found["payment"]), *(found[k][0] if found[k] else None for k in ("cvv", "expiry", "ssn")))
+
+    def _piece(
+        self, run: DigitRun, words: Sequence[str], utt: Utterance, evidence: str, ctx: _Context, carry: _Piece | None
+    ) -> _Piece:
+        start, end = self._word_time(utt, run.first_word, True), self._word_time(utt, run.last_word, False)
+        month_before = run.first_word > 0 and words[run.first_word - 1].lower() in MONTHS.get(self.lang, {})
+        prompts = {"cvv": ctx.cvv, "expiry": ctx.expiry, "ssn": ctx.ssn}
+        context = {kind for kind, end_word in prompts.items() if end_word is not None and run.first_word > end_word}
+        if ctx.payment:
+            context.add("payment")
+        piece = _Piece(run.digits, run.segment_starts, start, end, evidence, 1, utt.index, month_before, utt.channel,
+                       frozenset(context))
+        if (
+            carry is not None
+            and run.open_start
+            and carry.index != utt.index
+            and start - carry.end <= self.params.continuation_gap_seconds
+        ):
+            offset = len(carry.digits)
+            segments = carry.segments + tuple(offset + s for s in run.segment_starts)
+            return _Piece(carry.digits + run.digits, segments, carry.start, end,
+                          f"{carry.evidence} … {evidence}", carry.utterances + 1, utt.index, carry.month_before,
+                          utt.channel, carry.context | piece.context)
+        return piece
+
+    @staticmethod
+    def _word_time(utt: Utterance, index: int, start: bool) -> float:
+        if utt.words and 0 <= index < len(utt.words):
+            word = utt.words[index]
+            return word.start if start else word.end
+        return utt.start if start else utt.end
+
+    # --- detection ---------------------------------------------------------------------------------------
+    def _evaluate(self, piece: _Piece, utt: Utterance, closed: bool) -> list[Finding]:
+        p = self.params
+        found: list[Finding] = []
+        pan = None
+        if "pan" in p.detectors or "possible_pan" in p.detectors:
+            pan = find_pan(piece.digits, piece.segments, open_end=not closed,
+                           min_len=p.min_pan_digits, max_len=p.max_pan_digits)
+        if pan is not None:
+            if "pan" in p.detectors:
+                found += self._pan_finding(piece, utt, pan.digits, pan.describe(), pan.brand)
+            return found
+        if closed and "possible_pan" in p.detectors and len(piece.digits) >= p.possible_min_digits and (
+            not p.possible_requires_context or self._recent("payment", piece, p.context_window_seconds)
+        ):
+            reason = f"{len(piece.digits)} digits in a payment context, not a valid card number (Luhn fails)"
+            found += self._emit("possible_pan", piece, utt, piece.digits, reason, {"luhn": False})
+        if not (closed or utt.final):
+            return found
+        found += self._prompted(piece, utt)
+        return found
+
+    def _prompted(self, piece: _Piece, utt: Utterance) -> list[Finding]:
+        p, found = self.params, []
+        window = p.prompt_window_seconds
+        if "cvv" in p.detectors and is_cvv(piece.digits) and self._recent("cvv", piece, window):
+            found += self._emit("cvv_detected", piece, utt, piece.digits,
+                                f"{len(piece.digits)}-digit security code after a security-code prompt", {})
+        if "expiry" in p.detectors and self._recent("expiry", piece, window):
+            expiry = parse_expiry(piece.digits)
+            year = expiry_year(piece.digits) if piece.month_before else None
+            if expiry is not None or year is not None:
+                found += self._emit("expiry_detected", piece, utt, piece.digits, "card expiry date after an expiry "
+                                    "prompt", {})
+        if "ssn" in p.detectors and ssn_valid(piece.digits) and self._recent("ssn", piece, window):
+            found += self._emit("ssn_detected", piece, utt, piece.digits,
+                                "9 digits shaped like a US social security number after an SSN prompt", {})
+        return found
+
+    def _recent(self, kind: str, piece: _Piece, window: float) -> bool:
+        """True when a `kind` phrase preceded the piece in its utterance or ended within `window` s before it."""
+        seen = self._last_seen.get(kind)
+        return kind in piece.context or (seen is not None and -1e-9 <= piece.start - seen <= window)
+
+    def _pan_finding(self, piece: _Piece, utt: Utterance, digits: str, described: str,
+                     brand: str | None) -> list[Finding]:
+        earlier = self._pan_speakers.get(_fingerprint(digits), set()) - {utt.speaker}
+        read_back = bool(earlier)
+        reason = f"{described}, spoken by {utt.speaker.value}"
+        if piece.utterances > 1:
+            reason += f" (split over {piece.utterances} utterances)"
+        if read_back:
+            reason += f"; read back (first spoken by {', '.join(sorted(s.value for s in earlier))})"
+        details = {"brand": brand or "unknown", "luhn": True, "read_back": read_back, "partial": not utt.final}
+        found = self._emit("pan_detected", piece, utt, digits, reason, details)
+        if found:
+            self._pan_speakers.setdefault(_fingerprint(digits), set()).add(utt.speaker)
+        return found
+
+    def _emit(self, outcome: str, piece: _Piece, utt: Utterance, digits: str, reason: str,
+              extra: dict[str, Any]) -> list[Finding]:
+        key = (outcome, utt.speaker, _fingerprint(digits))
+        if key in self._reported:
+            return []
+        self._reported.add(key)
+        severity = self.params.severities.get(outcome) or _SECONDARY.get(outcome, self.spec.severity)
+        details: dict[str, Any] = {"digit_count": len(digits), "last4": digits[-4:] if len(digits) >= 13 else "",
+                                   "utterances": piece.utterances, **extra}
+        finding = Finding(
+            call_id=self.call_id or utt.call_id, rule_id=self.spec.id, kind=self.spec.kind, outcome=outcome,
+            severity=severity, start=piece.start, end=piece.end, reason=reason, evidence=piece.evidence,
+            speaker=utt.speaker, channel=utt.channel, details=details,
+        )
+        self._findings.append(finding)
+        return [finding]
+
+    # --- closing runs ------------------------------------------------------------------------------------
+    def _close_stale(self, now: float) -> list[Finding]:
+        found: list[Finding] = []
+        for speaker, carry in list(self._carry.items()):
+            if now - carry.end > self.params.continuation_gap_seconds:
+                found += self._close(speaker)
+        return found
+
+    def _close(self, speaker: Speaker) -> list[Finding]:
+        carry = self._carry.pop(speaker, None)
+        if carry is None:
+            return []
+        utt = Utterance(self.call_id, speaker, carry.channel, carry.index, "", (), carry.start, carry.end, True)
+        return self._evaluate(carry, utt, closed=True)
+
+    def _end(self, at: float) -> list[Finding]:
+        if self._ended:
+            return []
+        found: list[Finding] = []
+        for speaker in list(self._carry):
+            found += self._close(speaker)
+        self._ended = True
+        if not any(f.outcome in self.params.failing_outcomes for f in self._findings):
+            clean = Finding(self.call_id, self.spec.id, self.spec.kind, "no_sensitive_numbers", Severity.INFO, at, at,
+                            "no card number, security code or SSN was detected on this call")
+            self._findings.append(clean)
+            found.append(clean)
+        return found

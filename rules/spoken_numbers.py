@@ -1,0 +1,308 @@
+"""Spoken-number normalization: ASR word sequences (and literal digits) → digit runs with their source word spans.
+
+A *run* is a maximal stretch of number words and literal digits, possibly with a few filler words inside
+("four one uh one one", "let me see"); its `digits` are the digits in spoken order, so "forty five thirty two"
+gives "4532" and "double oh seven" gives "007". Each run records which words it came from, whether it touches
+the start/end of the text (so the caller can join it with runs of neighbouring utterances), where its
+filler-separated segments start, and whether it is *weak* (a lone digit word such as "one" in "one of them").
+
+Policy for traps:
+- "oh"/"o" are zero only next to another number word ("o eight" → 08; "oh I see", "o s c a r" → nothing).
+- "for"/"to"/"too"/"won"/"ate" are digits only when directly between two number words of one run
+  ("four one for one" → 4141); "waiting for", "to pay" never become digits.
+- "a"/"an" mean one only right before "hundred"/"thousand" ("a hundred dollars" → 100, a 3-digit run).
+- Ordinals ("first", "twenty second"), decimals ("point five") and fractions ("a half") are not converted:
+  "second" is a filler ("hold on a second") and must not add a digit inside a card number.
+- A lone digit word is a weak run; callers decide whether it counts (redaction ignores weak runs unless they
+  continue a run of a previous utterance or answer a security-code prompt).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rules.spoken_numbers_lexicon import Lexicon, lexicon_for
+
+DEFAULT_MAX_FILLERS = 6
+"""How many consecutive filler words may sit inside one run ("uh sorry let me see" is five)."""
+
+_MAY_PRECEDE: dict[str, tuple[str, ...]] = {
+    "unit": ("", "tens", "hundred", "scale"),
+    "teen": ("", "hundred", "scale"),
+    "tens": ("", "hundred", "scale"),
+}
+"""For a cardinal atom kind: the kinds it may directly follow ("forty" then "five", never "five" then "forty")."""
+_TOKEN_RE = re.compile(r"\d+|[^\W\d_]+(?:'[^\W\d_]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One sub-word token: lowercased letters or a group of literal digits, and the word it came from."""
+
+    text: str
+    word: int
+
+    @property
+    def is_literal(self) -> bool:
+        """True for a group of written digits ("4111")."""
+        return self.text.isdigit()
+
+
+@dataclass(frozen=True, slots=True)
+class DigitRun:
+    """A run of spoken/written digits and where it came from.
+
+    `chunk_starts` / `segment_starts` are offsets into `digits` where a spoken group ("forty five") or a
+    filler-separated segment begins. `first_word`..`last_word` (inclusive) span the words of the run,
+    fillers inside it included; `number_words` are the words that contributed digits.
+    `open_start`: only fillers precede the run in its text; `open_end`: only fillers follow it.
+    """
+
+    digits: str
+    first_word: int
+    last_word: int
+    number_words: tuple[int, ...]
+    chunk_starts: tuple[int, ...]
+    segment_starts: tuple[int, ...]
+    open_start: bool
+    open_end: bool
+    weak: bool
+
+    @property
+    def words(self) -> range:
+        """Indices of every word the run spans (number words and the fillers between them)."""
+        return range(self.first_word, self.last_word + 1)
+
+
+def tokenize(words: Sequence[str]) -> list[Token]:
+    """Split words into tokens: "Twenty-five" → twenty, five; "4012-8888" → 4012, 8888; "$20" → 20."""
+    tokens: list[Token] = []
+    for index, word in enumerate(words):
+        cleaned = word.lower().replace("’", "'")
+        tokens.extend(Token(part, index) for part in _TOKEN_RE.findall(cleaned))
+    return tokens
+
+
+def split_words(text: str) -> list[str]:
+    """The whitespace-separated words of `text` (the unit word indices refer to)."""
+    return text.split()
+
+
+@dataclass(slots=True)
+class _Building:
+    digits: list[str]
+    first_word: int
+    last_word: int
+    number_words: list[int]
+    chunk_starts: list[int]
+    segment_starts: list[int]
+    open_start: bool
+    weak_candidate: bool
+
+
+class _Parser:
+    """One pass over a token list; see `parse_tokens`."""
+
+    def __init__(self, tokens: Sequence[Token], lex: Lexicon, max_fillers: int) -> None:
+        self.toks = tokens
+        self.lex = lex
+        self.max_fillers = max_fillers
+
+    # --- atoms -------------------------------------------------------------------------------------------
+    def _word_value(self, text: str) -> int | None:
+        if self.lex.word_value is None or text in self.lex.digits:
+            return None
+        return self.lex.word_value(text)
+
+    def _is_scale_or_hundred(self, j: int) -> bool:
+        if j >= len(self.toks):
+            return False
+        text = self.toks[j].text
+        return text in self.lex.hundreds or text in self.lex.scales
+
+    def _plain_start(self, j: int) -> bool:
+        """True when token j begins a number by itself (not counting soft zeros and homophones)."""
+        if j >= len(self.toks):
+            return False
+        text = self.toks[j].text
+        lex = self.lex
+        if text.isdigit() or text in lex.digits or text in lex.teens or text in lex.tens:
+            return True
+        if text in lex.hundreds or text in lex.scales or self._word_value(text) is not None:
+            return True
+        if text in lex.repeats:
+            return self._plain_start(j + 1) or (j + 1 < len(self.toks) and self.toks[j + 1].text in lex.soft_zeros)
+        return text in lex.articles and self._is_scale_or_hundred(j + 1)
+
+    def _starts_number(self, j: int, depth: int = 0) -> bool:
+        """True when a number (soft zeros included) starts at token j, skipping no fillers."""
+        if self._plain_start(j):
+            return True
+        return depth < 3 and j < len(self.toks) and self.toks[j].text in self.lex.soft_zeros and self._starts_number(
+            j + 1, depth + 1
+        )
+
+    def _next_non_filler(self, j: int) -> int:
+        skipped = 0
+        while j < len(self.toks) and self.toks[j].text in self.lex.fillers and skipped < self.max_fillers:
+            j += 1
+            skipped += 1
+        return j
+
+    # --- chunks ------------------------------------------------------------------------------------------
+    def read_chunk(self, i: int, in_run: bool, adjacent: bool) -> tuple[str, int] | None:
+        """The digits of the number group starting at token i and the index after it, or None."""
+        text = self.toks[i].text
+        lex = self.lex
+        if text.isdigit():
+            scaled = self._read_cardinal(i) if self._is_scale_or_hundred(i + 1) else None
+            return scaled or (text, i + 1)
+        if text in lex.repeats:
+            nxt = i + 1
+            if nxt < len(self.toks):
+                nxt_text = self.toks[nxt].text
+                digit = lex.digits.get(nxt_text) or ("0" if nxt_text in lex.soft_zeros else None)
+                if digit is not None:
+                    return digit * lex.repeats[text], nxt + 1
+            return None
+        if text in lex.soft_zeros:
+            if in_run or self._starts_number(self._next_non_filler(i + 1)):
+                return "0", i + 1
+            return None
+        if text in lex.homophones:
+            if in_run and adjacent and self._plain_start(i + 1):
+                return lex.homophones[text], i + 1
+            return None
+        if text == "zero" and text in lex.digits:
+            return "0", i + 1
+        value = self._word_value(text)
+        if value is not None:
+            return str(value), i + 1
+        return self._read_cardinal(i)
+
+    def _atom(self, j: int) -> tuple[str, int] | None:
+        """(kind, value) of token j inside a cardinal: unit, teen, tens, hundred, scale or literal."""
+        text = self.toks[j].text
+        lex = self.lex
+        if text in lex.digits and text != "zero":
+            return "unit", int(lex.digits[text])
+        if text in lex.articles and self._is_scale_or_hundred(j + 1):
+            return "unit", 1
+        if text in lex.teens:
+            return "teen", lex.teens[text]
+        if text in lex.tens:
+            return "tens", lex.tens[text]
+        if text in lex.hundreds:
+            return "hundred", 100
+        if text in lex.scales:
+            return "scale", lex.scales[text]
+        if text.isdigit() and len(text) <= 3 and not text.startswith("0"):
+            return "literal", int(text)
+        return None
+
+    def _read_cardinal(self, i: int) -> tuple[str, int] | None:
+        """A cardinal such as "forty five", "nineteen hundred seventy three", "two thousand four hundred"."""
+        total, current, last, last_scale, j = 0, 0, "", 10**18, i
+        while j < len(self.toks):
+            text = self.toks[j].text
+            if text in self.lex.conjunctions and last in ("hundred", "scale") and j + 1 < len(self.toks):
+                nxt = self._atom(j + 1)
+                if nxt is not None and nxt[0] in ("unit", "teen", "tens", "hundred"):
+                    j += 1
+                    continue
+            atom = self._atom(j)
+            if atom is None:
+                break
+            kind, value = atom
+            if kind == "literal" and last == "" and self._is_scale_or_hundred(j + 1):
+                current = value
+            elif last in _MAY_PRECEDE.get(kind, ()):
+                current += value
+            elif kind == "hundred" and last in ("", "unit", "teen", "tens", "literal") and current < 100:
+                current = (current or 1) * 100
+            elif kind == "scale" and value < last_scale and (current > 0 or last == ""):
+                total += (current or 1) * value
+                current, last_scale = 0, value
+            else:
+                break
+            last = kind
+            j += 1
+        if j == i:
+            return None
+        return str(total + current), j
+
+    # --- runs --------------------------------------------------------------------------------------------
+    def parse(self) -> list[DigitRun]:
+        """All runs of the token list, in order."""
+        runs: list[DigitRun] = []
+        cur: _Building | None = None
+        fillers = 0
+        seen_other = False
+        i = 0
+        while i < len(self.toks):
+            chunk = self.read_chunk(i, in_run=cur is not None, adjacent=fillers == 0)
+            if chunk is not None:
+                digits, nxt = chunk
+                words = sorted({t.word for t in self.toks[i:nxt]})
+                if cur is None:
+                    cur = _Building([], words[0], words[-1], [], [], [0], not seen_other, True)
+                elif fillers:
+                    cur.segment_starts.append(len("".join(cur.digits)))
+                single_digit_word = nxt == i + 1 and len(digits) == 1 and not self.toks[i].is_literal
+                cur.weak_candidate = cur.weak_candidate and not cur.digits and single_digit_word
+                cur.chunk_starts.append(len("".join(cur.digits)))
+                cur.digits.append(digits)
+                cur.last_word = words[-1]
+                cur.number_words.extend(w for w in words if w not in cur.number_words)
+                fillers = 0
+                i = nxt
+                continue
+            if self.toks[i].text in self.lex.fillers and fillers < self.max_fillers:
+                fillers += 1 if cur is not None else 0
+                i += 1
+                continue
+            if cur is not None:
+                runs.append(self._finish(cur, open_end=False))
+                cur = None
+            fillers = 0
+            seen_other = True
+            i += 1
+        if cur is not None:
+            runs.append(self._finish(cur, open_end=True))
+        return runs
+
+    @staticmethod
+    def _finish(cur: _Building, open_end: bool) -> DigitRun:
+        return DigitRun(
+            digits="".join(cur.digits),
+            first_word=cur.first_word,
+            last_word=cur.last_word,
+            number_words=tuple(cur.number_words),
+            chunk_starts=tuple(cur.chunk_starts),
+            segment_starts=tuple(cur.segment_starts),
+            open_start=cur.open_start,
+            open_end=open_end,
+            weak=cur.weak_candidate,
+        )
+
+
+def parse_tokens(tokens: Sequence[Token], lang: str = "en", max_fillers: int = DEFAULT_MAX_FILLERS) -> list[DigitRun]:
+    """The digit runs of a token list (see the module docstring for the policy)."""
+    return _Parser(tokens, lexicon_for(lang), max_fillers).parse()
+
+
+def parse_words(words: Sequence[str], lang: str = "en", max_fillers: int = DEFAULT_MAX_FILLERS) -> list[DigitRun]:
+    """The digit runs of a word sequence (ASR words); word indices refer to `words`."""
+    return parse_tokens(tokenize(words), lang, max_fillers)
+
+
+def parse_text(text: str, lang: str = "en", max_fillers: int = DEFAULT_MAX_FILLERS) -> list[DigitRun]:
+    """The digit runs of a text; word indices refer to `split_words(text)`."""
+    return parse_words(split_words(text), lang, max_fillers)
+
+
+def digits_of(text: str, lang: str = "en", include_weak: bool = False) -> list[str]:
+    """Just the digit strings of the runs in `text` ("four one one one and a hundred" → ["4111", "100"])."""
+    return [run.digits for run in parse_text(text, lang) if include_weak or not run.weak]
