@@ -87,21 +87,23 @@ class AudioForkProtocol(ProtocolCore):
     def _on_bytes(self, data: bytes) -> list[Output]:
         if self._ended:
             return []
-        outputs: list[Output] = []
-        if self._format is None:
-            outputs.append(self._open({}))
+        opened: list[Output] = [self._open({})] if self._format is None else []
+        try:
+            return [*opened, *self._audio(data)]
+        except ProtocolViolation as error:
+            return [*opened, *self._fail(error)]
+
+    def _audio(self, data: bytes) -> list[Output]:
+        assert self._format is not None
         if not data:
             self._ended = True
-            return [*outputs, *self._close(NORMAL_CLOSURE, "end of stream", call_reason="end")]
-        assert self._format is not None
-        if len(data) % self._format.frame_bytes:
-            size = self._format.frame_bytes
-            raise ProtocolViolation(
-                INVALID_PAYLOAD, f"audiofork: {len(data)}-byte frame is not whole {size}-byte frames"
-            )
+            return self._close(NORMAL_CLOSURE, "end of stream", call_reason="end")
+        size = self._format.frame_bytes
+        if len(data) % size:
+            raise ProtocolViolation(INVALID_PAYLOAD, f"audiofork: {len(data)} bytes is not whole {size}-byte frames")
         position = self._samples
-        self._samples += len(data) // self._format.frame_bytes
-        return [*outputs, AudioChunk(tuple(range(self._format.channels)), data, position)]
+        self._samples += len(data) // size
+        return [AudioChunk(tuple(range(self._format.channels)), data, position)]
 
     def _open(self, meta: dict[str, Any]) -> CallOpened:
         rate = _sample_rate(meta.get("sampleRate"), self.sample_rate)
