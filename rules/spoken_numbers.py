@@ -11,8 +11,9 @@ Policy for traps:
 - "for"/"to"/"too"/"won"/"ate" are digits only when directly between two number words of one run
   ("four one for one" → 4141); "waiting for", "to pay" never become digits.
 - "a"/"an" mean one only right before "hundred"/"thousand" ("a hundred dollars" → 100, a 3-digit run).
-- Ordinals ("first", "twenty second"), decimals ("point five") and fractions ("a half") are not converted:
-  "second" is a filler ("hold on a second") and must not add a digit inside a card number.
+- Ordinals end a number ("twenty first" → 21, "fifth" → 5, "two thousandth" → 2000), but "first"/"second"
+  count only after a tens/hundred word: a bare "first" or "second" is never a digit: "second" is a filler ("hold on a second") and must not add a digit to a card.
+- Decimals ("point five") and fractions ("a half") are not converted: the digits around "point" form runs.
 - A lone digit word is a weak run; callers decide whether it counts (redaction ignores weak runs unless they
   continue a run of a previous utterance or answer a security-code prompt).
 """
@@ -34,6 +35,8 @@ _MAY_PRECEDE: dict[str, tuple[str, ...]] = {
     "tens": ("", "hundred", "scale"),
 }
 """For a cardinal atom kind: the kinds it may directly follow ("forty" then "five", never "five" then "forty")."""
+_PAUSE_MARKS = frozenset(",.;:!?")
+"""Punctuation ending a written word: a cardinal does not continue past it ("twenty, five" is 20 then 5)."""
 _TOKEN_RE = re.compile(r"\d+|[^\W\d_]+(?:'[^\W\d_]+)*")
 
 
@@ -43,6 +46,7 @@ class Token:
 
     text: str
     word: int
+    pause_after: bool = False
 
     @property
     def is_literal(self) -> bool:
@@ -81,7 +85,9 @@ def tokenize(words: Sequence[str]) -> list[Token]:
     tokens: list[Token] = []
     for index, word in enumerate(words):
         cleaned = word.lower().replace("’", "'")
-        tokens.extend(Token(part, index) for part in _TOKEN_RE.findall(cleaned))
+        parts = _TOKEN_RE.findall(cleaned)
+        pause = cleaned.rstrip()[-1:] in _PAUSE_MARKS
+        tokens.extend(Token(part, index, pause and n == len(parts) - 1) for n, part in enumerate(parts))
     return tokens
 
 
@@ -131,6 +137,8 @@ class _Parser:
         if text.isdigit() or text in lex.digits or text in lex.teens or text in lex.tens:
             return True
         if text in lex.hundreds or text in lex.scales or self._word_value(text) is not None:
+            return True
+        if text in lex.ordinals and text not in lex.guarded_ordinals:
             return True
         if text in lex.repeats:
             return self._plain_start(j + 1) or (j + 1 < len(self.toks) and self.toks[j + 1].text in lex.soft_zeros)
@@ -186,6 +194,8 @@ class _Parser:
         """(kind, value) of token j inside a cardinal: unit, teen, tens, hundred, scale or literal."""
         text = self.toks[j].text
         lex = self.lex
+        if text in lex.ordinals:
+            return lex.ordinals[text]
         if text in lex.digits and text != "zero":
             return "unit", int(lex.digits[text])
         if text in lex.articles and self._is_scale_or_hundred(j + 1):
@@ -216,6 +226,8 @@ class _Parser:
             if atom is None:
                 break
             kind, value = atom
+            if self.toks[j].text in self.lex.ordinals and not self._ordinal_fits(self.toks[j].text, last):
+                break
             if kind == "literal" and last == "" and self._is_scale_or_hundred(j + 1):
                 current = value
             elif last in _MAY_PRECEDE.get(kind, ()):
@@ -229,9 +241,15 @@ class _Parser:
                 break
             last = kind
             j += 1
+            if self.toks[j - 1].text in self.lex.ordinals or self.toks[j - 1].pause_after:
+                break
         if j == i:
             return None
         return str(total + current), j
+
+    def _ordinal_fits(self, text: str, last: str) -> bool:
+        """Ordinals end a cardinal; "first"/"second" count only after tens/hundred ("twenty first", "hundred first")."""
+        return text not in self.lex.guarded_ordinals or last in ("tens", "hundred", "scale")
 
     # --- runs --------------------------------------------------------------------------------------------
     def parse(self) -> list[DigitRun]:

@@ -32,6 +32,8 @@ class Lexicon:
     articles: frozenset[str]
     conjunctions: frozenset[str]
     fillers: frozenset[str]
+    ordinals: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    guarded_ordinals: frozenset[str] = frozenset()
     word_value: Callable[[str], int | None] | None = field(default=None)
 
 
@@ -49,6 +51,20 @@ _EN_TENS_BASE = {
 }
 # Decade plurals ("the nineteen fifties") count as their tens value.
 _EN_TENS = {**_EN_TENS_BASE, **{w[:-1] + "ies": v for w, v in _EN_TENS_BASE.items()}}
+
+
+def _english_ordinals() -> dict[str, tuple[str, int]]:
+    """Ordinal words (and plurals such as "fifths") → the cardinal atom (kind, value) they end a number with."""
+    units = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+    teens = ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
+             "eighteenth", "nineteenth")
+    ordinals: dict[str, tuple[str, int]] = {w: ("unit", i + 1) for i, w in enumerate(units)}
+    ordinals.update({w: ("teen", i + 10) for i, w in enumerate(teens)})
+    ordinals.update({w[:-1] + "ieth": ("tens", v) for w, v in _EN_TENS_BASE.items()})
+    ordinals.update({"hundredth": ("hundred", 100), "thousandth": ("scale", 1_000), "millionth": ("scale", 10**6)})
+    ordinals.update({w + "s": atom for w, atom in list(ordinals.items()) if w not in ("first", "second")})
+    return ordinals
+
 
 ENGLISH = Lexicon(
     lang="en",
@@ -71,6 +87,8 @@ ENGLISH = Lexicon(
         "okay", "ok", "so", "then", "yeah", "yes", "right", "like", "just", "it's", "its", "is",
         "that's", "i", "mean", "dash", "dot", "space", "comma", "next", "again", "um-hum",
     }),
+    ordinals=_english_ordinals(),
+    guarded_ordinals=frozenset({"first", "second"}),
 )
 
 _IT_DIGITS = {

@@ -12,6 +12,8 @@ at the end of a final joins the next utterance of the same speaker when it start
   after the matching prompt (same utterance, or within `prompt_window_seconds`, any speaker). Checked on finals.
 - The same number is reported once per speaker (partial then final → one finding). The agent reading back a number
   the customer gave is its own `pan_detected` finding with speaker agent and `details.read_back = true`.
+- The call's language (CallStarted.language: "en", "it") picks the number words and context phrases; params
+  `context` add phrases per language. Unknown languages fall back to the rule's language, then English.
 - At CallEnded, if nothing failing was found, one info finding `no_sensitive_numbers` records the clean call.
 Evidence is redacted (rules/redact.py); details carry brand, digit count and last four digits, never the number.
 """
@@ -30,7 +32,7 @@ from rules.kinds.sensitive_number_params import SensitiveNumberParams, check_par
 from rules.model import ParamError, RuleOutcome, RuleSpec
 from rules.redact import redact_words
 from rules.spoken_numbers import DigitRun, Token, parse_tokens, split_words, tokenize
-from rules.spoken_numbers_lexicon import lexicon_for
+from rules.spoken_numbers_lexicon import LEXICONS, lexicon_for
 
 _SECONDARY = {"possible_pan": Severity.MEDIUM, "expiry_detected": Severity.MEDIUM}
 
@@ -71,7 +73,9 @@ class SensitiveNumberRule:
     def __init__(self, spec: RuleSpec) -> None:
         self.spec = spec
         self.params: SensitiveNumberParams = parse_params(spec.params, spec.language)
-        self.lang = spec.language
+        self.lang = spec.language.replace("_", "-").split("-")[0].lower()
+        if self.lang not in LEXICONS:
+            self.lang = "en"
         self.call_id = ""
         self._carry: dict[Speaker, _Piece] = {}
         self._reported: set[tuple[str, Speaker, str]] = set()
@@ -79,6 +83,13 @@ class SensitiveNumberRule:
         self._last_seen: dict[str, float] = {}
         self._findings: list[Finding] = []
         self._ended = False
+
+    def _set_language(self, language: str) -> None:
+        """Evaluate in the call's language when it has a lexicon, else in the rule's language."""
+        primary = language.replace("_", "-").split("-")[0].lower()
+        if primary and primary in LEXICONS and primary != self.lang:
+            self.lang = primary
+            self.params = parse_params(self.spec.params, primary)
 
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> list[ParamError]:
@@ -90,6 +101,7 @@ class SensitiveNumberRule:
         """Consume one event; return new findings."""
         if isinstance(event, CallStarted):
             self.call_id = event.call_id
+            self._set_language(event.language)
             return []
         self.call_id = self.call_id or event.call_id
         if isinstance(event, AudioTick):
