@@ -21,7 +21,7 @@ from monitor.metrics import Metrics
 from monitor.mqtt_sink import BrokerSettings, MqttAlertSink, check_topic_prefix
 from monitor.outbox_sink import LogAlertSink
 from monitor.store_async import AsyncStore
-from tests.conftest import MosquittoBroker
+from tests.conftest import MosquittoBroker, free_port
 from tests.monitor.store_helpers import make_finding
 
 T0 = 1_718_000_000.0
@@ -188,14 +188,18 @@ async def test_broker_outage_loses_nothing_and_keeps_order(
                     await enqueue(c, n)
             await got.wait_for({f for ids in order.values() for f in ids}, timeout=10)
 
+            # A burst still in flight when the broker dies: some rows may be published but not PUBACKed.
+            for n in range(3, 13):
+                for c in calls:
+                    await enqueue(c, n)
             await asyncio.to_thread(broker.stop)
-            for n in range(3, 7):
+            for n in range(13, 17):
                 for c in calls:
                     await enqueue(c, n)
             await astore.call_ended("o2", ended_wall=T0 + 9, audio_seconds=9, report={"score": 10, "passed": False})
             await asyncio.sleep(OUTAGE_SECONDS)
             assert not sink.connected
-            assert await astore.outbox_depth() == 13  # 12 findings + 1 score wait in the durable outbox
+            assert await astore.outbox_depth() >= 13  # ≥ 12 findings + 1 score wait in the durable outbox
             await asyncio.to_thread(broker.start)
             await got.wait_for({f for ids in order.values() for f in ids}, timeout=30)
             async with asyncio.timeout(10):
@@ -222,7 +226,7 @@ async def test_broker_outage_loses_nothing_and_keeps_order(
         f"{sink.connections} connections, {len(unreachable)} outage warning(s), "
         f"{len([r for r in caplog.records if 'still unreachable' in r.getMessage()])} quiet retries"
     )
-    assert len(by_id) == 21
+    assert len(by_id) == 3 * 17
     assert len(unreachable) == 1  # logged once per outage, not per retry
     assert any("reachable again" in r.getMessage() for r in caplog.records)
 
@@ -262,3 +266,19 @@ def test_broker_url_parsing() -> None:
     for bad in ("", "cw/", "/cw", "cw/#", "c+w"):
         with pytest.raises(ValueError, match="topic prefix"):
             check_topic_prefix(bad)
+
+
+async def test_closing_while_the_broker_is_down_keeps_rows_and_does_not_hang(astore: AsyncStore) -> None:
+    await astore.call_started("d1", protocol="native", started_wall=T0)
+    sink = MqttAlertSink(
+        astore, f"mqtt://127.0.0.1:{free_port()}", reconnect_min=0.05, reconnect_max=0.2, drain_timeout=0.5
+    )
+    started = time.monotonic()
+    async with sink:
+        await astore.add_findings([make_finding("d1", i) for i in range(3)])
+        await asyncio.sleep(0.3)
+        assert not sink.connected
+    assert time.monotonic() - started < 3.0
+    rows = await astore.pending_outbox()
+    assert [r.finding_id for r in rows] == [f"d1:pci.pan-spoken:{i}" for i in range(3)]
+    assert sink.delivered == 0
