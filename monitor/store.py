@@ -19,7 +19,15 @@ from typing import Any, Self
 
 from monitor import store_queries as q
 from monitor.store_guard import DigitGuard
-from monitor.store_rows import alert_topic, consent_from_finding, dumps, insert_consent, insert_finding, score_topic
+from monitor.store_rows import (
+    alert_topic,
+    consent_from_finding,
+    dumps,
+    enqueue,
+    insert_consent,
+    insert_finding,
+    score_topic,
+)
 from monitor.store_schema import SchemaError, migrate
 from monitor.store_types import (
     Acknowledgement,
@@ -204,7 +212,7 @@ class Store:
                 "ended_wall": ended_wall,
                 "report": report_json,
             }
-            return self._enqueue(conn, call_id, score_topic(call_id), payload, None, ended_wall)
+            return enqueue(conn, call_id, score_topic(call_id), payload, None, ended_wall)
 
     def mark_incomplete_on_startup(self, *, reason: str = "service-restart") -> list[str]:
         """Calls still active from a previous process become incomplete; returns their ids."""
@@ -257,9 +265,7 @@ class Store:
                     insert_consent(conn, self._guard, consent_from_finding(finding, wall))
                 payload = {"type": "finding", **data, "wall_time": wall}
                 seqs.append(
-                    self._enqueue(
-                        conn, finding.call_id, alert_topic(finding.call_id), payload, finding.finding_id, wall
-                    )
+                    enqueue(conn, finding.call_id, alert_topic(finding.call_id), payload, finding.finding_id, wall)
                 )
         return seqs
 
@@ -327,23 +333,6 @@ class Store:
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
-    def _enqueue(
-        self,
-        conn: sqlite3.Connection,
-        call_id: str,
-        topic: str,
-        payload: Mapping[str, Any],
-        finding_id: str | None,
-        wall: float,
-    ) -> int:
-        cur = conn.execute(
-            "INSERT INTO outbox(call_id, topic, payload, finding_id, created_wall) VALUES (?, ?, ?, ?, ?)",
-            (call_id, topic, dumps(payload), finding_id, wall),
-        )
-        seq = cur.lastrowid
-        assert seq is not None
-        return seq
-
     def pending_outbox(self, limit: int = 100) -> list[OutboxRow]:
         """Undelivered rows in seq order."""
         with self._read() as conn:
@@ -380,6 +369,21 @@ class Store:
             return cur.rowcount
 
     # -- health ----------------------------------------------------------------------------------------------
+
+    def check_writable(self) -> str | None:
+        """None when a write transaction can be opened and written (for /readyz), else the reason."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.execute(
+                        "INSERT INTO schema_migrations(version, name, applied_wall) VALUES (-1, 'write probe', 0)"
+                    )
+                finally:
+                    self._conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                return f"database {self._path} is not writable: {exc}"
+        return None
 
     def integrity_check(self) -> list[str]:
         """Problems SQLite finds (integrity_check + foreign_key_check); an empty list means healthy."""

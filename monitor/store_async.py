@@ -190,6 +190,10 @@ class AsyncStore:
         """See `Store.consent_record`."""
         return await self._run(self.store.consent_record, call_id)
 
+    async def check_writable(self) -> str | None:
+        """See `Store.check_writable`."""
+        return await self._run(self.store.check_writable)
+
     async def integrity_check(self) -> list[str]:
         """See `Store.integrity_check`."""
         return await self._run(self.store.integrity_check)

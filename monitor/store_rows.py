@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from monitor.store_guard import DigitGuard
@@ -31,6 +32,24 @@ def score_topic(call_id: str) -> str:
 def dumps(value: Any) -> str:
     """Compact JSON (UTF-8 kept, unknown objects as str)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    call_id: str,
+    topic: str,
+    payload: Mapping[str, Any],
+    finding_id: str | None,
+    wall: float,
+) -> int:
+    """Append one outbox row (inside the caller's transaction); returns its seq."""
+    cur = conn.execute(
+        "INSERT INTO outbox(call_id, topic, payload, finding_id, created_wall) VALUES (?, ?, ?, ?, ?)",
+        (call_id, topic, dumps(payload), finding_id, wall),
+    )
+    seq = cur.lastrowid
+    assert seq is not None
+    return seq
 
 
 def insert_finding(conn: sqlite3.Connection, finding: Finding, data: dict[str, Any], wall: float) -> bool:

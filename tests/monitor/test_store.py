@@ -41,6 +41,18 @@ def test_open_creates_dirs_enables_wal_and_records_migrations(tmp_path: Path) ->
         assert s.journal_mode() == "wal"
 
 
+def test_check_writable(tmp_path: Path) -> None:
+    path = tmp_path / "cw.sqlite3"
+    with Store.open(path) as s:
+        assert s.check_writable() is None
+        assert s.integrity_check() == []  # the probe leaves nothing behind
+    readonly = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    readonly.row_factory = sqlite3.Row
+    reason = Store(readonly, path).check_writable()
+    assert reason is not None and str(path) in reason and "readonly" in reason
+    readonly.close()
+
+
 def test_unwritable_data_dir_is_a_clear_error_naming_the_path(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the data dir should be")
