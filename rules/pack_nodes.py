@@ -59,7 +59,10 @@ class NodeReader:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark is not None else 0
-            self.problems.append(PackProblem(self.source, line, "", f"invalid YAML: {exc.problem or exc}"))
+            context = ""
+            if exc.context and exc.context_mark is not None:
+                context = f" ({exc.context} started at line {exc.context_mark.line + 1})"
+            self.problems.append(PackProblem(self.source, line, "", f"invalid YAML: {exc.problem or exc}{context}"))
             return None
         except yaml.YAMLError as exc:
             self.problems.append(PackProblem(self.source, 0, "", f"invalid YAML: {exc}"))
@@ -107,11 +110,9 @@ class NodeReader:
         choices: Sequence[str] = (),
         default: str | None = None,
     ) -> str | None:
-        """A scalar string (required unless `default` is given), optionally matching a pattern or choices."""
+        """A scalar string (None when absent and no default), optionally matching a pattern or choices."""
         if node is None:
-            if default is None:
-                self.problem(node, where, "required field is missing")
-            return default
+            return default  # a missing required field was already reported by mapping()
         value = self._value(node) if isinstance(node, yaml.ScalarNode) else None
         if not isinstance(value, str):
             what = "one of " + ", ".join(choices) if choices else f"a string{f' ({hint})' if hint else ''}"

@@ -9,14 +9,15 @@ from typing import Any
 from rules.events import CallEnded, CallStarted, Event, Speaker, Utterance
 from rules.findings import Severity
 from rules.model import ParamError, RuleSpec
+from rules.redact import redact_text
 
 SPEAKERS = tuple(s.value for s in Speaker)
 SEVERITIES = tuple(s.value for s in Severity)
 
 
-def redact_evidence(text: str) -> str:
-    """Evidence text safe to store or show (interim: every digit masked until rules.redact lands)."""
-    return "".join("#" if ch.isdigit() else ch for ch in text)
+def redact_evidence(text: str, language: str = "en") -> str:
+    """Evidence text safe to store or show: card numbers, CVVs and other digit runs redacted (rules.redact)."""
+    return redact_text(text, language if language in ("en", "it") else "en")
 
 
 def event_time(event: Event) -> float | None:

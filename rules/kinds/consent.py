@@ -179,6 +179,7 @@ class ConsentRule:
         if match is None:
             return []
         self._withdrawn = True
+        said = redact_evidence(match.text, self._call.language)
         when = "after consent was given" if self._decision == "consent_given" else "outside a consent question"
         return [
             Finding(
@@ -189,8 +190,8 @@ class ConsentRule:
                 severity=outcome_severity(self.spec, "consent_withdrawn", Severity.CRITICAL),
                 start=match.start,
                 end=match.end,
-                reason=f"customer withdrew consent {when}: {match.text!r} (similarity {match.similarity:.2f})",
-                evidence=redact_evidence(utterance.text),
+                reason=f"customer withdrew consent {when}: {said!r} (similarity {match.similarity:.2f})",
+                evidence=redact_evidence(utterance.text, self._call.language),
                 speaker=utterance.speaker,
                 channel=utterance.channel,
                 matched_phrase=match.phrase,
@@ -245,13 +246,13 @@ class ConsentRule:
                 start=start,
                 end=end,
                 reason=reason,
-                evidence=redact_evidence(answer_text),
+                evidence=redact_evidence(answer_text, self._call.language),
                 speaker=first.speaker if first else Speaker.CUSTOMER,
                 channel=first.channel if first else -1,
                 matched_phrase=window.question.phrase,
                 similarity=window.question.similarity,
                 details={
-                    "question": redact_evidence(window.question_text),
+                    "question": redact_evidence(window.question_text, self._call.language),
                     "question_start": window.question.start,
                     "inverted_question": window.inverted,
                     "cues": [[text, str(p)] for text, p in verdict.cues],

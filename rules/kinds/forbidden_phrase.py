@@ -101,6 +101,7 @@ class ForbiddenPhraseRule:
         self._fired_utterances.add(key)
         self._count += 1
         severity = self.spec.severity
+        said = redact_evidence(match.text, self._call.language)
         return [
             Finding(
                 call_id=utterance.call_id,
@@ -111,10 +112,10 @@ class ForbiddenPhraseRule:
                 start=match.start,
                 end=match.end,
                 reason=(
-                    f"{utterance.speaker.value} said {match.text!r} at {match.start:.1f} s "
+                    f"{utterance.speaker.value} said {said!r} at {match.start:.1f} s "
                     f"(similarity {match.similarity:.2f} to {match.phrase!r})"
                 ),
-                evidence=redact_evidence(utterance.text),
+                evidence=redact_evidence(utterance.text, self._call.language),
                 speaker=utterance.speaker,
                 channel=utterance.channel,
                 matched_phrase=match.phrase,

@@ -105,7 +105,7 @@ class RequiredPhraseRule:
             reason = f"said at {match.start:.1f} s, within the {self._window:g} s window"
             return [self._finding("said", Severity.INFO, utterance, match, reason)]
         self._late = True
-        reason = f"said at {match.start:.1f} s, {match.end - self._deadline:.1f} s after the {self._window:g} s window"
+        reason = f"said at {match.start:.1f} s, after the {self._window:g} s window (deadline {self._deadline:.1f} s)"
         return [self._finding("late", outcome_severity(self.spec, "late", Severity.HIGH), utterance, match, reason)]
 
     def _check_deadline(self, event: Event) -> list[Finding]:
@@ -134,14 +134,15 @@ class RequiredPhraseRule:
             details={"window_seconds": self._window, "deadline": self._deadline},
         )
         if self._candidate is not None:
-            finding = _with_candidate(finding, self._candidate)
+            finding = _with_candidate(finding, self._candidate, self._call.language)
         return [finding]
 
     def _candidate_text(self) -> str:
         if self._candidate is None:
             return "no candidate came close"
         c = self._candidate
-        return f"best candidate {c.text!r} at {c.start:.1f} s (similarity {c.similarity:.2f} to {c.phrase!r})"
+        text = redact_evidence(c.text, self._call.language)
+        return f"best candidate {text!r} at {c.start:.1f} s (similarity {c.similarity:.2f} to {c.phrase!r})"
 
     def _finding(
         self, outcome: str, severity: Severity, utterance: Utterance, match: PhraseMatch, reason: str
@@ -155,7 +156,7 @@ class RequiredPhraseRule:
             start=match.start,
             end=match.end,
             reason=f"{reason} (similarity {match.similarity:.2f} to {match.phrase!r})",
-            evidence=redact_evidence(utterance.text),
+            evidence=redact_evidence(utterance.text, self._call.language),
             speaker=utterance.speaker,
             channel=utterance.channel,
             matched_phrase=match.phrase,
@@ -176,7 +177,7 @@ class RequiredPhraseRule:
         return RuleOutcome(self.spec.id, None, "window still open")
 
 
-def _with_candidate(finding: Finding, candidate: PhraseMatch) -> Finding:
+def _with_candidate(finding: Finding, candidate: PhraseMatch, language: str) -> Finding:
     details = {**finding.details, "candidate_start": candidate.start}
     return Finding(
         call_id=finding.call_id,
@@ -187,7 +188,7 @@ def _with_candidate(finding: Finding, candidate: PhraseMatch) -> Finding:
         start=finding.start,
         end=finding.end,
         reason=finding.reason,
-        evidence=redact_evidence(candidate.text),
+        evidence=redact_evidence(candidate.text, language),
         matched_phrase=candidate.phrase,
         similarity=candidate.similarity,
         details=details,
