@@ -47,6 +47,7 @@ class OutboxSink:
     """The drain loop shared by all sinks; subclasses implement `_run` around `drain_once(deliver)`."""
 
     name = "outbox"
+    _success_outcome = "delivered"
 
     def __init__(
         self,
@@ -129,10 +130,15 @@ class OutboxSink:
                 self.delivered += 1
                 self._count(self._success_outcome)
                 if row.finding_id is not None and self._on_delivered is not None:
-                    self._on_delivered(row.finding_id, handoff)
+                    self._report_delivered(row.finding_id, handoff)
             await self._refresh_depth()
 
-    _success_outcome = "delivered"
+    def _report_delivered(self, finding_id: str, handoff: float) -> None:
+        assert self._on_delivered is not None
+        try:
+            self._on_delivered(finding_id, handoff)
+        except Exception:  # an observer's bug must not stop alert delivery
+            log.exception("on_delivered callback failed for finding %s", finding_id)
 
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:
