@@ -81,7 +81,8 @@ def redact_words(
     for run in runs:
         after_prompt = first_prompt is not None and run.first_word > first_prompt
         if _must_mask(run, partial, after_prompt, mask_all_numbers, continues_run):
-            labels[run.first_word] = _label(run, partial)
+            fragment = continues_run and run.open_start  # part of a longer number: never labelled as a card
+            labels[run.first_word] = NUMBER_MASK if fragment else _label(run, partial)
             masked.update(run.words)
     for index in extra_masked:
         if 0 <= index < len(words):
