@@ -291,3 +291,13 @@ def test_stereo_frame_of_odd_length_is_invalid_and_huge_frames_too_big() -> None
     expect_close(client.proto.receive_bytes(b"\xff" * 3), 1007)
     client, _ = opened_client()
     expect_close(client.proto.receive_bytes(b"\xff" * (2 * 1024 * 1024)), 1009)
+
+
+def test_unauthorized_before_open_ignores_the_open_and_answers_close() -> None:
+    client = Client(AudioHookProtocol(session_id=SESSION))
+    (disconnect,) = sent(client.proto.disconnect("unauthorized", "bad signature"))
+    assert (disconnect["seq"], disconnect["clientseq"], disconnect["id"]) == (1, 0, SESSION)
+    outputs = client.open()
+    assert outputs == [Notice("ignored-message", "open after disconnect")]
+    (closed,) = sent(client.send("close", {"reason": "disconnect"}))
+    assert (closed["type"], closed["seq"], closed["clientseq"]) == ("closed", 2, 2)
