@@ -102,26 +102,27 @@ def insert_consent(conn: sqlite3.Connection, g: DigitGuard, r: ConsentRecord) ->
 
 
 def consent_from_finding(finding: Finding, wall_time: float) -> ConsentRecord:
-    """The consent record a "consent" finding stands for.
+    """The consent record a "consent" finding stands for (rules/kinds/consent.py shape).
 
-    Reads optional `details` keys: "disclosure" (what the agent said/asked), "disclosed_by", "disclosed_at"
-    (audio s), "answer" (the customer's reply), "classification"; falls back to matched_phrase, evidence,
-    the finding's speaker/start and outcome.
+    The question comes from `details["question"]` (redacted) at `details["question_start"]` (audio s), asked by
+    the agent; the answer is the finding's evidence (redacted), by its speaker at its start; the classification
+    is its outcome (consent_given, consent_refused, consent_unclear, consent_withdrawn, not_asked). Falls back
+    to `matched_phrase` when no question text is given.
     """
     d = finding.details
-    disclosed_at = d.get("disclosed_at")
+    asked_at = d.get("question_start")
     return ConsentRecord(
         call_id=finding.call_id,
         rule_id=finding.rule_id,
         pack_id=finding.pack_id,
         pack_version=finding.pack_version,
-        disclosed_text=str(d.get("disclosure") or finding.matched_phrase),
-        disclosed_by=str(d.get("disclosed_by") or "agent"),
-        disclosed_at=float(disclosed_at) if isinstance(disclosed_at, int | float) else None,
-        answer_text=str(d.get("answer") or finding.evidence),
+        disclosed_text=str(d.get("question") or finding.matched_phrase),
+        disclosed_by="agent",
+        disclosed_at=float(asked_at) if isinstance(asked_at, int | float) else None,
+        answer_text=finding.evidence,
         answered_by=str(finding.speaker),
         answered_at=finding.start,
-        classification=str(d.get("classification") or finding.outcome),
+        classification=finding.outcome,
         wall_time=wall_time,
         finding_id=finding.finding_id,
     )

@@ -159,9 +159,9 @@ def test_consent_record_from_consent_finding(store: Store) -> None:
         severity=Severity.INFO,
         evidence="yes that's fine",
         details={
-            "disclosure": "do you agree to this call being recorded",
-            "disclosed_at": 4.5,
-            "answer": "yes that's fine",
+            "question": "do you agree to this call being recorded",
+            "question_start": 4.5,
+            "cues": [["yes", "yes"]],
         },
     )
     store.add_findings([consent], wall_time=T0 + 14)
@@ -244,3 +244,24 @@ def test_stored_json_never_contains_raw_pan_even_when_evidence_json_is_nested(st
     (row,) = store.pending_outbox()
     assert "5555555555554444" not in row.payload
     assert json.loads(row.payload)["details"]["spans"][0]["text"] == "#" * 16
+
+
+def test_consent_record_from_the_real_consent_rule(store: Store) -> None:
+    """The engine's own consent finding (bundled pack, its first positive example) becomes a complete record."""
+    from rules.examples import example_findings
+    from rules.packs import load_packs
+
+    spec = next(s for s in load_packs().rules if s.kind == "consent" and s.positive)
+    example = next(e for e in spec.positive if "consent_given" in e.expect)
+    findings = [f for f in example_findings(spec, example) if f.kind == "consent"]
+    call_id = findings[0].call_id
+    store.call_started(call_id, protocol="native", started_wall=T0, metadata={"agent": "ann"})
+    store.add_findings(findings, wall_time=T0 + 5)
+    proof = store.consent_record(call_id)
+    assert proof is not None
+    given = [r for r in proof.records if r.classification == "consent_given"]
+    assert len(given) == 1
+    rec = given[0]
+    assert rec.disclosed_text and rec.disclosed_at is not None and rec.disclosed_at <= rec.answered_at
+    assert rec.answer_text and rec.answered_by == "customer"
+    assert (rec.rule_id, rec.pack_version) == (spec.id, spec.pack_version)
