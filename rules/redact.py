@@ -73,7 +73,7 @@ def redact_words(
     `mask_all_numbers`: mask every run, even lone digit words (e.g. right after a security-code prompt).
     """
     tokens = tokenize(words)
-    runs = parse_tokens(tokens, lang)
+    runs = parse_tokens(tokens, lang, continues=continues_run)
     prompt_ends = phrase_ends([(t.text, t.word) for t in tokens], cvv_phrases or _cvv_phrases(lang))
     first_prompt = prompt_ends[0] if prompt_ends else None
     labels: dict[int, str] = {}

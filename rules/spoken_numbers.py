@@ -7,12 +7,14 @@ the start/end of the text (so the caller can join it with runs of neighbouring u
 filler-separated segments start, and whether it is *weak* (a lone digit word such as "one" in "one of them").
 
 Policy for traps:
-- "oh"/"o" are zero only next to another number word ("o eight" → 08; "oh I see", "o s c a r" → nothing).
+- "oh"/"o" are zero only next to another number word ("o eight" → 08; "oh I see", "o s c a r" → nothing),
+  or at the start of a text that continues an open run (`continues=True`).
 - "for"/"to"/"too"/"won"/"ate" are digits only when directly between two number words of one run
   ("four one for one" → 4141); "waiting for", "to pay" never become digits.
 - "a"/"an" mean one only right before "hundred"/"thousand" ("a hundred dollars" → 100, a 3-digit run).
 - Ordinals end a number ("twenty first" → 21, "fifth" → 5, "two thousandth" → 2000), but "first"/"second"
-  count only after a tens/hundred word: a bare "first" or "second" is never a digit: "second" is a filler ("hold on a second") and must not add a digit to a card.
+  count only after a tens/hundred word: a bare "first" or "second" is never a digit ("second" is a filler in
+  "hold on a second" and must not add a digit to a card number).
 - Decimals ("point five") and fractions ("a half") are not converted: the digits around "point" form runs.
 - A lone digit word is a weak run; callers decide whether it counts (redaction ignores weak runs unless they
   continue a run of a previous utterance or answer a security-code prompt).
@@ -111,10 +113,11 @@ class _Building:
 class _Parser:
     """One pass over a token list; see `parse_tokens`."""
 
-    def __init__(self, tokens: Sequence[Token], lex: Lexicon, max_fillers: int) -> None:
+    def __init__(self, tokens: Sequence[Token], lex: Lexicon, max_fillers: int, continues: bool = False) -> None:
         self.toks = tokens
         self.lex = lex
         self.max_fillers = max_fillers
+        self.continues = continues
 
     # --- atoms -------------------------------------------------------------------------------------------
     def _word_value(self, text: str) -> int | None:
@@ -144,13 +147,11 @@ class _Parser:
             return self._plain_start(j + 1) or (j + 1 < len(self.toks) and self.toks[j + 1].text in lex.soft_zeros)
         return text in lex.articles and self._is_scale_or_hundred(j + 1)
 
-    def _starts_number(self, j: int, depth: int = 0) -> bool:
-        """True when a number (soft zeros included) starts at token j, skipping no fillers."""
-        if self._plain_start(j):
-            return True
-        return depth < 3 and j < len(self.toks) and self.toks[j].text in self.lex.soft_zeros and self._starts_number(
-            j + 1, depth + 1
-        )
+    def _starts_number(self, j: int) -> bool:
+        """True when a number starts at token j: a plain number word, or soft zeros ("oh oh") followed by one."""
+        while j < len(self.toks) and self.toks[j].text in self.lex.soft_zeros:
+            j += 1
+        return self._plain_start(j)
 
     def _next_non_filler(self, j: int) -> int:
         skipped = 0
@@ -260,7 +261,8 @@ class _Parser:
         seen_other = False
         i = 0
         while i < len(self.toks):
-            chunk = self.read_chunk(i, in_run=cur is not None, adjacent=fillers == 0)
+            in_run = cur is not None or (self.continues and not seen_other)
+            chunk = self.read_chunk(i, in_run=in_run, adjacent=fillers == 0 and cur is not None)
             if chunk is not None:
                 digits, nxt = chunk
                 words = sorted({t.word for t in self.toks[i:nxt]})
@@ -306,9 +308,14 @@ class _Parser:
         )
 
 
-def parse_tokens(tokens: Sequence[Token], lang: str = "en", max_fillers: int = DEFAULT_MAX_FILLERS) -> list[DigitRun]:
-    """The digit runs of a token list (see the module docstring for the policy)."""
-    return _Parser(tokens, lexicon_for(lang), max_fillers).parse()
+def parse_tokens(
+    tokens: Sequence[Token], lang: str = "en", max_fillers: int = DEFAULT_MAX_FILLERS, continues: bool = False
+) -> list[DigitRun]:
+    """The digit runs of a token list (see the module docstring for the policy).
+
+    `continues`: the text may continue a run of a previous utterance, so a leading "oh" is a zero there.
+    """
+    return _Parser(tokens, lexicon_for(lang), max_fillers, continues).parse()
 
 
 def parse_words(words: Sequence[str], lang: str = "en", max_fillers: int = DEFAULT_MAX_FILLERS) -> list[DigitRun]:

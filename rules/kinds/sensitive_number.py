@@ -2,7 +2,8 @@
 
 Per speaker it follows the digit run across partial → final and across consecutive utterances (a run left open
 at the end of a final joins the next utterance of the same speaker when it starts within
-`continuation_gap_seconds`). Firing:
+`continuation_gap_seconds`, unless another speaker meanwhile said a prompt or a sentence of ≥ 4 words;
+back-channels such as "okay" do not break it). Firing:
 - `pan_detected` fires on the first partial/final in which the run *completes* a Luhn-valid PAN: a run still open
   at the end fires once it reaches the brand's usual length (16; Amex 15; Diners 36… 14) or 19 digits; other
   lengths (13-digit Visa, 17–19) fire when the run closes (a non-number word, the gap passing, the call ending).
@@ -34,6 +35,7 @@ from rules.redact import redact_words
 from rules.spoken_numbers import DigitRun, Token, parse_tokens, split_words, tokenize
 from rules.spoken_numbers_lexicon import LEXICONS, lexicon_for
 
+_PROMPTS = ("cvv", "expiry", "ssn")
 _SECONDARY = {"possible_pan": Severity.MEDIUM, "expiry_detected": Severity.MEDIUM}
 
 
@@ -125,11 +127,12 @@ class SensitiveNumberRule:
     def _utterance(self, utt: Utterance) -> list[Finding]:
         words = [w.text for w in utt.words] if utt.words else split_words(utt.text)
         tokens = tokenize(words)
-        runs = parse_tokens(tokens, self.lang, self.params.max_fillers)
+        carry = self._carry.get(utt.speaker)
+        continues = carry is not None and carry.index != utt.index
+        runs = parse_tokens(tokens, self.lang, self.params.max_fillers, continues)
         context = self._context(tokens, utt)
         evidence = redact_words(words, self.lang, mask_all_numbers=True).text
-        findings: list[Finding] = []
-        carry = self._carry.get(utt.speaker)
+        findings: list[Finding] = self._interrupt_others(utt, tokens, context) if utt.final else []
         starts_with_run = bool(runs) and runs[0].open_start
         if carry is not None and carry.index != utt.index and not starts_with_run and self._has_words(tokens):
             findings += self._close(utt.speaker)
@@ -148,6 +151,20 @@ class SensitiveNumberRule:
                 self._carry.pop(utt.speaker, None)
         return findings
 
+    def _interrupt_others(self, utt: Utterance, tokens: Sequence[Token], ctx: _Context) -> list[Finding]:
+        """Another speaker's prompt, or a sentence of ≥ 4 words, ends the runs the others left open.
+
+        A back-channel ("okay", "mm-hmm go on") does not: customers pause while the agent acknowledges.
+        """
+        fillers = lexicon_for(self.lang).fillers
+        prompted = ctx.payment or any(end is not None for end in (ctx.cvv, ctx.expiry, ctx.ssn))
+        if not prompted and sum(t.text not in fillers for t in tokens) < 4:
+            return []
+        found: list[Finding] = []
+        for speaker in [s for s in self._carry if s != utt.speaker]:
+            found += self._close(speaker)
+        return found
+
     def _has_words(self, tokens: Sequence[Token]) -> bool:
         """True when some token is neither a filler nor part of a number (the speaker moved on)."""
         fillers = lexicon_for(self.lang).fillers
@@ -157,6 +174,10 @@ class SensitiveNumberRule:
         pairs = [(t.text, t.word) for t in tokens]
         ctx = self.params.context
         found = {kind: phrase_ends(pairs, ctx[kind]) for kind in ("payment", "cvv", "expiry", "ssn")}
+        prompts = [kind for kind in _PROMPTS if found[kind]]
+        if utt.final and prompts:  # the latest prompt wins: an expiry question ends the security-code window
+            for kind in _PROMPTS:
+                self._last_seen.pop(kind, None)
         for kind, ends in found.items():
             if ends and utt.final:
                 self._last_seen[kind] = utt.end
@@ -219,17 +240,23 @@ class SensitiveNumberRule:
         p, found = self.params, []
         window = p.prompt_window_seconds
         if "cvv" in p.detectors and is_cvv(piece.digits) and self._recent("cvv", piece, window):
-            found += self._emit("cvv_detected", piece, utt, piece.digits,
-                                f"{len(piece.digits)}-digit security code after a security-code prompt", {})
+            found += self._answered("cvv", self._emit("cvv_detected", piece, utt, piece.digits,
+                                f"{len(piece.digits)}-digit security code after a security-code prompt", {}))
         if "expiry" in p.detectors and self._recent("expiry", piece, window):
             expiry = parse_expiry(piece.digits)
             year = expiry_year(piece.digits) if piece.month_before else None
             if expiry is not None or year is not None:
-                found += self._emit("expiry_detected", piece, utt, piece.digits, "card expiry date after an expiry "
-                                    "prompt", {})
+                found += self._answered("expiry", self._emit("expiry_detected", piece, utt, piece.digits,
+                                                             "card expiry date after an expiry prompt", {}))
         if "ssn" in p.detectors and ssn_valid(piece.digits) and self._recent("ssn", piece, window):
-            found += self._emit("ssn_detected", piece, utt, piece.digits,
-                                "9 digits shaped like a US social security number after an SSN prompt", {})
+            found += self._answered("ssn", self._emit("ssn_detected", piece, utt, piece.digits,
+                                "9 digits shaped like a US social security number after an SSN prompt", {}))
+        return found
+
+    def _answered(self, kind: str, found: list[Finding]) -> list[Finding]:
+        """A prompt is answered once: after the code/date/SSN was found, later digits are not its answer."""
+        if found:
+            self._last_seen.pop(kind, None)
         return found
 
     def _recent(self, kind: str, piece: _Piece, window: float) -> bool:

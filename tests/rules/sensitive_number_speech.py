@@ -114,9 +114,9 @@ def line(speaker: str, text: str | Sequence[str], start: float | None = None) ->
 
 
 def call_events(lines: Sequence[Line], call_id: str = "call-1", partials: bool = True, gap: float = 0.5,
-                end_pause: float = 10.0) -> list[Event]:
+                end_pause: float = 10.0, language: str = "en") -> list[Event]:
     """CallStarted, then per line word-by-word partials (if `partials`) and a final, AudioTicks, CallEnded."""
-    events: list[Event] = [CallStarted(call_id)]
+    events: list[Event] = [CallStarted(call_id, language=language)]
     clock = 0.0
     for index, ln in enumerate(lines):
         start = ln.start if ln.start is not None else clock + gap

@@ -98,7 +98,7 @@ def test_split_runs_leak_at_most_the_first_utterance_short_part(digits: str, cut
     rng = random.Random(seed)
     redactor = Redactor()
     first = " ".join(say_random(digits[:cut], rng))
-    second = " ".join(say_random(digits[cut:], rng) + [rng.choice(FILLERS)])
+    second = " ".join([*say_random(digits[cut:], rng), rng.choice(FILLERS)])
     out1 = redactor.redact_utterance(_utt(Speaker.CUSTOMER, f"it is {first}", 1.0))
     out2 = redactor.redact_utterance(_utt(Speaker.CUSTOMER, second, 1.0 + 0.3 * (len(first.split()) + 3)))
     visible = [re.sub(r"\[card ••••\d{4}\]", "[card]", out) for out in (out1, out2)]

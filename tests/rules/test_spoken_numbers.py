@@ -58,12 +58,12 @@ def test_for_and_to_at_run_edges_are_words() -> None:
 
 
 def test_spans_and_open_flags() -> None:
-    words = "my card is four one uh one one".split()
+    words = ["my", "card", "is", "four", "one", "uh", "one", "one"]
     (run,) = parse_words(words)
     assert (run.first_word, run.last_word, run.number_words) == (3, 7, (3, 4, 6, 7))
     assert run.open_end and not run.open_start
     assert run.segment_starts == (0, 2)
-    (lead,) = parse_words("uh four one one thanks".split())
+    (lead,) = parse_words(["uh", "four", "one", "one", "thanks"])
     assert lead.open_start and not lead.open_end
 
 
