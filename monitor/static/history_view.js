@@ -42,7 +42,7 @@ export class HistoryView {
       label("since", "From"), label("until", "To"), label("agent", "Agent"), label("rule", "Rule"),
       label("severity", "Severity"), label("passed", "Result"),
       h("button", { type: "submit", "data-testid": "apply-filters" }, "Apply"),
-      h("button", { type: "button", onclick: () => { location.hash = "#/calls"; } }, "Clear"));
+      h("button", { type: "button", onclick: () => this.go("#/calls") }, "Clear"));
     this.status = h("p", { class: "status muted", role: "status", "data-testid": "history-status" });
     this.body = h("tbody", {});
     this.pager = h("nav", { class: "pager", "aria-label": "pages" });
@@ -58,10 +58,17 @@ export class HistoryView {
     ev.preventDefault();
     const q = new URLSearchParams();
     for (const name of FIELDS) if (this.inputs[name].value) q.set(name, this.inputs[name].value);
-    location.hash = `#/calls${q.toString() ? "?" + q : ""}`;
+    this.go(`#/calls${q.toString() ? "?" + q : ""}`);
+  }
+
+  // Navigate to a history address; the same address again reloads the list (no hashchange fires for it).
+  go(hash) {
+    if (location.hash === hash) this.show(new URLSearchParams(hash.split("?")[1] || ""));
+    else location.hash = hash;
   }
 
   async show(params) {
+    const seq = (this.seq = (this.seq || 0) + 1);
     const filters = Object.fromEntries(params.entries());
     for (const name of FIELDS) this.inputs[name].value = filters[name] || "";
     this.status.textContent = "Loading…";
@@ -71,9 +78,11 @@ export class HistoryView {
     try {
       data = await fetchJSON(apiQuery(filters));
     } catch (err) {
+      if (seq !== this.seq) return;
       this.status.textContent = `Could not load calls: ${err.message}`;
       return;
     }
+    if (seq !== this.seq) return; // a newer request superseded this one
     const calls = Array.isArray(data.calls) ? data.calls : [];
     const offset = Number(filters.offset) || 0;
     this.status.textContent = calls.length

@@ -25,17 +25,19 @@ export class ReportView {
   }
 
   async show(callId) {
+    const seq = (this.seq = (this.seq || 0) + 1);
     clear(this.el).append(h("h1", { id: "report-title", class: "view-title" }, `Call report — ${callId}`),
       h("p", { class: "muted", role: "status" }, "Loading…"));
     let data;
     try {
       data = await fetchJSON(`/api/calls/${encodeURIComponent(callId)}`);
     } catch (err) {
+      if (seq !== this.seq) return;
       clear(this.el).append(h("h1", { id: "report-title", class: "view-title" }, `Call report — ${callId}`),
         h("p", { class: "error", role: "alert", "data-testid": "report-error" }, `Could not load the report: ${err.message}`));
       return;
     }
-    this.render(callId, data);
+    if (seq === this.seq) this.render(callId, data);
   }
 
   render(callId, data) {
