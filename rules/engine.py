@@ -11,7 +11,8 @@ and counted in `stats` (see `EngineStats`):
 - Events whose times are NaN/infinite are ignored (`invalid_time`). An AudioTick earlier than the audio
   clock is ignored (`stale_tick`); utterances may legitimately arrive late (recogniser lag) and are fed.
   A CallEnded earlier than the clock is fed with its time raised to the clock (`clamped_end`).
-- A partial arriving after the final of the same (channel, index) is ignored (`late_partial`).
+- A partial arriving after the final of the same (channel, index) is ignored (`late_partial`), and so is
+  a partial repeating the previous partial's text (`repeated_partial`; recognisers resend them often).
 
 Rule kinds return findings without ids; the engine fills `finding_id` (sha256 of call id, rule id, outcome
 and the per-(rule, outcome) ordinal → 16 hex chars), `pack_id` and `pack_version`.
@@ -40,6 +41,7 @@ IGNORED_REASONS = (
     "invalid_time",
     "stale_tick",
     "late_partial",
+    "repeated_partial",
 )
 
 
@@ -49,10 +51,12 @@ def finding_id(call_id: str, rule_id: str, outcome: str, ordinal: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def _times(event: Event) -> tuple[float, ...]:
-    if isinstance(event, Utterance):
-        return (event.start, event.end, *(t for w in event.words for t in (w.start, w.end)))
-    return (event.at,)
+def _finite_times(event: Event) -> bool:
+    if not isinstance(event, Utterance):
+        return math.isfinite(event.at)
+    if not (math.isfinite(event.start) and math.isfinite(event.end)):
+        return False
+    return all(math.isfinite(w.start) and math.isfinite(w.end) for w in event.words)
 
 
 class CallMonitor:
@@ -77,6 +81,7 @@ class CallMonitor:
         self._ended: CallEnded | None = None
         self._clock = 0.0
         self._finals: set[tuple[int, int]] = set()
+        self._partials: dict[tuple[int, int], str] = {}
 
     @property
     def started(self) -> bool:
@@ -124,6 +129,9 @@ class CallMonitor:
             key = (event.channel, event.index)
             if event.final:
                 self._finals.add(key)
+                self._partials.pop(key, None)
+            else:
+                self._partials[key] = event.text
         if not isinstance(event, CallStarted):
             self._clock = max(self._clock, event.end if isinstance(event, Utterance) else event.at)
         self.stats["accepted"] += 1
@@ -134,14 +142,18 @@ class CallMonitor:
             return "other_call"
         if self._ended is not None:
             return "after_end"
-        if not all(math.isfinite(t) for t in _times(event)):
+        if not _finite_times(event):
             return "invalid_time"
         if isinstance(event, CallStarted) and self._started is not None:
             return "duplicate_start"
         if isinstance(event, AudioTick) and event.at < self._clock:
             return "stale_tick"
-        if isinstance(event, Utterance) and not event.final and (event.channel, event.index) in self._finals:
-            return "late_partial"
+        if isinstance(event, Utterance) and not event.final:
+            key = (event.channel, event.index)
+            if key in self._finals:
+                return "late_partial"
+            if self._partials.get(key) == event.text:
+                return "repeated_partial"
         return None
 
     def _start(self, started: CallStarted) -> list[Finding]:

@@ -90,8 +90,21 @@ class TextView:
         return " ".join(self.tokens[first:last])
 
 
+_STOPWORDS = frozenset(
+    "the and you your are this that for with will have has can not our all may was were been being would could "
+    "should what about from they them their there here his her she him its any but how who why when into out "
+    "just get got let now one two che per con non una uno gli del della dei delle nel nella sono suo sua suoi "
+    "mio mia miei questa questo come piu anche alla alle dal dalla".split()
+)
+
+
 def _stem(token: str) -> str:
     return token[:4]
+
+
+def _content_stems(tokens: Sequence[str]) -> frozenset[str]:
+    """Stems of the tokens that carry content (3+ letters, not a stopword): the prefilter's keys."""
+    return frozenset(_stem(t) for t in tokens if len(t) >= 3 and t not in _STOPWORDS)
 
 
 def text_view(tokens: Sequence[str], starts: Sequence[float], ends: Sequence[float]) -> TextView:
@@ -107,7 +120,7 @@ def text_view(tokens: Sequence[str], starts: Sequence[float], ends: Sequence[flo
         offsets=tuple(offsets),
         starts=tuple(starts),
         ends=tuple(ends),
-        stems=frozenset(_stem(t) for t in tokens if len(t) >= 3),
+        stems=_content_stems(tokens),
     )
 
 
@@ -139,17 +152,14 @@ _last_view: list[tuple[Utterance, TextView]] = []
 
 
 def utterance_view(utterance: Utterance) -> TextView:
-    """The normalized view of an utterance; word times come from `words` (or are spread over the utterance).
+    """The normalized view of an utterance; tokens and times come from `words` when it has any, else from
+    `text` with times spread evenly over the utterance.
 
     The last result is memoized by identity, because the engine hands the same event to every rule.
     """
     if _last_view and _last_view[0][0] is utterance:
         return _last_view[0][1]
-    view = None
-    if utterance.words and normalize_tokens(utterance.text) == tuple(
-        t for w in utterance.words for t in normalize_tokens(w.text)
-    ):
-        view = _view_from_words(utterance)
+    view = _view_from_words(utterance) if utterance.words else None
     if view is None:
         view = _view_from_text(utterance)
     _last_view[:] = [(utterance, view)]
@@ -185,13 +195,20 @@ def _candidate_spans(first: int, last: int, size: int) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
+@lru_cache(maxsize=1024)
+def phrase_matcher(phrases: tuple[str, ...]) -> PhraseMatcher:
+    """A shared (immutable) matcher for a phrase list, so per-call rule instances do not rebuild it."""
+    return PhraseMatcher(phrases)
+
+
 class PhraseMatcher:
     """Finds the best-matching phrase of a list inside utterances, word-aligned (no subset false matches).
 
     The similarity is `fuzz.ratio` between the phrase and a contiguous run of utterance words, so a short
     phrase never scores 100 merely because its words occur somewhere in a long unrelated sentence.
     `partial_ratio_alignment` locates the candidate run; the run is snapped to word boundaries and rescored.
-    A cheap prefilter skips phrases none of whose word stems occur in the utterance.
+    A cheap prefilter skips phrases too few of whose content-word stems (first 4 letters, stopwords left
+    out) occur in the utterance: one for phrases with up to three content words, two for longer ones.
     """
 
     def __init__(self, phrases: Sequence[str]) -> None:
@@ -200,27 +217,39 @@ class PhraseMatcher:
             tokens = normalize_tokens(original)
             if not tokens:
                 continue
-            stems = frozenset(_stem(t) for t in tokens if len(t) >= 3)
+            stems = _content_stems(tokens)
             min_hits = 0 if not stems else (1 if len(stems) <= 3 else 2)
             items.append(_Phrase(original, " ".join(tokens), stems, min_hits))
         self._phrases = tuple(items)
-
-    @property
-    def phrases(self) -> tuple[str, ...]:
+        self.phrases: tuple[str, ...] = tuple(p.original for p in items)
         """The phrases as written (those that normalize to at least one token)."""
-        return tuple(p.original for p in self._phrases)
+        by_stem: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            for stem in item.stems:
+                by_stem.setdefault(stem, []).append(i)
+        self._by_stem = {stem: tuple(ids) for stem, ids in by_stem.items()}
+        self._always = tuple(i for i, item in enumerate(items) if item.min_hits == 0)
+        self._stems = frozenset(self._by_stem)
+
+    def _candidates(self, view: TextView) -> list[int]:
+        """Indexes of the phrases sharing enough word stems with `view` to be worth a fuzzy comparison."""
+        hits: dict[int, int] = dict.fromkeys(self._always, 0)
+        for stem in view.stems:
+            for i in self._by_stem.get(stem, ()):
+                hits[i] = hits.get(i, 0) + 1
+        return sorted(i for i, count in hits.items() if count >= self._phrases[i].min_hits)
 
     def best(self, view: TextView, floor: float = 0.0) -> PhraseMatch | None:
         """The highest-similarity phrase occurrence in `view` scoring at least `floor` (0..1), or None."""
-        if not view.tokens:
+        if not view.tokens or not self._phrases or (not self._always and self._stems.isdisjoint(view.stems)):
             return None
         best: PhraseMatch | None = None
-        for phrase in self._phrases:
-            if len(phrase.stems & view.stems) < phrase.min_hits:
-                continue
-            found = self._match_one(phrase, view, max(floor, best.similarity if best else 0.0))
+        for i in self._candidates(view):
+            found = self._match_one(self._phrases[i], view, max(floor, best.similarity if best else 0.0))
             if found is not None and (best is None or found.similarity > best.similarity):
                 best = found
+                if found.similarity >= 1.0:
+                    break
         return best
 
     def _match_one(self, phrase: _Phrase, view: TextView, floor: float) -> PhraseMatch | None:

@@ -33,7 +33,7 @@ from rules.kinds.base import (
     redact_evidence,
 )
 from rules.kinds.consent_answers import Polarity, classify_answer
-from rules.matching import PhraseMatch, PhraseMatcher, normalize_tokens, utterance_view
+from rules.matching import PhraseMatch, PhraseMatcher, normalize_tokens, phrase_matcher, utterance_view
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "consent"
@@ -77,8 +77,8 @@ class ConsentRule:
         self._require_question = bool(params.get("require_question", False))
         self._call = CallState()
         self._questions: PhraseMatcher | None = None
-        self._inverted = PhraseMatcher(())
-        self._withdrawals = PhraseMatcher(())
+        self._inverted = phrase_matcher(())
+        self._withdrawals = phrase_matcher(())
         self._window: _Window | None = None
         self._decision: str = ""
         self._asked = False
@@ -104,9 +104,9 @@ class ConsentRule:
     def _setup(self) -> None:
         language, own = self._call.language, self.spec.language
         params = self.spec.params
-        self._questions = PhraseMatcher(phrases_for(params, "question_phrases", language, own))
-        self._inverted = PhraseMatcher(phrases_for(params, "inverted_question_phrases", language, own))
-        self._withdrawals = PhraseMatcher(phrases_for(params, "withdrawal_phrases", language, own))
+        self._questions = phrase_matcher(phrases_for(params, "question_phrases", language, own))
+        self._inverted = phrase_matcher(phrases_for(params, "inverted_question_phrases", language, own))
+        self._withdrawals = phrase_matcher(phrases_for(params, "withdrawal_phrases", language, own))
 
     def _applicable(self) -> bool:
         return bool(self._questions and (self._questions.phrases or self._inverted.phrases))

@@ -26,7 +26,7 @@ from rules.kinds.base import (
     redact_evidence,
     speaker_matches,
 )
-from rules.matching import PhraseMatcher, utterance_view
+from rules.matching import PhraseMatcher, phrase_matcher, utterance_view
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "forbidden_phrase"
@@ -76,7 +76,7 @@ class ForbiddenPhraseRule:
             return []
         if self._matcher is None:
             phrases = phrases_for(self.spec.params, "phrases", self._call.language, self.spec.language)
-            self._matcher = PhraseMatcher(phrases)
+            self._matcher = phrase_matcher(phrases)
         if not self._matcher.phrases:
             return []
         if isinstance(event, Utterance):

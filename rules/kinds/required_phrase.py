@@ -29,7 +29,7 @@ from rules.kinds.base import (
     redact_evidence,
     speaker_matches,
 )
-from rules.matching import PhraseMatch, PhraseMatcher, utterance_view
+from rules.matching import PhraseMatch, PhraseMatcher, phrase_matcher, utterance_view
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "required_phrase"
@@ -80,7 +80,7 @@ class RequiredPhraseRule:
             return []
         if self._matcher is None:
             phrases = phrases_for(self.spec.params, "phrases", self._call.language, self.spec.language)
-            self._matcher = PhraseMatcher(phrases)
+            self._matcher = phrase_matcher(phrases)
         if not self._matcher.phrases:
             return []
         findings: list[Finding] = []

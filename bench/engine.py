@@ -1,0 +1,86 @@
+"""Benchmark (not a test): utterance events per second per core through CallMonitor with all packs loaded.
+
+Calls are scripted from a varied pool of agent/customer lines (random fillers and names, so text caches see
+realistic misses), expanded into partials every 3 words + finals + 1 s AudioTicks. CPU time is measured with
+time.process_time on one core. Run: .venv/bin/python bench/engine.py [--calls N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from rules.engine import CallMonitor
+from rules.events import Event, Utterance
+from rules.packs import RuleSet, load_packs
+from rules.transcripts import transcript_events
+
+AGENT = [
+    "thank you for calling {name} this call may be recorded for quality and training purposes",
+    "good morning my name is {name} how can I help you today",
+    "do you consent to being recorded",
+    "let me pull up your account {filler} one moment please",
+    "I can see the payment from {filler} went through on Monday",
+    "this fund has historically performed well but returns are not guaranteed",
+    "is there anything else I can help you with today",
+    "I will transfer you to the billing team {filler}",
+    "can you confirm your date of birth please",
+    "we can set up a payment plan that works for you",
+]
+CUSTOMER = [
+    "yes that's fine",
+    "hi I'm calling about my bill {filler}",
+    "I'd like to change my address to {filler} street",
+    "no problem go ahead",
+    "my card number is four one one one one one one one one one one one one one one one",
+    "what data do you hold about me",
+    "okay thanks {name}",
+    "I was charged twice last month {filler}",
+    "sure no worries",
+    "can you send me the details by email",
+]
+FILLERS = ["um", "well", "you know", "actually", "so", "right", "er", "like", "basically", "anyway"]
+NAMES = ["Acme", "Maria", "John", "Northwind", "Giulia", "Sam", "Contoso", "Ahmed", "Lucia", "Tom"]
+
+
+def scripted_call(rng: random.Random, call_id: str, turns: int) -> list[Event]:
+    lines = []
+    for turn in range(turns):
+        pool, who = (AGENT, "agent") if turn % 2 == 0 else (CUSTOMER, "customer")
+        text = rng.choice(pool).format(filler=" ".join(rng.sample(FILLERS, 2)), name=rng.choice(NAMES))
+        lines.append(f"{who}: {text} {rng.choice(FILLERS)} {rng.randint(1, 999)}")
+    return transcript_events(call_id, lines, "en")
+
+
+def measure(ruleset: RuleSet, calls: list[list[Event]]) -> tuple[int, int, float]:
+    """(utterance events, all events, CPU seconds) to run every call through a fresh CallMonitor."""
+    utterances = sum(1 for call in calls for e in call if isinstance(e, Utterance))
+    total = sum(len(call) for call in calls)
+    begin = time.process_time()
+    for call in calls:
+        monitor = CallMonitor(ruleset)
+        for event in call:
+            monitor.feed(event)
+        monitor.report()
+    return utterances, total, time.process_time() - begin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--turns", type=int, default=24)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    calls = [scripted_call(rng, f"bench-{i}", args.turns) for i in range(args.calls)]
+    full = load_packs()
+    phrase_packs = RuleSet(tuple(p for p in full.packs if p.id != "pci"))
+    print(f"{'rules loaded':<34}{'rules':>6}{'utt events':>12}{'all events':>12}{'cpu s':>8}{'utt ev/s':>11}")
+    for label, ruleset in (("all packs", full), ("all packs except pci", phrase_packs)):
+        utterances, total, seconds = measure(ruleset, calls)
+        rate = utterances / seconds if seconds else float("inf")
+        print(f"{label:<34}{len(ruleset.rules):>6}{utterances:>12}{total:>12}{seconds:>8.2f}{rate:>11.0f}")
+
+
+if __name__ == "__main__":
+    main()
