@@ -1,0 +1,173 @@
+"""One call leg's Vosk recognizer: fixed audio slices in, Utterance events on the call's audio clock out (blocking)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from rules.events import Speaker, Utterance, Word
+from streams.tuning import TELEPHONY_ENDPOINTS, EndpointConfig
+
+
+@dataclass(frozen=True, slots=True)
+class AsrConfig:
+    """How legs are recognized. Times are seconds of audio.
+
+    `slice_seconds` is the audio handed to Vosk per AcceptWaveform call. It is fixed (not whatever chunk
+    the network delivered), so results do not depend on how audio was chunked or how far ASR lagged:
+    the same audio gives the same events live, at full speed, or from a file.
+    """
+
+    language: str = "en-us"
+    model_path: str | None = None
+    endpoints: EndpointConfig = TELEPHONY_ENDPOINTS
+    slice_seconds: float = 0.1
+    partials: bool = True
+    partial_every: float = 0.3  # seconds of audio between partial results (PartialResult is not free)
+
+    def __post_init__(self) -> None:
+        if not 0.01 <= self.slice_seconds <= 1.0:
+            raise ValueError(f"AsrConfig.slice_seconds must be within 0.01..1.0 s, got {self.slice_seconds!r}")
+        if self.partial_every < self.slice_seconds:
+            raise ValueError(
+                f"AsrConfig.partial_every ({self.partial_every}) must be >= slice_seconds ({self.slice_seconds})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class LegIdentity:
+    """Which call and leg a recognizer serves, who speaks on it, and when (call audio time) the leg began."""
+
+    call_id: str
+    channel: int
+    speaker: Speaker
+    rate: int
+    offset: float = 0.0
+
+
+@dataclass(slots=True)
+class _Gap:
+    at: float  # recognizer time (s) where audio was shed
+    seconds: float
+
+
+@dataclass(slots=True)
+class LegTranscriber:
+    """Feeds one leg to its own KaldiRecognizer and turns results into Utterance events.
+
+    Not thread-safe: one caller at a time (the pipeline runs each leg's calls serially in a worker thread).
+    Vosk word times count audio fed to the recognizer; we add the leg's offset and any shed gaps, so event
+    times are on the call's audio clock.
+    """
+
+    leg: LegIdentity
+    model: Any
+    config: AsrConfig = field(default_factory=AsrConfig)
+    _recognizer: Any = None
+    _pending: bytearray = field(default_factory=bytearray)
+    _fed_samples: int = 0
+    _since_partial: int = 0
+    _gaps: list[_Gap] = field(default_factory=list)
+    _index: int = 0
+    _partial_text: str = ""
+    _finished: bool = False
+
+    def __post_init__(self) -> None:
+        import vosk
+
+        self._recognizer = vosk.KaldiRecognizer(self.model, self.leg.rate)
+        self._recognizer.SetWords(True)
+        self._recognizer.SetPartialWords(True)
+
+    @property
+    def slice_bytes(self) -> int:
+        return max(1, round(self.config.slice_seconds * self.leg.rate)) * 2
+
+    @property
+    def decoded_seconds(self) -> float:
+        """Audio of this leg consumed by the recognizer (plus shed gaps), on the leg's own clock."""
+        return self._fed_samples / self.leg.rate + sum(g.seconds for g in self._gaps)
+
+    @property
+    def pending_seconds(self) -> float:
+        """Audio accepted but waiting for a whole slice before it goes to the recognizer."""
+        return len(self._pending) / 2 / self.leg.rate
+
+    def accept(self, pcm: bytes) -> list[Utterance]:
+        """Take s16le mono samples; decode every whole slice now (blocking, releases the GIL inside Vosk)."""
+        if self._finished:
+            raise RuntimeError(f"call {self.leg.call_id} leg {self.leg.channel}: audio after finish()")
+        if len(pcm) % 2:
+            raise ValueError(f"call {self.leg.call_id} leg {self.leg.channel}: odd byte count {len(pcm)} for s16le")
+        self._pending += pcm
+        events: list[Utterance] = []
+        step = self.slice_bytes
+        whole = len(self._pending) - len(self._pending) % step
+        for start in range(0, whole, step):
+            events.extend(self._decode(bytes(self._pending[start : start + step])))
+        del self._pending[:whole]
+        return events
+
+    def skip(self, seconds: float) -> list[Utterance]:
+        """Audio of `seconds` was shed before reaching us: close the current utterance, shift later times."""
+        events = self._final(self._recognizer.FinalResult())
+        self._gaps.append(_Gap(self._fed_samples / self.leg.rate, seconds))
+        return events
+
+    def finish(self) -> list[Utterance]:
+        """Decode what is left and flush the last utterance (the leg ended)."""
+        if self._finished:
+            return []
+        events = self._decode(bytes(self._pending)) if self._pending else []
+        self._pending.clear()
+        events.extend(self._final(self._recognizer.FinalResult()))
+        self._finished = True
+        return events
+
+    def _decode(self, piece: bytes) -> list[Utterance]:
+        self._fed_samples += len(piece) // 2
+        self._since_partial += len(piece) // 2
+        if self._recognizer.AcceptWaveform(piece):
+            self._since_partial = 0
+            return self._final(self._recognizer.Result())
+        if self.config.partials and self._since_partial >= self.config.partial_every * self.leg.rate:
+            self._since_partial = 0
+            return self._partial(self._recognizer.PartialResult())
+        return []
+
+    def _partial(self, raw: str) -> list[Utterance]:
+        result = json.loads(raw)
+        text = result.get("partial", "")
+        if not text or text == self._partial_text:
+            return []
+        self._partial_text = text
+        return [self._utterance(text, result.get("partial_result", []), final=False)]
+
+    def _final(self, raw: str) -> list[Utterance]:
+        result = json.loads(raw)
+        text = result.get("text", "")
+        if not text and not self._partial_text:
+            return []  # a silent segment that was never announced
+        event = self._utterance(text, result.get("result", []), final=True)
+        self._index += 1
+        self._partial_text = ""
+        return [event]
+
+    def _utterance(self, text: str, raw_words: list[dict[str, Any]], final: bool) -> Utterance:
+        words = tuple(
+            Word(
+                w["word"], self._call_time(float(w["start"])), self._call_time(float(w["end"])), float(w.get("conf", 1))
+            )
+            for w in raw_words
+        )
+        now = self.leg.offset + self.decoded_seconds
+        start = words[0].start if words else now
+        end = words[-1].end if words else now
+        return Utterance(
+            self.leg.call_id, self.leg.speaker, self.leg.channel, self._index, text, words, start, end, final
+        )
+
+    def _call_time(self, recognizer_time: float) -> float:
+        shift = sum(g.seconds for g in self._gaps if g.at <= recognizer_time)
+        return round(self.leg.offset + recognizer_time + shift, 3)
