@@ -16,7 +16,13 @@ class AsrConfig:
 
     `slice_seconds` is the audio handed to Vosk per AcceptWaveform call. It is fixed (not whatever chunk
     the network delivered), so results do not depend on how audio was chunked or how far ASR lagged:
-    the same audio gives the same events live, at full speed, or from a file.
+    the same audio gives the same words and times live, at full speed, or from a file (Vosk's word
+    confidences vary slightly from run to run).
+
+    Partials: with `partial_words` off (default) a partial carries the fresh hypothesis text, no words, and
+    start = end = the leg's decoded audio position when it was produced. Vosk 0.3.45's partial-words mode
+    (SetPartialWords) reports timed words, but on our clips its first partial came ~2 s into a 3 s
+    sentence and then stopped growing, which defeats the purpose of partials.
     """
 
     language: str = "en-us"
@@ -25,6 +31,7 @@ class AsrConfig:
     slice_seconds: float = 0.1
     partials: bool = True
     partial_every: float = 0.3  # seconds of audio between partial results (PartialResult is not free)
+    partial_words: bool = False  # timed words in partials (Vosk's partial-words mode lags ~2 s and stalls; measured)
 
     def __post_init__(self) -> None:
         if not 0.01 <= self.slice_seconds <= 1.0:
@@ -78,7 +85,7 @@ class LegTranscriber:
 
         self._recognizer = vosk.KaldiRecognizer(self.model, self.leg.rate)
         self._recognizer.SetWords(True)
-        self._recognizer.SetPartialWords(True)
+        self._recognizer.SetPartialWords(self.config.partial_words)
 
     @property
     def slice_bytes(self) -> int:
