@@ -1,0 +1,165 @@
+"""The service's plain HTTP (GET) surface: health, readiness, metrics, the calls API and the dashboard's files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import mimetypes
+from http import HTTPStatus
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from monitor.store_types import CallDetail, CallSummary
+
+if TYPE_CHECKING:
+    from monitor.service import Service
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".json": "application/json",
+}
+
+
+def respond(
+    status: int, body: bytes | str, content_type: str = "text/plain; charset=utf-8", extra: dict[str, str] | None = None
+) -> Response:
+    """An HTTP response with the right length and no caching of live data."""
+    data = body.encode() if isinstance(body, str) else body
+    fields = {"Content-Type": content_type, "Content-Length": str(len(data)), "Cache-Control": "no-store"}
+    fields.update(extra or {})
+    return Response(status, HTTPStatus(status).phrase, Headers(fields), data)
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return respond(status, json.dumps(value, default=_jsonable), "application/json")
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def summary_json(call: CallSummary) -> dict[str, Any]:
+    return dataclasses.asdict(call)
+
+
+def detail_json(detail: CallDetail) -> dict[str, Any]:
+    """The /api/calls/<id> shape documented in docs/live-feed.md."""
+    findings: list[dict[str, Any]] = []
+    acknowledgements: list[dict[str, Any]] = []
+    for stored in detail.findings:
+        findings.append({**stored.data, "wall_time": stored.wall_time})
+        acknowledgements.extend(
+            {"finding_id": a.finding_id, "by": a.who, "at": a.wall_time, "note": a.note}
+            for a in stored.acknowledgements
+        )
+    transcript = [
+        {
+            "speaker": t.speaker,
+            "channel": t.channel,
+            "index": t.utterance_index,
+            "start": t.start,
+            "end": t.end,
+            "text": t.text,
+        }
+        for t in detail.transcript
+    ]
+    return {
+        "call": summary_json(detail.call),
+        "report": detail.report,
+        "findings": findings,
+        "transcript": transcript,
+        "acknowledgements": acknowledgements,
+        "consent": [dataclasses.asdict(c) for c in detail.consent],
+    }
+
+
+class HttpApi:
+    """Routes GET requests; `None` means "not mine" (a WebSocket path, handled by the upgrade)."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def handle(self, request: Request) -> Response:
+        url = urlsplit(request.path)
+        path = unquote(url.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        try:
+            return await self._route(path, query)
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+
+    async def _route(self, path: str, query: dict[str, str]) -> Response:
+        if path == "/healthz":
+            return respond(200, "ok\n")
+        if path == "/readyz":
+            reason = await self.service.readiness()
+            return respond(200, "ready\n") if reason is None else respond(503, f"not ready: {reason}\n")
+        if path == "/metrics":
+            body, content_type = self.service.metrics.render()
+            return respond(200, body, content_type)
+        if path == "/api/calls":
+            return await self._calls(query)
+        if path.startswith("/api/calls/"):
+            return await self._call(path.removeprefix("/api/calls/"))
+        if path in ("/", "/index.html"):
+            return self._static("index.html")
+        if path.startswith("/static/"):
+            return self._static(path.removeprefix("/static/"))
+        return respond(404, f"no such page: {path[:200]}\n")
+
+    async def _calls(self, q: dict[str, str]) -> Response:
+        passed = {"true": True, "false": False}.get(q.get("passed", "").lower()) if q.get("passed") else None
+        calls = await self.service.store.list_calls(
+            since=_number(q, "since"),
+            until=_number(q, "until"),
+            agent=q.get("agent") or None,
+            rule=q.get("rule") or None,
+            severity=q.get("severity") or None,
+            passed=passed,
+            limit=min(int(_number(q, "limit") or 100), 1000),
+            offset=int(_number(q, "offset") or 0),
+        )
+        return json_response({"calls": [summary_json(c) for c in calls]})
+
+    async def _call(self, rest: str) -> Response:
+        call_id, _, sub = rest.partition("/")
+        if sub == "consent":
+            proof = await self.service.store.consent_record(call_id)
+            if proof is None:
+                return json_response({"error": f"no call {call_id[:128]}"}, 404)
+            return json_response(dataclasses.asdict(proof))
+        if sub:
+            return json_response({"error": f"unknown call resource {sub[:64]!r}"}, 404)
+        detail = await self.service.store.get_call(call_id)
+        if detail is None:
+            return json_response({"error": f"no call {call_id[:128]}"}, 404)
+        return json_response(detail_json(detail))
+
+    def _static(self, name: str) -> Response:
+        target = (STATIC_DIR / name).resolve()
+        if STATIC_DIR not in target.parents or not target.is_file():
+            return respond(404, "not found\n")
+        guessed = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        content_type = CONTENT_TYPES.get(target.suffix, guessed)
+        return respond(200, target.read_bytes(), content_type, {"Cache-Control": "no-cache"})
+
+
+def _number(q: dict[str, str], name: str) -> float | None:
+    raw = q.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"query parameter {name} must be a number, got {raw[:32]!r}") from None

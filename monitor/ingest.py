@@ -1,0 +1,181 @@
+"""Ingest connections: pick the protocol core for a path, check the upgrade's credentials, pump frames to a call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request
+
+from monitor.session import CallSession
+from rules.events import Speaker
+from streams.protocols import (
+    AudioChunk,
+    AudioForkProtocol,
+    AudioHookProtocol,
+    CallClosed,
+    CallOpened,
+    Close,
+    IngestProtocol,
+    Limits,
+    Notice,
+    Output,
+    RawProtocol,
+    SendText,
+    TwilioProtocol,
+)
+from streams.protocols.signatures import decode_client_secret, verify_audiohook_request, verify_twilio_signature
+
+if TYPE_CHECKING:
+    from monitor.service import Service
+
+log = logging.getLogger("callwarden.ingest")
+
+TRY_AGAIN_LATER = 1013
+GOING_AWAY = 1001
+INTERNAL_ERROR = 1011
+AUTH_FAILURE_DELAY = 0.5  # answer refusals no sooner than this (as Genesys' reference server does)
+INGEST_PATHS = ("/ingest/twilio", "/ingest/audiohook", "/ingest/audiofork", "/ingest/raw")
+
+
+def _role(name: str) -> Speaker:
+    try:
+        return Speaker(name)
+    except ValueError:
+        raise ValueError(f"unknown role {name!r}: use agent, customer or unknown") from None
+
+
+def make_protocol(path: str, request: Request, subprotocol: str | None, service: Service) -> IngestProtocol:
+    """The sans-I/O protocol core serving an ingest `path` for this request."""
+    cfg = service.config
+    limits = Limits(max_binary_bytes=cfg.max_frame_bytes)
+    if path == "/ingest/twilio":
+        roles = {"inbound": _role(cfg.twilio.inbound_role), "outbound": _role(cfg.twilio.outbound_role)}
+        return TwilioProtocol(track_roles=roles, limits=limits)
+    if path == "/ingest/audiohook":
+        return AudioHookProtocol(
+            session_id=request.headers.get("Audiohook-Session-Id"),
+            organization_id=request.headers.get("Audiohook-Organization-Id"),
+            limits=limits,
+        )
+    if path == "/ingest/audiofork":
+        agent = cfg.audiofork.agent_channel
+        stereo = (Speaker.AGENT, Speaker.CUSTOMER) if agent == 0 else (Speaker.CUSTOMER, Speaker.AGENT)
+        return AudioForkProtocol(subprotocol=subprotocol, stereo_roles=stereo, limits=limits)
+    if path == "/ingest/raw":
+        return RawProtocol(limits=limits)
+    raise KeyError(path)
+
+
+def check_credentials(path: str, request: Request, service: Service, host_url: str) -> str | None:
+    """None when the upgrade may proceed, else a reason to log (the peer only ever sees "401 Unauthorized")."""
+    cfg = service.config
+    if path == "/ingest/audiohook" and cfg.audiohook.api_keys:
+        keys = cfg.audiohook.api_keys
+        secrets = {key: decode_client_secret(secret) if secret else b"" for key, secret in keys.items()}
+        result = verify_audiohook_request(request.headers.raw_items(), request.path, secrets, time.time())
+        return None if result.ok else f"audiohook signature: {result.code} {result.reason}"
+    if path == "/ingest/twilio" and cfg.twilio.auth_token:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = host_url + request.path
+        ok = bool(signature) and verify_twilio_signature(cfg.twilio.auth_token, url, signature)
+        return None if ok else "twilio signature missing or wrong"
+    return None
+
+
+class IngestConnection:
+    """Drives one ingest WebSocket: frames → protocol core → outputs acted on in order."""
+
+    def __init__(self, ws: ServerConnection, protocol: IngestProtocol, service: Service) -> None:
+        self.ws = ws
+        self.protocol = protocol
+        self.service = service
+        self.session: CallSession | None = None
+        self._stack = AsyncExitStack()
+        self._closing = False
+
+    async def run(self) -> None:
+        async with self._stack:
+            try:
+                await self._pump()
+            except ConnectionClosed:
+                pass
+            finally:
+                await self._act_all(self.protocol.connection_lost(), sending=False)
+
+    async def _pump(self) -> None:
+        async for message in self.ws:
+            if isinstance(message, str):
+                outputs = self.protocol.receive_text(message)
+            else:
+                outputs = self.protocol.receive_bytes(message)
+            await self._act_all(outputs)
+            if self._closing:
+                return
+
+    async def _act_all(self, outputs: list[Output], sending: bool = True) -> None:
+        for output in outputs:
+            await self._act(output, sending)
+
+    async def _act(self, output: Output, sending: bool) -> None:
+        if isinstance(output, AudioChunk):
+            if self.session is not None:
+                await self.session.audio(output)
+        elif isinstance(output, SendText):
+            if sending:
+                with contextlib.suppress(ConnectionClosed):
+                    await self.ws.send(output.text)
+        elif isinstance(output, CallOpened):
+            await self._open(output)
+        elif isinstance(output, CallClosed):
+            await self._end(output.reason)
+        elif isinstance(output, Close):
+            await self._close(output.code, output.reason)
+        elif isinstance(output, Notice):
+            log.debug("%s: %s %s", self.protocol.protocol, output.kind, output.detail)
+
+    async def _open(self, opened: CallOpened) -> None:
+        if opened.call_id in self.service.sessions:
+            await self._close(1008, f"call {opened.call_id[:64]} is already being monitored")
+            return
+        if len(self.service.sessions) >= self.service.config.max_calls:
+            log.warning("refusing call %s: %d calls active (max_calls)", opened.call_id, len(self.service.sessions))
+            await self._close(TRY_AGAIN_LATER, "at capacity: too many active calls, try again later")
+            return
+        self.session = await self._stack.enter_async_context(CallSession(self.service, opened))
+
+    async def _end(self, reason: str) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            await session.end(reason)
+            await self._stack.aclose()  # waits until the call is flushed, scored and stored
+
+    async def _close(self, code: int, reason: str) -> None:
+        if code != 1000:
+            self.service.metrics.ingest_error(self.protocol.protocol, code)
+            log.warning("%s connection closed with %d: %s", self.protocol.protocol, code, reason)
+        await self._end("error" if code != 1000 else "end")
+        self._closing = True
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.close(code, reason)
+
+
+def ingest_handler(service: Service) -> Callable[[ServerConnection, IngestProtocol], asyncio.Future[None]]:
+    """A coroutine function serving one ingest connection with its protocol core."""
+
+    async def handle(ws: ServerConnection, protocol: IngestProtocol) -> None:
+        try:
+            await IngestConnection(ws, protocol, service).run()
+        except Exception:
+            log.exception("%s connection failed; closing it (other calls are unaffected)", protocol.protocol)
+            with contextlib.suppress(Exception):
+                await ws.close(INTERNAL_ERROR, "internal error")
+
+    return handle  # type: ignore[return-value]

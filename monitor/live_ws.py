@@ -1,0 +1,82 @@
+"""The /live WebSocket: sends the hub's snapshot and events to one dashboard, takes its acknowledgements."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from monitor.store_types import StoreError
+
+if TYPE_CHECKING:
+    from monitor.service import Service
+
+log = logging.getLogger("callwarden.live")
+MAX_NAME_CHARS = 64
+
+
+async def serve_live(ws: ServerConnection, service: Service) -> None:
+    """Stream the live feed to `ws` until it closes; acknowledge findings it asks to."""
+    subscriber = service.live.subscribe()
+    try:
+        async with asyncio.TaskGroup() as group:
+            sender = group.create_task(_send(ws, subscriber.queue, lambda: subscriber.overflowed))
+            await _receive(ws, service)
+            sender.cancel()
+    except* ConnectionClosed:
+        pass
+    finally:
+        service.live.unsubscribe(subscriber)
+
+
+async def _send(ws: ServerConnection, queue: asyncio.Queue[str], overflowed: object) -> None:
+    while True:
+        text = await queue.get()
+        await ws.send(text)
+        if callable(overflowed) and overflowed():
+            await ws.close(1008, "live feed consumer too slow; reconnect to get a fresh snapshot")
+            return
+
+
+async def _receive(ws: ServerConnection, service: Service) -> None:
+    async for message in ws:
+        if not isinstance(message, str) or len(message) > 4096:
+            await ws.close(1003, "live feed accepts small JSON text messages only")
+            return
+        try:
+            request = json.loads(message)
+        except ValueError:
+            await ws.close(1007, "live feed message is not JSON")
+            return
+        if isinstance(request, dict) and request.get("type") == "ack":
+            await _acknowledge(ws, service, request)
+
+
+async def _acknowledge(ws: ServerConnection, service: Service, request: dict[str, object]) -> None:
+    finding_id = str(request.get("finding_id", ""))[:64]
+    who = str(request.get("by", "")).strip()[:MAX_NAME_CHARS] or "anonymous"
+    try:
+        ack = await service.store.acknowledge(finding_id, who, wall_time=time.time())
+    except StoreError as exc:
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps({"type": "error", "finding_id": finding_id, "error": str(exc)[:200]}))
+        return
+    call_id = next(
+        (
+            c["call_id"]
+            for c in service.live.snapshot()
+            for f in c["findings"]
+            if f.get("finding", {}).get("finding_id") == finding_id
+        ),
+        None,
+    )
+    service.live.publish(
+        {"type": "acknowledged", "call_id": call_id, "finding_id": finding_id, "by": ack.who, "at": ack.wall_time}
+    )
+    log.info("finding %s acknowledged by %s", finding_id, ack.who)

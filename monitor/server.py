@@ -1,0 +1,109 @@
+"""The network front: one websockets server routing ingest and /live upgrades, plain GETs, and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from monitor.config import Config
+from monitor.http_api import HttpApi, respond
+from monitor.ingest import AUTH_FAILURE_DELAY, INGEST_PATHS, check_credentials, ingest_handler, make_protocol
+from monitor.live_ws import serve_live
+from monitor.service import Service
+from streams.protocols import AUDIOFORK_SUBPROTOCOLS, RAW_SUBPROTOCOL
+
+log = logging.getLogger("callwarden.server")
+WEBSOCKET_PATHS = (*INGEST_PATHS, "/live")
+SHUTDOWN_GRACE_SECONDS = 30.0
+
+
+class Front:
+    """Routes each connection: WebSocket upgrades to ingest or /live, anything else to the HTTP API."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.http = HttpApi(service)
+        self.ingest = ingest_handler(service)
+
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path not in WEBSOCKET_PATHS:
+            return await self.http.handle(request)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return respond(426, f"{path} is a WebSocket endpoint\n", extra={"Upgrade": "websocket"})
+        if path in INGEST_PATHS:
+            host = request.headers.get("Host", "")
+            refusal = check_credentials(path, request, self.service, f"https://{host}")
+            if refusal is not None:
+                await asyncio.sleep(AUTH_FAILURE_DELAY)
+                log.warning("refused %s upgrade from %s: %s", path, connection.remote_address, refusal)
+                return respond(401, "Unauthorized\n")
+        return None
+
+    def select_subprotocol(self, connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+        path = urlsplit(connection.request.path).path if connection.request else ""
+        wanted = {"/ingest/audiofork": AUDIOFORK_SUBPROTOCOLS, "/ingest/raw": (RAW_SUBPROTOCOL,)}.get(path, ())
+        return next((p for p in offered if p in wanted), None)
+
+    async def handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        path = urlsplit(ws.request.path).path
+        if path == "/live":
+            await serve_live(ws, self.service)
+            return
+        protocol = make_protocol(path, ws.request, ws.subprotocol, self.service)
+        await self.ingest(ws, protocol)
+
+
+async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set, then stop accepting, finish every call (scored and stored) and flush alerts."""
+    async with Service(config) as service:
+        front = Front(service)
+        async with serve(
+            front.handler,
+            config.host,
+            config.port,
+            process_request=front.process_request,
+            select_subprotocol=front.select_subprotocol,
+            max_size=config.max_frame_bytes,
+            compression=None,
+        ) as server:
+            _log_listening(server, service)
+            if started is not None:
+                started.set()
+            await stop.wait()
+            await _shutdown(server, service)
+
+
+async def _shutdown(server: Server, service: Service) -> None:
+    log.info("stopping: no new connections; finishing %d active call(s)", len(service.sessions))
+    server.close(close_connections=False)
+    await service.end_all_calls("shutdown")
+    if not await service.wait_calls_finished(SHUTDOWN_GRACE_SECONDS):
+        log.warning("%d call(s) did not finish in %.0f s", len(service.sessions), SHUTDOWN_GRACE_SECONDS)
+    server.close(close_connections=True)
+    await server.wait_closed()
+
+
+def _log_listening(server: Server, service: Service) -> None:
+    for sock in server.sockets:
+        host, port = sock.getsockname()[:2]
+        log.info("listening on http://%s:%d (ingest /ingest/{twilio,audiohook,audiofork,raw}, live /live)", host, port)
+    if not service.config.audiohook.api_keys:
+        log.warning("AudioHook ingest accepts unauthenticated sessions: set audiohook.api_keys in the config")
+    sink = "MQTT " + service.config.mqtt_url if service.config.mqtt_url else "the log (no mqtt_url configured)"
+    log.info("alerts go to %s; data in %s", sink, service.config.data_dir)
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop` (graceful shutdown)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,190 @@
+"""The running service: one process-wide ASR, rule set, store, alert sink, live hub and metrics, shared by all calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Literal
+
+from monitor.config import Config
+from monitor.live import LiveHub
+from monitor.metrics import Metrics
+from monitor.mqtt_sink import MqttAlertSink
+from monitor.outbox_sink import LogAlertSink, OutboxSink
+from monitor.store_async import AsyncStore
+from rules.events import CallEnded
+from rules.findings import Finding
+from rules.packs import RuleSet, load_packs
+from streams.pipeline import PipelineConfig, Transcription
+from streams.transcriber import AsrConfig
+
+if TYPE_CHECKING:
+    from monitor.session import CallSession
+
+log = logging.getLogger("callwarden.service")
+alerts_log = logging.getLogger("callwarden.alerts")
+
+LATENCY_MEMORY = 10_000  # findings whose audio arrival time we remember until their alert is handed off
+
+
+class Service:
+    """Owns every shared resource; `async with Service(config) as service:` starts and stops them in order."""
+
+    def __init__(self, config: Config, ruleset: RuleSet | None = None) -> None:
+        self.config = config
+        self.ruleset = ruleset if ruleset is not None else load_packs(config.rules_dirs)
+        self.metrics = Metrics()
+        self.live = LiveHub()
+        self.sessions: dict[str, CallSession] = {}
+        self._stack = AsyncExitStack()
+        self._arrivals: OrderedDict[str, float] = OrderedDict()
+        self._store: AsyncStore | None = None
+        self._asr: Transcription | None = None
+        self.sink: OutboxSink | None = None
+        self.ready_reason: str | None = "starting"
+
+    @property
+    def store(self) -> AsyncStore:
+        assert self._store is not None, "Service not started"
+        return self._store
+
+    @property
+    def asr(self) -> Transcription:
+        assert self._asr is not None, "Service not started"
+        return self._asr
+
+    async def __aenter__(self) -> Service:
+        await self._stack.__aenter__()
+        try:
+            self._store = await self._stack.enter_async_context(await AsyncStore.open(self.config.db_path))
+            stale = await self.store.mark_incomplete_on_startup()
+            if stale:
+                log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
+            pipeline = PipelineConfig(
+                asr=AsrConfig(language=self.config.language, model_path=self.config.model_path or None),
+                workers=self.config.asr_threads,
+                tick_seconds=self.config.tick_interval,
+            )
+            self._asr = await self._stack.enter_async_context(Transcription(pipeline))
+            self.sink = await self._stack.enter_async_context(self._make_sink())
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        self.ready_reason = None
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.ready_reason = "stopping"
+        await self._stack.aclose()
+
+    def _make_sink(self) -> OutboxSink:
+        if self.config.mqtt_url:
+            return MqttAlertSink(
+                self.store,
+                self.config.mqtt_url,
+                topic_prefix=self.config.mqtt_topic_prefix,
+                metrics=self.metrics,
+                on_delivered=self._alert_delivered,
+            )
+        return LogAlertSink(self.store, metrics=self.metrics, on_delivered=self._alert_delivered)
+
+    async def readiness(self) -> str | None:
+        """None when ready to take calls, else why not."""
+        if self.ready_reason is not None:
+            return self.ready_reason
+        problem = await self.store.check_writable()
+        return f"storage: {problem}" if problem else None
+
+    # -- callbacks from call sessions ----------------------------------------------------------------------------
+
+    async def call_started(self, session: CallSession) -> None:
+        self.sessions[session.call_id] = session
+        self.metrics.call_started()
+        opened = session.opened
+        await self.store.call_started(
+            session.call_id,
+            protocol=opened.protocol,
+            started_wall=session.started_wall,
+            metadata=opened.metadata,
+            language=session.language,
+        )
+        self.live.publish(
+            {
+                "type": "call_started",
+                "call_id": session.call_id,
+                "protocol": opened.protocol,
+                "metadata": dict(opened.metadata),
+                "started_wall": session.started_wall,
+                "legs": [{"index": leg.index, "role": str(leg.role), "label": leg.label} for leg in opened.legs],
+            }
+        )
+        log.info("call %s started (%s, %d leg(s))", session.call_id, opened.protocol, len(opened.legs))
+
+    def finding_raised(self, finding: Finding, arrived_wall: float | None) -> None:
+        self.metrics.finding_raised(finding.rule_id, str(finding.severity))
+        if arrived_wall is not None:
+            self._arrivals[finding.finding_id] = arrived_wall
+            while len(self._arrivals) > LATENCY_MEMORY:
+                self._arrivals.popitem(last=False)
+        level = logging.WARNING if finding.severity in ("high", "critical") else logging.INFO
+        alerts_log.log(
+            level,
+            "finding call=%s rule=%s outcome=%s severity=%s at=%.2fs evidence=%r",
+            finding.call_id,
+            finding.rule_id,
+            finding.outcome,
+            finding.severity,
+            finding.start,
+            finding.evidence,
+        )
+
+    def _alert_delivered(self, finding_id: str, handoff_wall: float) -> None:
+        arrived = self._arrivals.pop(finding_id, None)
+        if arrived is not None:
+            self.metrics.speech_to_alert_seconds.observe(max(0.0, handoff_wall - arrived))
+
+    async def call_ended(self, session: CallSession, ended: CallEnded, report: dict[str, object]) -> None:
+        ended_wall = time.time()
+        status: Literal["completed", "incomplete"] = (
+            "incomplete" if ended.reason in ("error", "connection-lost") else "completed"
+        )
+        await self.store.call_ended(
+            session.call_id,
+            ended_wall=ended_wall,
+            audio_seconds=ended.at,
+            end_reason=ended.reason,
+            report=report,
+            status=status,
+        )
+        self.live.publish(
+            {
+                "type": "call_ended",
+                "call_id": session.call_id,
+                "reason": ended.reason,
+                "ended_wall": ended_wall,
+                "report": report,
+            }
+        )
+        outcome = "incomplete" if status == "incomplete" else ("passed" if report.get("passed") else "failed")
+        self.metrics.calls.labels(protocol=session.opened.protocol, outcome=outcome).inc()
+        log.info("call %s ended (%s): score %s, %s", session.call_id, ended.reason, report.get("score"), outcome)
+
+    def call_finished(self, session: CallSession) -> None:
+        if self.sessions.pop(session.call_id, None) is not None:
+            self.metrics.active_calls.dec()
+
+    async def end_all_calls(self, reason: str = "shutdown") -> None:
+        """Graceful stop: end every active call now (each is flushed, scored and stored by its own handler)."""
+        for session in list(self.sessions.values()):
+            with contextlib.suppress(Exception):
+                await session.end(reason)
+
+    async def wait_calls_finished(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return not self.sessions
