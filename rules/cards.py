@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 PAN_MIN_DIGITS = 13
 PAN_MAX_DIGITS = 19
@@ -146,6 +147,8 @@ def find_pan(
     With `open_end` (the run may still grow), only windows ending at the run's end count: "4111 1111 1111 1"
     is not yet judged as a 13-digit Visa.
     """
+    if len(digits) < min_len:
+        return None
     points = {0, len(digits), *boundaries}
     best: PanMatch | None = None
     for start, end in candidate_windows(len(digits), boundaries, min_len, max_len):
@@ -242,15 +245,24 @@ DEFAULT_CONTEXT: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+@lru_cache(maxsize=256)
+def _phrases_by_first_token(phrases: tuple[str, ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The phrases as token tuples, grouped by their first token (so a scan looks up each token once)."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        parts = tuple(phrase.lower().split())
+        if parts:
+            grouped.setdefault(parts[0], []).append(parts)
+    return {first: tuple(group) for first, group in grouped.items()}
+
+
 def phrase_ends(tokens: Sequence[tuple[str, int]], phrases: Sequence[str]) -> list[int]:
     """Word indices where one of `phrases` ends, for (token, word index) pairs; matching is token-exact."""
-    ends: list[int] = []
-    texts = [t for t, _ in tokens]
-    for phrase in phrases:
-        parts = phrase.lower().split()
-        if not parts:
-            continue
-        for i in range(len(texts) - len(parts) + 1):
+    by_first = _phrases_by_first_token(tuple(phrases))
+    texts = tuple(t for t, _ in tokens)
+    ends: set[int] = set()
+    for i, text in enumerate(texts):
+        for parts in by_first.get(text, ()):
             if texts[i : i + len(parts)] == parts:
-                ends.append(tokens[i + len(parts) - 1][1])
-    return sorted(set(ends))
+                ends.add(tokens[i + len(parts) - 1][1])
+    return sorted(ends)
