@@ -23,8 +23,10 @@ Policy for traps:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rules.spoken_numbers_lexicon import Lexicon, lexicon_for
 
@@ -82,20 +84,61 @@ class DigitRun:
         return range(self.first_word, self.last_word + 1)
 
 
+@lru_cache(maxsize=16384)
+def _word_tokens(word: str, index: int) -> tuple[Token, ...]:
+    """The tokens of the `index`-th word (memoized: the same words recur in every partial and every rule)."""
+    cleaned = word.lower().replace("’", "'")
+    parts = _TOKEN_RE.findall(cleaned)
+    pause = cleaned.rstrip()[-1:] in _PAUSE_MARKS
+    return tuple(Token(part, index, pause and n == len(parts) - 1) for n, part in enumerate(parts))
+
+
 def tokenize(words: Sequence[str]) -> list[Token]:
     """Split words into tokens: "Twenty-five" → twenty, five; "4012-8888" → 4012, 8888; "$20" → 20."""
     tokens: list[Token] = []
     for index, word in enumerate(words):
-        cleaned = word.lower().replace("’", "'")
-        parts = _TOKEN_RE.findall(cleaned)
-        pause = cleaned.rstrip()[-1:] in _PAUSE_MARKS
-        tokens.extend(Token(part, index, pause and n == len(parts) - 1) for n, part in enumerate(parts))
+        tokens.extend(_word_tokens(word, index))
     return tokens
 
 
 def split_words(text: str) -> list[str]:
     """The whitespace-separated words of `text` (the unit word indices refer to)."""
     return text.split()
+
+
+@lru_cache(maxsize=8)
+def _starter_words(lang: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(words that may begin a number group, words that may begin a run) of a language, besides literal digits
+    and the lexicon's compound words (`word_value`).
+
+    A homophone ("for") only continues a run, an article ("a") needs a following hundred/scale word, so neither
+    can begin a run by itself.
+    """
+    lex = lexicon_for(lang)
+    run_starters = frozenset(
+        {*lex.digits, *lex.soft_zeros, *lex.teens, *lex.tens, *lex.hundreds, *lex.scales, *lex.repeats, *lex.ordinals}
+    )
+    return run_starters | frozenset(lex.homophones) | lex.articles, run_starters
+
+
+@lru_cache(maxsize=16384)
+def _is_compound_number(lang: str, text: str) -> bool:
+    """True when the lexicon values `text` as one number word ("quarantacinque")."""
+    value_of = lexicon_for(lang).word_value
+    return value_of is not None and value_of(text) is not None
+
+
+_lexicon = lru_cache(maxsize=64)(lexicon_for)
+"""`lexicon_for`, memoized per language tag (lexicons are module constants)."""
+
+
+def may_hold_number(tokens: Sequence[Token], lang: str = "en") -> bool:
+    """False when no digit run can be parsed from `tokens` (a cheap test: no token can begin a number)."""
+    lex = _lexicon(lang)
+    texts = [t.text for t in tokens]
+    if not _starter_words(lex.lang)[1].isdisjoint(texts) or any(map(str.isdigit, texts)):
+        return True
+    return lex.word_value is not None and any(_is_compound_number(lex.lang, text) for text in texts)
 
 
 @dataclass(slots=True)
@@ -118,6 +161,7 @@ class _Parser:
         self.lex = lex
         self.max_fillers = max_fillers
         self.continues = continues
+        self.chunk_starters = _starter_words(lex.lang)[0]
 
     # --- atoms -------------------------------------------------------------------------------------------
     def _word_value(self, text: str) -> int | None:
@@ -159,6 +203,16 @@ class _Parser:
             j += 1
             skipped += 1
         return j
+
+    def _may_begin_chunk(self, text: str) -> bool:
+        """False when `read_chunk` surely finds no number group at a token with this text."""
+        return text in self.chunk_starters or text.isdigit() or _is_compound_number(self.lex.lang, text)
+
+    def _any_word(self, first: int, last: int) -> bool:
+        """True when a token in first..last-1 is not a tolerated filler (outside a run, no filler is
+        tolerated with max_fillers 0)."""
+        fillers = self.lex.fillers
+        return self.max_fillers == 0 or any(t.text not in fillers for t in self.toks[first:last])
 
     # --- chunks ------------------------------------------------------------------------------------------
     def read_chunk(self, i: int, in_run: bool, adjacent: bool) -> tuple[str, int] | None:
@@ -259,10 +313,26 @@ class _Parser:
         cur: _Building | None = None
         fillers = 0
         seen_other = False
+        starters = self.chunk_starters
+        candidates = [k for k, t in enumerate(self.toks) if t.text in starters or t.text.isdigit()]
+        if self.lex.word_value is not None:
+            candidates = [k for k, t in enumerate(self.toks) if self._may_begin_chunk(t.text)]
+        if not candidates:
+            return runs
         i = 0
         while i < len(self.toks):
+            if cur is None:  # outside a run, tokens before the next candidate only tell whether words came first
+                nxt_candidate = candidates[bisect_left(candidates, i)] if i <= candidates[-1] else len(self.toks)
+                if nxt_candidate > i:
+                    seen_other = seen_other or self._any_word(i, nxt_candidate)
+                    i = nxt_candidate
+                    continue
             in_run = cur is not None or (self.continues and not seen_other)
-            chunk = self.read_chunk(i, in_run=in_run, adjacent=fillers == 0 and cur is not None)
+            chunk = (
+                self.read_chunk(i, in_run=in_run, adjacent=fillers == 0 and cur is not None)
+                if self._may_begin_chunk(self.toks[i].text)
+                else None
+            )
             if chunk is not None:
                 digits, nxt = chunk
                 words = sorted({t.word for t in self.toks[i:nxt]})
@@ -315,7 +385,9 @@ def parse_tokens(
 
     `continues`: the text may continue a run of a previous utterance, so a leading "oh" is a zero there.
     """
-    return _Parser(tokens, lexicon_for(lang), max_fillers, continues).parse()
+    if not may_hold_number(tokens, lang):
+        return []
+    return _Parser(tokens, _lexicon(lang), max_fillers, continues).parse()
 
 
 def parse_words(words: Sequence[str], lang: str = "en", max_fillers: int = DEFAULT_MAX_FILLERS) -> list[DigitRun]:
