@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from rules.cards import DEFAULT_CONTEXT, find_pan, phrase_ends
 from rules.events import Utterance
-from rules.spoken_numbers import DigitRun, parse_tokens, split_words, tokenize
+from rules.spoken_numbers import DigitRun, Token, parse_tokens, split_words, tokenize
 
 MASK_MIN_DIGITS = 4
 OPEN_PARTIAL_MASK_MIN_DIGITS = 3
@@ -74,7 +74,28 @@ def redact_words(
     """
     tokens = tokenize(words)
     runs = parse_tokens(tokens, lang, continues=continues_run)
-    prompt_ends = phrase_ends([(t.text, t.word) for t in tokens], cvv_phrases or _cvv_phrases(lang))
+    return redact_parsed(
+        words, tokens, runs, lang, partial=partial, continues_run=continues_run, mask_all_numbers=mask_all_numbers,
+        extra_masked=extra_masked, cvv_phrases=cvv_phrases,
+    )
+
+
+def redact_parsed(
+    words: Sequence[str],
+    tokens: Sequence[Token],
+    runs: Sequence[DigitRun],
+    lang: str = "en",
+    *,
+    partial: bool = False,
+    continues_run: bool = False,
+    mask_all_numbers: bool = False,
+    extra_masked: Sequence[int] = (),
+    cvv_phrases: Sequence[str] | None = None,
+) -> RedactedWords:
+    """`redact_words` for words already tokenized (`tokenize(words)`) and parsed (`parse_tokens(tokens, lang,
+    continues=continues_run)`), so callers that parsed them anyway do not parse twice."""
+    prompt_ends = [] if mask_all_numbers else phrase_ends([(t.text, t.word) for t in tokens],
+                                                          cvv_phrases or _cvv_phrases(lang))
     first_prompt = prompt_ends[0] if prompt_ends else None
     labels: dict[int, str] = {}
     masked: set[int] = set()
