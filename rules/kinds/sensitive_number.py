@@ -22,20 +22,21 @@ Evidence is redacted (rules/redact.py); details carry brand, digit count and las
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rules.cards import MONTHS, expiry_year, find_pan, is_cvv, parse_expiry, phrase_ends, ssn_valid
-from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance
+from rules.cards import MONTHS, expiry_year, find_pan, is_cvv, parse_expiry, ssn_valid
+from rules.events import AudioTick, CallStarted, Event, Speaker, Utterance
 from rules.findings import Finding, Severity
 from rules.kinds.sensitive_number_params import SensitiveNumberParams, check_params, parse_params
 from rules.model import ParamError, RuleOutcome, RuleSpec
-from rules.redact import redact_words
-from rules.spoken_numbers import DigitRun, Token, parse_tokens, split_words, tokenize
-from rules.spoken_numbers_lexicon import LEXICONS, lexicon_for
+from rules.number_analysis import ContextMatcher, NumberAnalysis, context_matcher, number_analysis
+from rules.spoken_numbers import DigitRun
+from rules.spoken_numbers_lexicon import LEXICONS
 
 _PROMPTS = ("cvv", "expiry", "ssn")
+_CONTEXT_KINDS = ("payment", *_PROMPTS)
 _SECONDARY = {"possible_pan": Severity.MEDIUM, "expiry_detected": Severity.MEDIUM}
 
 
@@ -65,6 +66,9 @@ class _Context:
     ssn: int | None
 
 
+_NO_CONTEXT = _Context(False, None, None, None)
+
+
 def _fingerprint(digits: str) -> str:
     return hashlib.sha256(digits.encode()).hexdigest()[:16]
 
@@ -75,6 +79,7 @@ class SensitiveNumberRule:
     def __init__(self, spec: RuleSpec) -> None:
         self.spec = spec
         self.params: SensitiveNumberParams = parse_params(spec.params, spec.language)
+        self._matcher = self._context_matcher()
         self.lang = spec.language.replace("_", "-").split("-")[0].lower()
         if self.lang not in LEXICONS:
             self.lang = "en"
@@ -92,6 +97,10 @@ class SensitiveNumberRule:
         if primary and primary in LEXICONS and primary != self.lang:
             self.lang = primary
             self.params = parse_params(self.spec.params, primary)
+            self._matcher = self._context_matcher()
+
+    def _context_matcher(self) -> ContextMatcher:
+        return context_matcher(tuple(self.params.context[kind] for kind in _CONTEXT_KINDS))
 
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> list[ParamError]:
@@ -101,19 +110,22 @@ class SensitiveNumberRule:
     # --- events ------------------------------------------------------------------------------------------
     def feed(self, event: Event) -> list[Finding]:
         """Consume one event; return new findings."""
+        if isinstance(event, Utterance):
+            self.call_id = self.call_id or event.call_id
+            if event.speaker not in self.params.speakers:  # a StrEnum: equal to (and hashed as) its value
+                return []
+            if not self._carry:
+                return self._utterance(event)
+            found = self._close_stale(event.start)
+            return found + self._utterance(event)
         if isinstance(event, CallStarted):
             self.call_id = event.call_id
             self._set_language(event.language)
             return []
         self.call_id = self.call_id or event.call_id
         if isinstance(event, AudioTick):
-            return self._close_stale(event.at)
-        if isinstance(event, CallEnded):
-            return self._end(event.at)
-        if event.speaker.value not in self.params.speakers:
-            return []
-        found = self._close_stale(event.start)
-        return found + self._utterance(event)
+            return self._close_stale(event.at) if self._carry else []
+        return self._end(event.at)
 
     def outcome(self) -> RuleOutcome:
         """Failed when any failing outcome (PAN, CVV, SSN by default) was found."""
@@ -125,21 +137,21 @@ class SensitiveNumberRule:
 
     # --- utterances --------------------------------------------------------------------------------------
     def _utterance(self, utt: Utterance) -> list[Finding]:
-        words = [w.text for w in utt.words] if utt.words else split_words(utt.text)
-        tokens = tokenize(words)
+        view = number_analysis(utt, self.lang)
         carry = self._carry.get(utt.speaker)
+        if carry is None and not view.has_numbers and not (utt.final and self._carry) and not self._has_context(view):
+            return []  # nothing to parse, continue, interrupt or remember
         continues = carry is not None and carry.index != utt.index
-        runs = parse_tokens(tokens, self.lang, self.params.max_fillers, continues)
-        context = self._context(tokens, utt)
-        evidence = redact_words(words, self.lang, mask_all_numbers=True).text
-        findings: list[Finding] = self._interrupt_others(utt, tokens, context) if utt.final else []
+        runs = view.runs(self.params.max_fillers, continues)
+        context = self._context(view, utt)
+        findings: list[Finding] = self._interrupt_others(utt, view, context) if utt.final else []
         starts_with_run = bool(runs) and runs[0].open_start
-        if carry is not None and carry.index != utt.index and not starts_with_run and self._has_words(tokens):
+        if carry is not None and carry.index != utt.index and not starts_with_run and view.content_tokens() > 0:
             findings += self._close(utt.speaker)
             carry = None
         next_carry: _Piece | None = None
         for position, run in enumerate(runs):
-            piece = self._piece(run, words, utt, evidence, context, carry if position == 0 else None)
+            piece = self._piece(run, view, utt, context, carry if position == 0 else None)
             is_open = run.open_end and position == len(runs) - 1
             findings += self._evaluate(piece, utt, closed=not is_open)
             if is_open:
@@ -151,29 +163,31 @@ class SensitiveNumberRule:
                 self._carry.pop(utt.speaker, None)
         return findings
 
-    def _interrupt_others(self, utt: Utterance, tokens: Sequence[Token], ctx: _Context) -> list[Finding]:
+    def _interrupt_others(self, utt: Utterance, view: NumberAnalysis, ctx: _Context) -> list[Finding]:
         """Another speaker's prompt, or a sentence of ≥ 4 words, ends the runs the others left open.
 
         A back-channel ("okay", "mm-hmm go on") does not: customers pause while the agent acknowledges.
         """
-        fillers = lexicon_for(self.lang).fillers
+        others = [s for s in self._carry if s != utt.speaker]
+        if not others:
+            return []
         prompted = ctx.payment or any(end is not None for end in (ctx.cvv, ctx.expiry, ctx.ssn))
-        if not prompted and sum(t.text not in fillers for t in tokens) < 4:
+        if not prompted and view.content_tokens() < 4:
             return []
         found: list[Finding] = []
-        for speaker in [s for s in self._carry if s != utt.speaker]:
+        for speaker in others:
             found += self._close(speaker)
         return found
 
-    def _has_words(self, tokens: Sequence[Token]) -> bool:
-        """True when some token is neither a filler nor part of a number (the speaker moved on)."""
-        fillers = lexicon_for(self.lang).fillers
-        return any(t.text not in fillers for t in tokens)
+    def _has_context(self, view: NumberAnalysis) -> bool:
+        """True when a payment phrase or a prompt occurs in the utterance."""
+        return any(view.context_ends(self._matcher))
 
-    def _context(self, tokens: Sequence[Token], utt: Utterance) -> _Context:
-        pairs = [(t.text, t.word) for t in tokens]
-        ctx = self.params.context
-        found = {kind: phrase_ends(pairs, ctx[kind]) for kind in ("payment", "cvv", "expiry", "ssn")}
+    def _context(self, view: NumberAnalysis, utt: Utterance) -> _Context:
+        all_ends = view.context_ends(self._matcher)
+        if not any(all_ends):
+            return _NO_CONTEXT
+        found = dict(zip(_CONTEXT_KINDS, all_ends, strict=True))
         prompts = [kind for kind in _PROMPTS if found[kind]]
         if utt.final and prompts:  # the latest prompt wins: an expiry question ends the security-code window
             for kind in _PROMPTS:
@@ -184,9 +198,10 @@ class SensitiveNumberRule:
         return _Context(bool(found["payment"]), *(found[k][0] if found[k] else None for k in ("cvv", "expiry", "ssn")))
 
     def _piece(
-        self, run: DigitRun, words: Sequence[str], utt: Utterance, evidence: str, ctx: _Context, carry: _Piece | None
+        self, run: DigitRun, view: NumberAnalysis, utt: Utterance, ctx: _Context, carry: _Piece | None
     ) -> _Piece:
         start, end = self._word_time(utt, run.first_word, True), self._word_time(utt, run.last_word, False)
+        words, evidence = view.words, view.evidence()
         month_before = run.first_word > 0 and words[run.first_word - 1].lower() in MONTHS.get(self.lang, {})
         prompts = {"cvv": ctx.cvv, "expiry": ctx.expiry, "ssn": ctx.ssn}
         context = {kind for kind, end_word in prompts.items() if end_word is not None and run.first_word > end_word}
@@ -215,7 +230,16 @@ class SensitiveNumberRule:
         return utt.start if start else utt.end
 
     # --- detection ---------------------------------------------------------------------------------------
+    def _cannot_find(self, piece: _Piece) -> bool:
+        """True when `_evaluate` surely finds nothing: too few digits for a (possible) PAN, and no prompt or
+        payment phrase in the piece's utterances or remembered from before."""
+        p = self.params
+        short = len(piece.digits) < min(p.min_pan_digits, p.possible_min_digits)
+        return short and not piece.context and not self._last_seen
+
     def _evaluate(self, piece: _Piece, utt: Utterance, closed: bool) -> list[Finding]:
+        if self._cannot_find(piece):
+            return []
         p = self.params
         found: list[Finding] = []
         pan = None
@@ -306,7 +330,7 @@ class SensitiveNumberRule:
 
     def _close(self, speaker: Speaker) -> list[Finding]:
         carry = self._carry.pop(speaker, None)
-        if carry is None:
+        if carry is None or self._cannot_find(carry):
             return []
         utt = Utterance(self.call_id, speaker, carry.channel, carry.index, "", (), carry.start, carry.end, True)
         return self._evaluate(carry, utt, closed=True)
