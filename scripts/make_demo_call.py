@@ -1,4 +1,4 @@
-"""Synthesize the bundled demo call (demo/demo-call.wav + labels) with espeak-ng; run once, output committed."""
+"""Synthesize the bundled demo call (demo/demo-call.wav + labels) with espeak-ng and real spoken digits; run once."""
 
 from __future__ import annotations
 
@@ -8,32 +8,35 @@ from pathlib import Path
 from rules.events import Speaker
 from streams.synth import Turn, render_call, write_wav
 
+REPO = Path(__file__).resolve().parents[1]
+FSDD = REPO / ".." / "shared" / "data" / "audio" / "fsdd"
 A, C = Speaker.AGENT, Speaker.CUSTOMER
+TEST_CARD = "4111111111111111"  # Visa's well-known test number
 SCRIPT = [
-    Turn(
-        A,
-        "thank you for calling acme bank, my name is sam. "
-        "this call may be recorded for quality and training purposes. is that okay with you",
-    ),
-    Turn(C, "yes that is fine"),
-    Turn(A, "great. how can i help you today"),
-    Turn(C, "i would like to pay my bill with a card"),
-    Turn(A, "sure. please read me the card number"),
-    Turn(C, "it is four one one one, one one one one, one one one one, one one one one", speed=130),
-    Turn(A, "thank you. and the expiry date"),
-    Turn(C, "oh four, twenty eight", speed=130),
-    Turn(A, "your payment is complete. is there anything else"),
-    Turn(C, "no thanks, goodbye"),
+    Turn(A, "good morning, thank you for calling acme bank. my name is sam.", speed=130),
+    Turn(C, "good morning. i have a question about my bill."),
+    Turn(A, "sure. this call may be recorded for quality and training purposes. is that okay with you?"),
+    Turn(C, "yes, go ahead."),
+    Turn(A, "great. how can i help you today?"),
+    Turn(C, "i would like to pay my bill with a card."),
+    Turn(A, "sure. please read me the card number."),
+    Turn(C, "it is", digits=TEST_CARD),
+    Turn(A, "thank you. and the three digit security code on the back?"),
+    Turn(C, "", digits="737"),
+    Turn(A, "your payment is complete. is there anything else?"),
+    Turn(C, "no thanks, goodbye."),
 ]
+VOICES = {Speaker.AGENT: "en-us+f3", Speaker.CUSTOMER: "en-us+klatt4"}
 
 
 def main() -> None:
-    out = Path(__file__).resolve().parents[1] / "demo"
-    voices = {Speaker.AGENT: "en-us", Speaker.CUSTOMER: "en-us+f3"}
-    call = render_call(SCRIPT, rate=8000, agent_channel=0, gap=0.5, tail=1.0, voices=voices)
+    out = REPO / "demo"
+    call = render_call(SCRIPT, rate=8000, agent_channel=0, gap=0.5, tail=1.0, voices=VOICES, fsdd_dir=FSDD.resolve())
     write_wav(out / "demo-call.wav", call.audio, call.rate)
     labels = {
-        "description": "Bundled demo call: agent on channel 0 (left), customer on channel 1 (right), 8 kHz s16 stereo.",
+        "description": "Bundled demo call: agent on channel 0 (left), customer on channel 1 (right), 8 kHz s16 stereo. "
+        "Speech by espeak-ng; the card number and security code by a real voice (Free Spoken Digit Dataset, "
+        "CC BY-SA 4.0).",
         "agent_channel": call.agent_channel,
         "turns": [
             {"speaker": str(t.speaker), "text": t.text, "start": round(t.start, 3), "end": round(t.end, 3)}

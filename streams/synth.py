@@ -30,6 +30,8 @@ class Turn:
     at: float | None = None
     voice: str = ""
     speed: int = 160
+    digits: str = ""  # spoken after `text` by a real voice from the FSDD recordings (see `spoken_digits`)
+    digit_voice: str = "lucas"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,82 @@ def speak(text: str, voice: str = "en-us", speed: int = 160, rate: int = 8000) -
     return _trim_silence(np.frombuffer(sox.stdout, dtype="<i2").astype(np.int16))
 
 
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+
+
+def spoken_digits(
+    digits: str,
+    fsdd_dir: Path,
+    speaker: str = "lucas",
+    take: int = 0,
+    gap: float = 0.12,
+    group_gap: float = 0.35,
+    group: int = 4,
+) -> Pcm:
+    """`digits` read by a real voice: Free Spoken Digit Dataset recordings (8 kHz) joined with short pauses.
+
+    `take` picks which of the speaker's recordings of each digit (0-4, rotated per position) is used.
+    """
+    if speaker not in FSDD_SPEAKERS:
+        raise SynthError(f"unknown FSDD speaker {speaker!r}; use one of {', '.join(FSDD_SPEAKERS)}")
+    pieces: list[Pcm] = []
+    for i, char in enumerate(digits):
+        if not char.isdigit():
+            raise SynthError(f"spoken_digits takes digits only, got {char!r}")
+        path = fsdd_dir / f"{char}_{speaker}_{(take + i) % 5}.wav"
+        try:
+            with wave.open(str(path)) as wav:
+                if wav.getframerate() != 8000 or wav.getsampwidth() != 2:
+                    raise SynthError(f"{path} is not 8 kHz 16-bit audio")
+                pieces.append(
+                    _trim_silence(np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.int16))
+                )
+        except FileNotFoundError:
+            raise SynthError(f"FSDD recording {path} is missing (shared/data/audio/fsdd)") from None
+        pause = group_gap if group and i % group == group - 1 else gap
+        pieces.append(np.zeros(round(pause * 8000), dtype=np.int16))
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+
+
+def _resample(pcm: Pcm, src: int, dst: int) -> Pcm:
+    if src == dst:
+        return pcm
+    sox = subprocess.run(
+        [
+            _tool("sox"),
+            "-t",
+            "raw",
+            "-r",
+            str(src),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed",
+            "-",
+            "-t",
+            "raw",
+            "-r",
+            str(dst),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed",
+            "-",
+        ],
+        input=pcm.astype("<i2").tobytes(),
+        capture_output=True,
+        check=False,
+    )
+    if sox.returncode != 0:
+        raise SynthError(f"sox failed: {sox.stderr.decode(errors='replace')[-200:]}")
+    return np.frombuffer(sox.stdout, dtype="<i2").astype(np.int16)
+
+
 def _trim_silence(pcm: Pcm, threshold: int = 200) -> Pcm:
     loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
     if loud.size == 0:
@@ -98,18 +176,32 @@ def render_call(
     lead_in: float = 0.5,
     tail: float = 1.5,
     voices: dict[Speaker, str] | None = None,
+    fsdd_dir: Path | None = None,
 ) -> SynthCall:
-    """Render `turns` into a stereo call: each speaker on its own channel, silence on the other."""
+    """Render `turns` into a stereo call: each speaker on its own channel, silence on the other.
+
+    Turns with `digits` need `fsdd_dir` (the FSDD recordings); their label text spells the digits out.
+    """
     chosen = voices or {Speaker.AGENT: "en-us", Speaker.CUSTOMER: "en-gb"}
     pieces: list[tuple[int, Speaker, Pcm, str]] = []
     labels: list[TurnLabel] = []
     cursor = lead_in
     for turn in turns:
-        pcm = speak(turn.text, turn.voice or chosen.get(turn.speaker, "en-us"), turn.speed, rate)
+        pcm = speak(turn.text, turn.voice or chosen.get(turn.speaker, "en-us"), turn.speed, rate) if turn.text else None
+        text = turn.text
+        if turn.digits:
+            if fsdd_dir is None:
+                raise SynthError("a turn with digits needs fsdd_dir (../shared/data/audio/fsdd)")
+            digits = _resample(spoken_digits(turn.digits, fsdd_dir, turn.digit_voice), 8000, rate)
+            pause = np.zeros(round(0.25 * rate), dtype=np.int16)
+            pcm = digits if pcm is None else np.concatenate([pcm, pause, digits])
+            text = " ".join([turn.text, *(DIGIT_WORDS[int(c)] for c in turn.digits)]).strip()
+        if pcm is None:
+            raise SynthError("a turn needs text or digits")
         start = turn.at if turn.at is not None else cursor
         offset = round(start * rate)
-        pieces.append((offset, turn.speaker, pcm, turn.text))
-        labels.append(TurnLabel(turn.speaker, turn.text, offset / rate, (offset + pcm.size) / rate))
+        pieces.append((offset, turn.speaker, pcm, text))
+        labels.append(TurnLabel(turn.speaker, text, offset / rate, (offset + pcm.size) / rate))
         cursor = (offset + pcm.size) / rate + gap
     total = max((o + p.size for o, _, p, _ in pieces), default=0) + round(tail * rate)
     audio = np.zeros((total, 2), dtype=np.int16)
