@@ -81,8 +81,9 @@ class Transcription:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            # in-flight decodes finish (≤ max_batch_seconds of audio each) without blocking the event loop
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
     @property
     def executor(self) -> ThreadPoolExecutor:
