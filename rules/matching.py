@@ -11,6 +11,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from rules.events import Utterance
+from rules.matching_stopwords import STOPWORDS
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 _NON_WORD = re.compile(r"[^a-z0-9']+")
@@ -90,100 +91,13 @@ class TextView:
         return " ".join(self.tokens[first:last])
 
 
-_STOPWORDS = frozenset(
-    [
-        "the",
-        "and",
-        "you",
-        "your",
-        "are",
-        "this",
-        "that",
-        "for",
-        "with",
-        "will",
-        "have",
-        "has",
-        "can",
-        "not",
-        "our",
-        "all",
-        "may",
-        "was",
-        "were",
-        "been",
-        "being",
-        "would",
-        "could",
-        "should",
-        "what",
-        "about",
-        "from",
-        "they",
-        "them",
-        "their",
-        "there",
-        "here",
-        "his",
-        "her",
-        "she",
-        "him",
-        "its",
-        "any",
-        "but",
-        "how",
-        "who",
-        "why",
-        "when",
-        "into",
-        "out",
-        "just",
-        "get",
-        "got",
-        "let",
-        "now",
-        "one",
-        "two",
-        "che",
-        "per",
-        "con",
-        "non",
-        "una",
-        "uno",
-        "gli",
-        "del",
-        "della",
-        "dei",
-        "delle",
-        "nel",
-        "nella",
-        "sono",
-        "suo",
-        "sua",
-        "suoi",
-        "mio",
-        "mia",
-        "miei",
-        "questa",
-        "questo",
-        "come",
-        "piu",
-        "anche",
-        "alla",
-        "alle",
-        "dal",
-        "dalla",
-    ]
-)
-
-
 def _stem(token: str) -> str:
     return token[:4]
 
 
 def _content_stems(tokens: Sequence[str]) -> frozenset[str]:
     """Stems of the tokens that carry content (3+ letters, not a stopword): the prefilter's keys."""
-    return frozenset(_stem(t) for t in tokens if len(t) >= 3 and t not in _STOPWORDS)
+    return frozenset(_stem(t) for t in tokens if len(t) >= 3 and t not in STOPWORDS)
 
 
 def text_view(tokens: Sequence[str], starts: Sequence[float], ends: Sequence[float]) -> TextView:
@@ -203,18 +117,43 @@ def text_view(tokens: Sequence[str], starts: Sequence[float], ends: Sequence[flo
     )
 
 
-def _view_from_words(utterance: Utterance) -> TextView | None:
+@dataclass(frozen=True, slots=True)
+class _WordsLayout:
+    """The time-free part of a TextView over words: its tokens and the word each token came from."""
+
+    view: TextView
+    word_of: tuple[int, ...]
+    one_token_per_word: bool
+
+
+@lru_cache(maxsize=4096)
+def _words_layout(words: tuple[str, ...]) -> _WordsLayout | None:
+    """Normalized tokens of a word sequence (memoized: partials and scripted lines repeat), None if none."""
     tokens: list[str] = []
-    starts: list[float] = []
-    ends: list[float] = []
-    for word in utterance.words:
-        for token in normalize_tokens(word.text):
+    word_of: list[int] = []
+    for index, word in enumerate(words):
+        for token in normalize_tokens(word):
             tokens.append(token)
-            starts.append(word.start)
-            ends.append(word.end)
+            word_of.append(index)
     if not tokens:
         return None
-    return text_view(tokens, starts, ends)
+    view = text_view(tokens, (), ())
+    return _WordsLayout(view, tuple(word_of), word_of == list(range(len(words))))
+
+
+def _view_from_words(utterance: Utterance) -> TextView | None:
+    words = utterance.words
+    layout = _words_layout(tuple(w.text for w in words))
+    if layout is None:
+        return None
+    if layout.one_token_per_word:
+        starts = tuple(w.start for w in words)
+        ends = tuple(w.end for w in words)
+    else:
+        starts = tuple(words[i].start for i in layout.word_of)
+        ends = tuple(words[i].end for i in layout.word_of)
+    view = layout.view
+    return TextView(view.tokens, view.text, view.offsets, starts, ends, view.stems)
 
 
 def _view_from_text(utterance: Utterance) -> TextView:
@@ -274,9 +213,13 @@ def _candidate_spans(first: int, last: int, size: int) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
+_MEMO_SIZE = 4096
+"""Results each PhraseMatcher remembers (oldest dropped first)."""
+
+
 @lru_cache(maxsize=1024)
 def phrase_matcher(phrases: tuple[str, ...]) -> PhraseMatcher:
-    """A shared (immutable) matcher for a phrase list, so per-call rule instances do not rebuild it."""
+    """A shared matcher (immutable but for its result memo) for a phrase list: per-call rules do not rebuild it."""
     return PhraseMatcher(phrases)
 
 
@@ -309,6 +252,7 @@ class PhraseMatcher:
         self._by_stem = {stem: tuple(ids) for stem, ids in by_stem.items()}
         self._always = tuple(i for i, item in enumerate(items) if item.min_hits == 0)
         self._stems = frozenset(self._by_stem)
+        self._memo: dict[tuple[str, float], tuple[str, float, int, int] | None] = {}
 
     def _candidates(self, view: TextView) -> list[int]:
         """Indexes of the phrases sharing enough word stems with `view` to be worth a fuzzy comparison."""
@@ -319,9 +263,29 @@ class PhraseMatcher:
         return sorted(i for i, count in hits.items() if count >= self._phrases[i].min_hits)
 
     def best(self, view: TextView, floor: float = 0.0) -> PhraseMatch | None:
-        """The highest-similarity phrase occurrence in `view` scoring at least `floor` (0..1), or None."""
+        """The highest-similarity phrase occurrence in `view` scoring at least `floor` (0..1), or None.
+
+        Memoized per matcher by (normalized text, floor) in a bounded table (the text determines the tokens;
+        only the times are taken from `view`): scripted lines and their partials recur on every call.
+        """
         if not view.tokens or not self._phrases or (not self._always and self._stems.isdisjoint(view.stems)):
             return None
+        key = (view.text, floor)
+        if key in self._memo:
+            found = self._memo[key]
+        else:
+            match = self._best(view, floor)
+            found = None if match is None else (match.phrase, match.similarity, match.first, match.last)
+            if len(self._memo) >= _MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]
+            self._memo[key] = found
+        if found is None:
+            return None
+        phrase, similarity, first, last = found
+        return PhraseMatch(phrase, similarity, first, last, view.starts[first], view.ends[last - 1],
+                           view.span_text(first, last))
+
+    def _best(self, view: TextView, floor: float) -> PhraseMatch | None:
         best: PhraseMatch | None = None
         for i in self._candidates(view):
             found = self._match_one(self._phrases[i], view, max(floor, best.similarity if best else 0.0))
