@@ -95,6 +95,10 @@ class NumberAnalysis:
             found = self._contexts[matcher] = matcher.ends(self.tokens)
         return found
 
+    def quiet(self, matcher: ContextMatcher) -> bool:
+        """True when the words hold no possible number and none of `matcher`'s phrases."""
+        return not self.has_numbers and not any(self.context_ends(matcher))
+
     def evidence(self) -> str:
         """The words with every digit run masked (`redact_words(words, lang, mask_all_numbers=True).text`)."""
         if self._evidence is None:

@@ -42,13 +42,22 @@ _SECONDARY = {"possible_pan": Severity.MEDIUM, "expiry_detected": Severity.MEDIU
 
 @dataclass(frozen=True, slots=True)
 class _Piece:
-    """A digit run located in time, possibly joined from several utterances of one speaker."""
+    """A digit run located in time, possibly joined from several utterances of one speaker.
+
+    `sources` are the analyses of those utterances; the redacted evidence is built from them only when a
+    finding is emitted.
+    """
+
+    @property
+    def evidence(self) -> str:
+        """The redacted words of the piece's utterances, joined by " … "."""
+        return " … ".join(source.evidence() for source in self.sources)
 
     digits: str
     segments: tuple[int, ...]
     start: float
     end: float
-    evidence: str
+    sources: tuple[NumberAnalysis, ...]
     utterances: int
     index: int
     month_before: bool
@@ -67,6 +76,7 @@ class _Context:
 
 
 _NO_CONTEXT = _Context(False, None, None, None)
+_NO_KINDS: frozenset[str] = frozenset()
 
 
 def _fingerprint(digits: str) -> str:
@@ -139,7 +149,7 @@ class SensitiveNumberRule:
     def _utterance(self, utt: Utterance) -> list[Finding]:
         view = number_analysis(utt, self.lang)
         carry = self._carry.get(utt.speaker)
-        if carry is None and not view.has_numbers and not (utt.final and self._carry) and not self._has_context(view):
+        if carry is None and view.quiet(self._matcher) and not (utt.final and self._carry):
             return []  # nothing to parse, continue, interrupt or remember
         continues = carry is not None and carry.index != utt.index
         runs = view.runs(self.params.max_fillers, continues)
@@ -179,10 +189,6 @@ class SensitiveNumberRule:
             found += self._close(speaker)
         return found
 
-    def _has_context(self, view: NumberAnalysis) -> bool:
-        """True when a payment phrase or a prompt occurs in the utterance."""
-        return any(view.context_ends(self._matcher))
-
     def _context(self, view: NumberAnalysis, utt: Utterance) -> _Context:
         all_ends = view.context_ends(self._matcher)
         if not any(all_ends):
@@ -201,14 +207,17 @@ class SensitiveNumberRule:
         self, run: DigitRun, view: NumberAnalysis, utt: Utterance, ctx: _Context, carry: _Piece | None
     ) -> _Piece:
         start, end = self._word_time(utt, run.first_word, True), self._word_time(utt, run.last_word, False)
-        words, evidence = view.words, view.evidence()
-        month_before = run.first_word > 0 and words[run.first_word - 1].lower() in MONTHS.get(self.lang, {})
-        prompts = {"cvv": ctx.cvv, "expiry": ctx.expiry, "ssn": ctx.ssn}
-        context = {kind for kind, end_word in prompts.items() if end_word is not None and run.first_word > end_word}
-        if ctx.payment:
-            context.add("payment")
-        piece = _Piece(run.digits, run.segment_starts, start, end, evidence, 1, utt.index, month_before, utt.channel,
-                       frozenset(context))
+        first = run.first_word
+        month_before = first > 0 and view.words[first - 1].lower() in MONTHS.get(self.lang, {})
+        context: frozenset[str] = _NO_KINDS
+        if ctx is not _NO_CONTEXT:
+            prompts = {"cvv": ctx.cvv, "expiry": ctx.expiry, "ssn": ctx.ssn}
+            kinds = {kind for kind, end_word in prompts.items() if end_word is not None and first > end_word}
+            if ctx.payment:
+                kinds.add("payment")
+            context = frozenset(kinds)
+        piece = _Piece(run.digits, run.segment_starts, start, end, (view,), 1, utt.index, month_before, utt.channel,
+                       context)
         if (
             carry is not None
             and run.open_start
@@ -217,9 +226,9 @@ class SensitiveNumberRule:
         ):
             offset = len(carry.digits)
             segments = carry.segments + tuple(offset + s for s in run.segment_starts)
-            return _Piece(carry.digits + run.digits, segments, carry.start, end,
-                          f"{carry.evidence} … {evidence}", carry.utterances + 1, utt.index, carry.month_before,
-                          utt.channel, carry.context | piece.context)
+            return _Piece(carry.digits + run.digits, segments, carry.start, end, (*carry.sources, view),
+                          carry.utterances + 1, utt.index, carry.month_before, utt.channel,
+                          carry.context | piece.context)
         return piece
 
     @staticmethod
