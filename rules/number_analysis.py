@@ -141,6 +141,6 @@ def number_analysis(utterance: Utterance, lang: str) -> NumberAnalysis:
         _last[:] = [(utterance, by_lang)]
     found = by_lang.get(lang)
     if found is None:
-        words = tuple(w.text for w in utterance.words) if utterance.words else tuple(split_words(utterance.text))
+        words = tuple([w.text for w in utterance.words]) if utterance.words else tuple(split_words(utterance.text))
         found = by_lang[lang] = _shared_analysis(words, lang)
     return found

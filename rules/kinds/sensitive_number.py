@@ -22,61 +22,29 @@ Evidence is redacted (rules/redact.py); details carry brand, digit count and las
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rules.cards import MONTHS, expiry_year, find_pan, is_cvv, parse_expiry, ssn_valid
+from rules.cards import expiry_year, find_pan, is_cvv, parse_expiry, ssn_valid
 from rules.events import AudioTick, CallStarted, Event, Speaker, Utterance
 from rules.findings import Finding, Severity
 from rules.kinds.sensitive_number_params import SensitiveNumberParams, check_params, parse_params
+from rules.kinds.sensitive_number_track import (
+    CONTEXT_KINDS,
+    Carries,
+    Check,
+    Piece,
+    Tracking,
+    stale_speakers,
+    tracking,
+    utterance_step,
+)
 from rules.model import ParamError, RuleOutcome, RuleSpec
-from rules.number_analysis import ContextMatcher, NumberAnalysis, context_matcher, number_analysis
-from rules.spoken_numbers import DigitRun
+from rules.number_analysis import context_matcher
 from rules.spoken_numbers_lexicon import LEXICONS
 
 _PROMPTS = ("cvv", "expiry", "ssn")
-_CONTEXT_KINDS = ("payment", *_PROMPTS)
 _SECONDARY = {"possible_pan": Severity.MEDIUM, "expiry_detected": Severity.MEDIUM}
-
-
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    """A digit run located in time, possibly joined from several utterances of one speaker.
-
-    `sources` are the analyses of those utterances; the redacted evidence is built from them only when a
-    finding is emitted.
-    """
-
-    @property
-    def evidence(self) -> str:
-        """The redacted words of the piece's utterances, joined by " … "."""
-        return " … ".join(source.evidence() for source in self.sources)
-
-    digits: str
-    segments: tuple[int, ...]
-    start: float
-    end: float
-    sources: tuple[NumberAnalysis, ...]
-    utterances: int
-    index: int
-    month_before: bool
-    channel: int
-    context: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    """Where prompts ended in the current utterance (word index), or None."""
-
-    payment: bool
-    cvv: int | None
-    expiry: int | None
-    ssn: int | None
-
-
-_NO_CONTEXT = _Context(False, None, None, None)
-_NO_KINDS: frozenset[str] = frozenset()
 
 
 def _fingerprint(digits: str) -> str:
@@ -89,12 +57,12 @@ class SensitiveNumberRule:
     def __init__(self, spec: RuleSpec) -> None:
         self.spec = spec
         self.params: SensitiveNumberParams = parse_params(spec.params, spec.language)
-        self._matcher = self._context_matcher()
         self.lang = spec.language.replace("_", "-").split("-")[0].lower()
         if self.lang not in LEXICONS:
             self.lang = "en"
+        self._tracking = self._track()
         self.call_id = ""
-        self._carry: dict[Speaker, _Piece] = {}
+        self._carry: Carries = {}
         self._reported: set[tuple[str, Speaker, str]] = set()
         self._pan_speakers: dict[str, set[Speaker]] = {}
         self._last_seen: dict[str, float] = {}
@@ -107,10 +75,11 @@ class SensitiveNumberRule:
         if primary and primary in LEXICONS and primary != self.lang:
             self.lang = primary
             self.params = parse_params(self.spec.params, primary)
-            self._matcher = self._context_matcher()
+            self._tracking = self._track()
 
-    def _context_matcher(self) -> ContextMatcher:
-        return context_matcher(tuple(self.params.context[kind] for kind in _CONTEXT_KINDS))
+    def _track(self) -> Tracking:
+        matcher = context_matcher(tuple(self.params.context[kind] for kind in CONTEXT_KINDS))
+        return tracking(self.lang, self.params.max_fillers, self.params.continuation_gap_seconds, matcher)
 
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> list[ParamError]:
@@ -124,10 +93,7 @@ class SensitiveNumberRule:
             self.call_id = self.call_id or event.call_id
             if event.speaker not in self.params.speakers:  # a StrEnum: equal to (and hashed as) its value
                 return []
-            if not self._carry:
-                return self._utterance(event)
-            found = self._close_stale(event.start)
-            return found + self._utterance(event)
+            return self._utterance(event)
         if isinstance(event, CallStarted):
             self.call_id = event.call_id
             self._set_language(event.language)
@@ -147,106 +113,48 @@ class SensitiveNumberRule:
 
     # --- utterances --------------------------------------------------------------------------------------
     def _utterance(self, utt: Utterance) -> list[Finding]:
-        view = number_analysis(utt, self.lang)
-        carry = self._carry.get(utt.speaker)
-        if carry is None and view.quiet(self._matcher) and not (utt.final and self._carry):
-            return []  # nothing to parse, continue, interrupt or remember
-        continues = carry is not None and carry.index != utt.index
-        runs = view.runs(self.params.max_fillers, continues)
-        context = self._context(view, utt)
-        findings: list[Finding] = self._interrupt_others(utt, view, context) if utt.final else []
-        starts_with_run = bool(runs) and runs[0].open_start
-        if carry is not None and carry.index != utt.index and not starts_with_run and view.content_tokens() > 0:
-            findings += self._close(utt.speaker)
-            carry = None
-        next_carry: _Piece | None = None
-        for position, run in enumerate(runs):
-            piece = self._piece(run, view, utt, context, carry if position == 0 else None)
-            is_open = run.open_end and position == len(runs) - 1
-            findings += self._evaluate(piece, utt, closed=not is_open)
-            if is_open:
-                next_carry = piece
-        if utt.final:
-            if next_carry is not None:
-                self._carry[utt.speaker] = next_carry
-            else:
-                self._carry.pop(utt.speaker, None)
+        step = utterance_step(utt, self._tracking, self._carry)
+        findings = self._check_all(step.stale) if step.stale else []
+        if utt.final and any(step.context_ends):
+            self._note_context(step.context_ends, utt.end)
+        if step.checks:
+            findings += self._check_all(step.checks)
+        if step.carries is not self._carry and (step.carries or self._carry):
+            self._carry = step.carries
         return findings
 
-    def _interrupt_others(self, utt: Utterance, view: NumberAnalysis, ctx: _Context) -> list[Finding]:
-        """Another speaker's prompt, or a sentence of ≥ 4 words, ends the runs the others left open.
-
-        A back-channel ("okay", "mm-hmm go on") does not: customers pause while the agent acknowledges.
-        """
-        others = [s for s in self._carry if s != utt.speaker]
-        if not others:
-            return []
-        prompted = ctx.payment or any(end is not None for end in (ctx.cvv, ctx.expiry, ctx.ssn))
-        if not prompted and view.content_tokens() < 4:
-            return []
-        found: list[Finding] = []
-        for speaker in others:
-            found += self._close(speaker)
-        return found
-
-    def _context(self, view: NumberAnalysis, utt: Utterance) -> _Context:
-        all_ends = view.context_ends(self._matcher)
-        if not any(all_ends):
-            return _NO_CONTEXT
-        found = dict(zip(_CONTEXT_KINDS, all_ends, strict=True))
-        prompts = [kind for kind in _PROMPTS if found[kind]]
-        if utt.final and prompts:  # the latest prompt wins: an expiry question ends the security-code window
+    def _note_context(self, ends: tuple[tuple[int, ...], ...], at: float) -> None:
+        """Remember when prompts and payment phrases of a final utterance ended."""
+        found = dict(zip(CONTEXT_KINDS, ends, strict=True))
+        if any(found[kind] for kind in _PROMPTS):  # the latest prompt wins: an expiry question ends the CVV window
             for kind in _PROMPTS:
                 self._last_seen.pop(kind, None)
-        for kind, ends in found.items():
-            if ends and utt.final:
-                self._last_seen[kind] = utt.end
-        return _Context(bool(found["payment"]), *(found[k][0] if found[k] else None for k in ("cvv", "expiry", "ssn")))
+        for kind, kind_ends in found.items():
+            if kind_ends:
+                self._last_seen[kind] = at
 
-    def _piece(
-        self, run: DigitRun, view: NumberAnalysis, utt: Utterance, ctx: _Context, carry: _Piece | None
-    ) -> _Piece:
-        start, end = self._word_time(utt, run.first_word, True), self._word_time(utt, run.last_word, False)
-        first = run.first_word
-        month_before = first > 0 and view.words[first - 1].lower() in MONTHS.get(self.lang, {})
-        context: frozenset[str] = _NO_KINDS
-        if ctx is not _NO_CONTEXT:
-            prompts = {"cvv": ctx.cvv, "expiry": ctx.expiry, "ssn": ctx.ssn}
-            kinds = {kind for kind, end_word in prompts.items() if end_word is not None and first > end_word}
-            if ctx.payment:
-                kinds.add("payment")
-            context = frozenset(kinds)
-        piece = _Piece(run.digits, run.segment_starts, start, end, (view,), 1, utt.index, month_before, utt.channel,
-                       context)
-        if (
-            carry is not None
-            and run.open_start
-            and carry.index != utt.index
-            and start - carry.end <= self.params.continuation_gap_seconds
-        ):
-            offset = len(carry.digits)
-            segments = carry.segments + tuple(offset + s for s in run.segment_starts)
-            return _Piece(carry.digits + run.digits, segments, carry.start, end, (*carry.sources, view),
-                          carry.utterances + 1, utt.index, carry.month_before, utt.channel,
-                          carry.context | piece.context)
-        return piece
-
-    @staticmethod
-    def _word_time(utt: Utterance, index: int, start: bool) -> float:
-        if utt.words and 0 <= index < len(utt.words):
-            word = utt.words[index]
-            return word.start if start else word.end
-        return utt.start if start else utt.end
+    def _check_all(self, checks: Sequence[Check]) -> list[Finding]:
+        found: list[Finding] = []
+        for check in checks:
+            utt = check.utterance
+            if utt is None:  # a run closed from an earlier utterance
+                if self._cannot_find(check.piece):
+                    continue
+                piece = check.piece
+                utt = Utterance(self.call_id, check.speaker, piece.channel, piece.index, "", (), piece.start,
+                                piece.end, True)
+            found += self._evaluate(check.piece, utt, check.closed)
+        return found
 
     # --- detection ---------------------------------------------------------------------------------------
-    def _cannot_find(self, piece: _Piece) -> bool:
+    def _cannot_find(self, piece: Piece) -> bool:
         """True when `_evaluate` surely finds nothing: too few digits for a (possible) PAN, and no prompt or
         payment phrase in the piece's utterances or remembered from before."""
         p = self.params
         short = len(piece.digits) < min(p.min_pan_digits, p.possible_min_digits)
         return short and not piece.context and not self._last_seen
 
-    def _evaluate(self, piece: _Piece, utt: Utterance, closed: bool) -> list[Finding]:
+    def _evaluate(self, piece: Piece, utt: Utterance, closed: bool) -> list[Finding]:
         if self._cannot_find(piece):
             return []
         p = self.params
@@ -269,7 +177,7 @@ class SensitiveNumberRule:
         found += self._prompted(piece, utt)
         return found
 
-    def _prompted(self, piece: _Piece, utt: Utterance) -> list[Finding]:
+    def _prompted(self, piece: Piece, utt: Utterance) -> list[Finding]:
         p, found = self.params, []
         window = p.prompt_window_seconds
         if "cvv" in p.detectors and is_cvv(piece.digits) and self._recent("cvv", piece, window):
@@ -292,12 +200,12 @@ class SensitiveNumberRule:
             self._last_seen.pop(kind, None)
         return found
 
-    def _recent(self, kind: str, piece: _Piece, window: float) -> bool:
+    def _recent(self, kind: str, piece: Piece, window: float) -> bool:
         """True when a `kind` phrase preceded the piece in its utterance or ended within `window` s before it."""
         seen = self._last_seen.get(kind)
         return kind in piece.context or (seen is not None and -1e-9 <= piece.start - seen <= window)
 
-    def _pan_finding(self, piece: _Piece, utt: Utterance, digits: str, described: str,
+    def _pan_finding(self, piece: Piece, utt: Utterance, digits: str, described: str,
                      brand: str | None) -> list[Finding]:
         earlier = self._pan_speakers.get(_fingerprint(digits), set()) - {utt.speaker}
         read_back = bool(earlier)
@@ -312,7 +220,7 @@ class SensitiveNumberRule:
             self._pan_speakers.setdefault(_fingerprint(digits), set()).add(utt.speaker)
         return found
 
-    def _emit(self, outcome: str, piece: _Piece, utt: Utterance, digits: str, reason: str,
+    def _emit(self, outcome: str, piece: Piece, utt: Utterance, digits: str, reason: str,
               extra: dict[str, Any]) -> list[Finding]:
         key = (outcome, utt.speaker, _fingerprint(digits))
         if key in self._reported:
@@ -331,25 +239,19 @@ class SensitiveNumberRule:
 
     # --- closing runs ------------------------------------------------------------------------------------
     def _close_stale(self, now: float) -> list[Finding]:
-        found: list[Finding] = []
-        for speaker, carry in list(self._carry.items()):
-            if now - carry.end > self.params.continuation_gap_seconds:
-                found += self._close(speaker)
-        return found
+        stale = stale_speakers(self._carry, now, self.params.continuation_gap_seconds)
+        return self._close(stale) if stale else []
 
-    def _close(self, speaker: Speaker) -> list[Finding]:
-        carry = self._carry.pop(speaker, None)
-        if carry is None or self._cannot_find(carry):
-            return []
-        utt = Utterance(self.call_id, speaker, carry.channel, carry.index, "", (), carry.start, carry.end, True)
-        return self._evaluate(carry, utt, closed=True)
+    def _close(self, speakers: Sequence[Speaker]) -> list[Finding]:
+        left = dict(self._carry)
+        checks = [Check(left.pop(speaker), None, True, speaker) for speaker in speakers]
+        self._carry = left
+        return self._check_all(checks)
 
     def _end(self, at: float) -> list[Finding]:
         if self._ended:
             return []
-        found: list[Finding] = []
-        for speaker in list(self._carry):
-            found += self._close(speaker)
+        found = self._close(list(self._carry))
         self._ended = True
         if not any(f.outcome in self.params.failing_outcomes for f in self._findings):
             clean = Finding(self.call_id, self.spec.id, self.spec.kind, "no_sensitive_numbers", Severity.INFO, at, at,

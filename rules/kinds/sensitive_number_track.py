@@ -1,0 +1,198 @@
+"""Digit-run tracking of the sensitive_number kind: which runs each utterance closes, continues or leaves open.
+
+Tracking depends only on the utterance, the runs left open per speaker (`Carries`) and a few settings
+(`Tracking`), never on what a rule detects, so rules with equal settings share one computed `Step` per
+utterance (memoized for the most recent Utterance object only; see `utterance_step`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rules.cards import MONTHS
+from rules.events import Speaker, Utterance
+from rules.number_analysis import ContextMatcher, NumberAnalysis, number_analysis
+from rules.spoken_numbers import DigitRun
+
+CONTEXT_KINDS = ("payment", "cvv", "expiry", "ssn")
+"""The order of the phrase lists in a Tracking's matcher (and of `Step.context_ends`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A digit run located in time, possibly joined from several utterances of one speaker.
+
+    `sources` are the analyses of those utterances; the redacted evidence is built from them only when a
+    finding is emitted. `context`: the prompt kinds (and "payment") said before the run in its utterances.
+    """
+
+    digits: str
+    segments: tuple[int, ...]
+    start: float
+    end: float
+    sources: tuple[NumberAnalysis, ...]
+    utterances: int
+    index: int
+    month_before: bool
+    channel: int
+    context: frozenset[str]
+
+    @property
+    def evidence(self) -> str:
+        """The redacted words of the piece's utterances, joined by " … "."""
+        return " … ".join(source.evidence() for source in self.sources)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A piece to evaluate: `closed` (it cannot grow) or still open. `utterance` is None for a run closed
+    from an earlier utterance of `speaker` (the rule judges it as a final utterance of its own)."""
+
+    piece: Piece
+    utterance: Utterance | None
+    closed: bool
+    speaker: Speaker
+
+
+Carries = Mapping[Speaker, Piece]
+"""The run each speaker left open at the end of their last final utterance."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one utterance does: close stale runs, then (after the rule notes `context_ends`) the `checks`."""
+
+    stale: tuple[Check, ...]
+    context_ends: tuple[tuple[int, ...], ...]
+    checks: tuple[Check, ...]
+    carries: Carries
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Tracking:
+    """Settings tracking depends on. Get instances from `tracking` (equal settings → the same object)."""
+
+    lang: str
+    max_fillers: int
+    gap_seconds: float
+    matcher: ContextMatcher
+
+
+@lru_cache(maxsize=64)
+def tracking(lang: str, max_fillers: int, gap_seconds: float, matcher: ContextMatcher) -> Tracking:
+    """The shared Tracking of these settings."""
+    return Tracking(lang, max_fillers, gap_seconds, matcher)
+
+
+_NO_KINDS: frozenset[str] = frozenset()
+_NO_ENDS: tuple[tuple[int, ...], ...] = ((),) * len(CONTEXT_KINDS)
+
+
+def stale_speakers(carries: Carries, now: float, gap_seconds: float) -> list[Speaker]:
+    """Speakers whose open run ended more than `gap_seconds` before `now` (in carry order)."""
+    return [speaker for speaker, carry in carries.items() if now - carry.end > gap_seconds]
+
+
+def _close(carries: dict[Speaker, Piece], speaker: Speaker) -> Check:
+    return Check(carries.pop(speaker), None, True, speaker)
+
+
+def _word_time(utt: Utterance, index: int, start: bool) -> float:
+    if utt.words and 0 <= index < len(utt.words):
+        word = utt.words[index]
+        return word.start if start else word.end
+    return utt.start if start else utt.end
+
+
+def _piece(run: DigitRun, view: NumberAnalysis, utt: Utterance, ends: tuple[tuple[int, ...], ...],
+           carry: Piece | None, track: Tracking) -> Piece:
+    start, end = _word_time(utt, run.first_word, True), _word_time(utt, run.last_word, False)
+    first = run.first_word
+    month_before = first > 0 and view.words[first - 1].lower() in MONTHS.get(track.lang, {})
+    context = _NO_KINDS
+    if ends is not _NO_ENDS:
+        kinds = {kind for kind, found in zip(CONTEXT_KINDS[1:], ends[1:], strict=True) if found and first > found[0]}
+        if ends[0]:
+            kinds.add("payment")
+        context = frozenset(kinds)
+    piece = Piece(run.digits, run.segment_starts, start, end, (view,), 1, utt.index, month_before, utt.channel,
+                  context)
+    if carry is not None and run.open_start and carry.index != utt.index and start - carry.end <= track.gap_seconds:
+        offset = len(carry.digits)
+        segments = carry.segments + tuple(offset + s for s in run.segment_starts)
+        return Piece(carry.digits + run.digits, segments, carry.start, end, (*carry.sources, view),
+                     carry.utterances + 1, utt.index, carry.month_before, utt.channel, carry.context | piece.context)
+    return piece
+
+
+def compute_step(utt: Utterance, track: Tracking, carries: Carries) -> Step:
+    """The Step of `utt` for a rule whose speakers left `carries` open.
+
+    Runs left open end when the gap passed before `utt` began; when another speaker's final holds a prompt,
+    a payment phrase or ≥ 4 non-filler tokens; or when the same speaker moves on (a later utterance that does
+    not start with a run but has a word that is neither a filler nor a number).
+    """
+    left = dict(carries)
+    stale = tuple([_close(left, speaker) for speaker in stale_speakers(left, utt.start, track.gap_seconds)])
+    view = number_analysis(utt, track.lang)
+    carry = left.get(utt.speaker)
+    if carry is None and view.quiet(track.matcher) and not (utt.final and left):
+        return Step(stale, _NO_ENDS, (), left if stale else carries)
+    continues = carry is not None and carry.index != utt.index
+    runs = view.runs(track.max_fillers, continues)
+    ends = view.context_ends(track.matcher)
+    if not any(ends):
+        ends = _NO_ENDS
+    checks: list[Check] = []
+    if utt.final and (ends is not _NO_ENDS or view.content_tokens() >= 4):
+        checks += [_close(left, speaker) for speaker in [s for s in left if s != utt.speaker]]
+    starts_with_run = bool(runs) and runs[0].open_start
+    if carry is not None and carry.index != utt.index and not starts_with_run and view.content_tokens() > 0:
+        checks.append(_close(left, utt.speaker))
+        carry = None
+    next_carry: Piece | None = None
+    for position, run in enumerate(runs):
+        piece = _piece(run, view, utt, ends, carry if position == 0 else None, track)
+        is_open = run.open_end and position == len(runs) - 1
+        checks.append(Check(piece, utt, not is_open, utt.speaker))
+        if is_open:
+            next_carry = piece
+    if utt.final:
+        if next_carry is not None:
+            left[utt.speaker] = next_carry
+        else:
+            left.pop(utt.speaker, None)
+    return Step(stale, ends, tuple(checks), left)
+
+
+def _same(a: Carries, b: Carries) -> bool:
+    return a is b or (len(a) == len(b) and all(b.get(speaker) is piece for speaker, piece in a.items()))
+
+
+_last: list[tuple[Utterance, list[tuple[Tracking, Carries, Step]]]] = []
+"""Steps computed for the most recent Utterance object (one entry, so memory stays bounded across calls)."""
+
+
+def utterance_step(utt: Utterance, track: Tracking, carries: Carries) -> Step:
+    """`compute_step`, memoized for the most recent Utterance by (tracking, carries holding the same pieces)."""
+    if _last and _last[0][0] is utt:
+        steps = _last[0][1]
+    else:
+        steps = []
+        _last[:] = [(utt, steps)]
+    for known_track, known_carries, step in steps:
+        if known_track is track and _same(known_carries, carries):
+            return step
+    step = _QUIET_STEP if not carries and _quiet(utt, track) else compute_step(utt, track, carries)
+    steps.append((track, carries, step))
+    return step
+
+
+_QUIET_STEP = Step((), _NO_ENDS, (), {})
+"""The step of an utterance without numbers or phrases while no run is open: nothing happens."""
+
+
+def _quiet(utt: Utterance, track: Tracking) -> bool:
+    return number_analysis(utt, track.lang).quiet(track.matcher)
