@@ -16,6 +16,17 @@ from rules.redact import Redactor
 from streams.audiofile import EncodedAudio, read_audio
 from streams.offline import run_audio
 from streams.pipeline import PipelineConfig, Transcription
+from streams.transcriber import AsrConfig
+
+OFFLINE_QUEUE_SECONDS = 1.0
+"""Per-leg queue when a file is fed at full speed: a mostly silent leg decodes much faster than a talking one, and
+with the live default (10 s) its events ran up to ~6 s of audio ahead of the other leg's (an answer arriving before
+its question). A 1 s queue keeps the legs as close in audio time as a real-time call keeps them."""
+
+
+def offline_config(asr: AsrConfig | None = None) -> PipelineConfig:
+    """The pipeline settings for analysing files: the live defaults with legs kept within ~1 s of each other."""
+    return PipelineConfig(asr=asr or AsrConfig(), max_queued_seconds=OFFLINE_QUEUE_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +101,13 @@ def analyze_files(
 ) -> list[CallAnalysis]:
     """Analyse audio files one after another with one loaded model; call ids are the file stems.
 
+    `config` defaults to `offline_config()`.
+
     Raises streams.audiofile.AudioFileError for unreadable files (before any model is loaded) and ValueError
     when `agent_channel` does not exist in a file.
     """
     audios = [read_audio(path) for path in paths]
+    config = config or offline_config()
 
     async def main() -> list[CallAnalysis]:
         async with Transcription(config) as asr:

@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.analyze import CallAnalysis, analyze_files
+from monitor.analyze import CallAnalysis, analyze_files, offline_config
 from rules.eventlog import dumps_event
 from rules.events import Event
 from rules.packs import PackError, RuleSet, load_packs
 from streams.audiofile import AudioFileError, read_audio
-from streams.pipeline import PipelineConfig
 from streams.transcriber import AsrConfig
 
 STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "not_applicable": "n/a "}
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if not ruleset.rules:
         print("callwarden analyze: no rules loaded (--no-builtin without --rules DIR holding packs)", file=err)
         return 2
-    config = PipelineConfig(asr=AsrConfig(language=args.lang, model_path=args.model))
+    config = offline_config(AsrConfig(language=args.lang, model_path=args.model))
     analysis = analyze_files([args.file], ruleset, args.agent_channel, config, args.pass_mark)[0]
     if args.events_out is not None:
         write_event_log(args.events_out, analysis.events)
