@@ -88,7 +88,10 @@ async def _shutdown(server: Server, service: Service) -> None:
     await service.end_all_calls("shutdown")
     if not await service.wait_calls_finished(SHUTDOWN_GRACE_SECONDS):
         log.warning("%d call(s) did not finish in %.0f s", len(service.sessions), SHUTDOWN_GRACE_SECONDS)
-    server.close(close_connections=True)
+    # server.close() is idempotent: the first call above fixed close_connections=False, so connections still open
+    # (dashboards on /live, ingest sockets) are closed here, else wait_closed() waits for them forever.
+    closing = [conn.close(1001, "service shutting down") for conn in server.connections]
+    await asyncio.gather(*closing, return_exceptions=True)
     await server.wait_closed()
 
 
