@@ -10,6 +10,14 @@ open (or passes it by 5 s regardless), or (c) the call ends. Outcomes: `consent_
 agent may ask again, opening a new window). Outside an open window, a customer utterance matching
 `withdrawal_phrases` gives `consent_withdrawn` (critical) once. With `require_question: true`, a call that
 ends without the question gives `not_asked` (high).
+
+Real ASR garbles the start of short questions ("is that okay with you" → "that's okay with you", "in map okay
+will you"), so `tail_question_phrases` ("okay with you", "do you agree", "is that all right") also open a
+window, matched at `tail_threshold`, but only in a recording context: the agent utterance itself mentions
+recording (a token starting with one of `recording_words`, default "record"/"monitor", Italian "registr"), or an
+agent utterance did within `recording_context_seconds` before. Legs are transcribed in parallel, so the
+customer's answer can arrive before the question's final: the customer's finals of the last
+`answer_window_seconds` are kept and join a window opened by a question that started before them.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from rules.kinds.base import (
     redact_evidence,
 )
 from rules.kinds.consent_answers import Polarity, classify_answer
-from rules.matching import PhraseMatch, PhraseMatcher, normalize_tokens, phrase_matcher, utterance_view
+from rules.matching import PhraseMatch, PhraseMatcher, TextView, normalize_tokens, phrase_matcher, utterance_view
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "consent"
@@ -42,6 +50,10 @@ PARAMS = (
     "question_phrases",
     "inverted_question_phrases",
     "withdrawal_phrases",
+    "tail_question_phrases",
+    "tail_threshold",
+    "recording_words",
+    "recording_context_seconds",
     "answer_window_seconds",
     "threshold",
     "withdrawal_threshold",
@@ -50,6 +62,8 @@ PARAMS = (
     "outcome_severity",
 )
 OVERRUN_SECONDS = 5.0
+RECORDING_WORDS = {"en": ("record", "monitor"), "it": ("registr",)}
+"""Default token prefixes that make an agent utterance a recording context (per language)."""
 _OUTCOME_OF = {Polarity.YES: "consent_given", Polarity.NO: "consent_refused", Polarity.UNCLEAR: "consent_unclear"}
 
 
@@ -75,6 +89,12 @@ class ConsentRule:
         self._withdrawal_threshold = float(params.get("withdrawal_threshold", 0.85))
         self._margin = float(params.get("partial_margin", 0.05))
         self._require_question = bool(params.get("require_question", False))
+        self._tail_threshold = float(params.get("tail_threshold", 0.8))
+        self._context_seconds = float(params.get("recording_context_seconds", 20.0))
+        self._tails = phrase_matcher(())
+        self._recording_words: tuple[str, ...] = ()
+        self._recording_mentioned_at: float | None = None
+        self._recent_answers: list[Utterance] = []
         self._call = CallState()
         self._questions: PhraseMatcher | None = None
         self._inverted = phrase_matcher(())
@@ -93,6 +113,10 @@ class ConsentRule:
             *check_phrase_lists(params, "question_phrases", required=True),
             *check_phrase_lists(params, "inverted_question_phrases", required=False),
             *check_phrase_lists(params, "withdrawal_phrases", required=False),
+            *check_phrase_lists(params, "tail_question_phrases", required=False),
+            *check_phrase_lists(params, "recording_words", required=False),
+            *check_number(params, "tail_threshold", 0.5, 1.0),
+            *check_number(params, "recording_context_seconds", 0.0, 600.0),
             *check_number(params, "answer_window_seconds", 1.0, 600.0),
             *check_number(params, "threshold", 0.5, 1.0),
             *check_number(params, "withdrawal_threshold", 0.5, 1.0),
@@ -107,6 +131,9 @@ class ConsentRule:
         self._questions = phrase_matcher(phrases_for(params, "question_phrases", language, own))
         self._inverted = phrase_matcher(phrases_for(params, "inverted_question_phrases", language, own))
         self._withdrawals = phrase_matcher(phrases_for(params, "withdrawal_phrases", language, own))
+        self._tails = phrase_matcher(phrases_for(params, "tail_question_phrases", language, own))
+        words = phrases_for(params, "recording_words", language, own) if "recording_words" in params else None
+        self._recording_words = tuple(w.lower() for w in (words or RECORDING_WORDS.get(language, ())))
 
     def _applicable(self) -> bool:
         return bool(self._questions and (self._questions.phrases or self._inverted.phrases))
@@ -141,7 +168,28 @@ class ConsentRule:
             findings.extend(self._close())
         if self._window is None and self._decision in ("", "consent_unclear"):
             self._maybe_open(utterance)
+        if utterance.final and self._mentions_recording(utterance):
+            self._recording_mentioned_at = utterance.end
         return findings
+
+    def _mentions_recording(self, utterance: Utterance) -> bool:
+        words = self._recording_words
+        return bool(words) and any(t.startswith(words) for t in normalize_tokens(utterance.text))
+
+    def _recording_context(self, utterance: Utterance) -> bool:
+        """True when this agent utterance, or one shortly before it, mentions recording."""
+        if self._mentions_recording(utterance):
+            return True
+        at = self._recording_mentioned_at
+        return at is not None and utterance.start - at <= self._context_seconds
+
+    def _tail_question(self, utterance: Utterance, view: TextView) -> PhraseMatch | None:
+        """A garbled consent question recognized by its tail ("…okay with you"), in a recording context only."""
+        if not self._tails.phrases:
+            return None
+        needed = self._tail_threshold if utterance.final else min(1.0, self._tail_threshold + self._margin)
+        match = self._tails.best(view, floor=needed)
+        return match if match is not None and self._recording_context(utterance) else None
 
     def _answered_before(self, window: _Window, start: float) -> bool:
         finals = [u for u in window.answers.values() if u.final]
@@ -156,6 +204,8 @@ class ConsentRule:
         plain = self._questions.best(view, floor=needed) if self._questions else None
         inverted = self._inverted.best(view, floor=needed)
         if plain is None and inverted is None:
+            plain = self._tail_question(utterance, view)
+        if plain is None and inverted is None:
             return
         is_inverted = inverted is not None and (plain is None or inverted.similarity > plain.similarity)
         match = inverted if is_inverted and inverted is not None else plain
@@ -163,12 +213,20 @@ class ConsentRule:
         self._fired_questions.add(key)
         self._asked = True
         self._window = _Window(match, utterance.text, is_inverted, match.end + self._window_seconds, {})
+        for answer in self._recent_answers:  # answers transcribed before the question (legs run in parallel)
+            if match.start <= answer.start <= self._window.closes_at:
+                self._window.answers[(answer.channel, answer.index)] = answer
+        self._recent_answers.clear()
 
     def _on_customer(self, utterance: Utterance) -> list[Finding]:
         window = self._window
         if window is not None and window.question.start <= utterance.start <= window.closes_at:
             window.answers[(utterance.channel, utterance.index)] = utterance
             return []
+        if utterance.final and window is None:
+            horizon = utterance.end - self._window_seconds
+            kept = [u for u in self._recent_answers if u.end >= horizon][-4:]
+            self._recent_answers = [*kept, utterance]
         return self._maybe_withdraw(utterance)
 
     def _maybe_withdraw(self, utterance: Utterance) -> list[Finding]:
