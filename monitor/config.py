@@ -33,9 +33,23 @@ class AudioHookConfig:
 
 @dataclass(frozen=True, slots=True)
 class AudioForkConfig:
-    """FreeSWITCH mod_audio_fork / jambonz: which stereo channel carries the agent."""
+    """FreeSWITCH mod_audio_fork / jambonz: how streams are mixed and sampled, and which stereo channel is the agent.
+
+    mod_audio_fork never tells the server its mix type or sampling rate (they are `uuid_audio_fork` arguments), so
+    `mix` and `sample_rate` must match the dialplan; jambonz metadata (mixType, sampleRate) overrides them per call.
+    """
 
     agent_channel: int = 1
+    mix: str = "stereo"
+    sample_rate: int = 8000
+
+    def __post_init__(self) -> None:
+        if self.agent_channel not in (0, 1):
+            raise ConfigError(f"audiofork.agent_channel must be 0 or 1, not {self.agent_channel}")
+        if self.mix not in ("mono", "mixed", "stereo"):
+            raise ConfigError(f"audiofork.mix must be mono, mixed or stereo (as in uuid_audio_fork), not {self.mix!r}")
+        if not 0 < self.sample_rate <= 64000:
+            raise ConfigError(f"audiofork.sample_rate must be 1..64000 Hz (e.g. 8000, 16000), not {self.sample_rate}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +137,10 @@ def _apply(config: Any, raw: Mapping[str, Any], origin: str, prefix: str = "") -
             changes[name] = _apply(getattr(config, name), value, origin, prefix=f"{name}.")
         else:
             changes[name] = _coerce(getattr(config, name), value, f"{origin}: {prefix}{name}")
-    return replace(config, **changes)
+    try:
+        return replace(config, **changes)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
 
 
 def _apply_dotted(config: Config, dotted: str, value: str, origin: str) -> Config:

@@ -31,6 +31,7 @@ from streams.protocols import (
     SendText,
     TwilioProtocol,
 )
+from streams.protocols.audiofork import MixType
 from streams.protocols.signatures import decode_client_secret, verify_audiohook_request, verify_twilio_signature
 
 if TYPE_CHECKING:
@@ -66,9 +67,12 @@ def make_protocol(path: str, request: Request, subprotocol: str | None, service:
             limits=limits,
         )
     if path == "/ingest/audiofork":
-        agent = cfg.audiofork.agent_channel
-        stereo = (Speaker.AGENT, Speaker.CUSTOMER) if agent == 0 else (Speaker.CUSTOMER, Speaker.AGENT)
-        return AudioForkProtocol(subprotocol=subprotocol, stereo_roles=stereo, limits=limits)
+        fork = cfg.audiofork
+        stereo = (Speaker.AGENT, Speaker.CUSTOMER) if fork.agent_channel == 0 else (Speaker.CUSTOMER, Speaker.AGENT)
+        mix: MixType = "stereo" if fork.mix == "stereo" else "mixed" if fork.mix == "mixed" else "mono"
+        return AudioForkProtocol(
+            subprotocol=subprotocol, sample_rate=fork.sample_rate, mix=mix, stereo_roles=stereo, limits=limits
+        )
     if path == "/ingest/raw":
         return RawProtocol(limits=limits)
     raise KeyError(path)
