@@ -109,7 +109,8 @@ export class CallCard {
     const f = entry.finding;
     const sev = String(f.severity || "info");
     const ack = entry.acknowledged;
-    const message = h("span", { class: "ack-error", role: "alert" });
+    const message = h("span", { class: "ack-error", role: "alert" },
+      !ack && entry.ackError ? `Not acknowledged: ${guardDigits(entry.ackError)}` : null);
     const action = ack
       ? h("span", { class: "ack-status", "data-testid": "ack-status" },
         `✓ Acknowledged by ${ack.by || "?"} at ${formatWall(ack.at, true)}`)

@@ -104,7 +104,8 @@ export class HistoryView {
 
 function row(call) {
   const meta = call.metadata || {};
-  const length = call.ended_wall && call.started_wall ? formatAudio(call.ended_wall - call.started_wall) : "—";
+  const length = call.audio_seconds ? formatAudio(call.audio_seconds)
+    : call.ended_wall && call.started_wall ? formatAudio(call.ended_wall - call.started_wall) : "—";
   const verdict = call.passed === true ? "PASS" : call.passed === false ? "FAIL" : "—";
   const id = String(call.call_id ?? "");
   return h("tr", { "data-testid": "history-row", "data-call-id": id },

@@ -93,6 +93,15 @@ const HANDLERS = {
     entry.acknowledged = msg;
     return [{ what: "finding", callId: call.id, entry }];
   },
+  // The service could not record an acknowledgement: {type: "error", finding_id, error}.
+  error(state, msg) {
+    const id = String(msg.finding_id ?? "");
+    const call = [...state.calls.values()].find((c) => c.findings.has(id));
+    const entry = call?.findings.get(id);
+    if (!entry || entry.acknowledged) return [];
+    entry.ackError = String(msg.error || "the service refused the acknowledgement");
+    return [{ what: "finding", callId: call.id, entry }];
+  },
   call_ended(state, msg) {
     const call = state.call(msg.call_id);
     if (!call) return [];

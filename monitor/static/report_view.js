@@ -86,7 +86,8 @@ function summary(call, report) {
   const verdict = report.auto_failed ? "AUTO-FAIL" : report.passed === true ? "PASS" : report.passed === false ? "FAIL" : "NOT SCORED";
   const cls = report.passed === true ? "pass" : report.passed === false || report.auto_failed ? "fail" : "";
   const field = (name, value) => [h("dt", {}, name), h("dd", {}, value ?? "—")];
-  const length = call.ended_wall && call.started_wall ? formatAudio(call.ended_wall - call.started_wall) : "—";
+  const length = call.audio_seconds ? formatAudio(call.audio_seconds)
+    : call.ended_wall && call.started_wall ? formatAudio(call.ended_wall - call.started_wall) : "—";
   const counts = report.counts || {};
   return h("section", { class: "panel summary" },
     h("div", { class: "score-box" },

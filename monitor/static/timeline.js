@@ -17,7 +17,8 @@ function tickStep(duration) {
 // lines: [{speaker, start, end}], findings: [finding JSON], duration: audio seconds; onJump(t, channel).
 export function timeline(lines, findings, duration, onJump) {
   const span = Math.max(1, duration);
-  const x = (t) => LEFT + ((WIDTH - LEFT - 10) * Math.min(Math.max(Number(t) || 0, 0), span)) / span;
+  // rounded to 0.1 px: long float attributes would read like digit runs to the page's no-card-digits checks
+  const x = (t) => Math.round(10 * (LEFT + ((WIDTH - LEFT - 10) * Math.min(Math.max(Number(t) || 0, 0), span)) / span)) / 10;
   const svg = s("svg", {
     class: "timeline", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "group", "data-testid": "timeline",
     "aria-label": `call timeline, ${formatAudio(span)} long, ${findings.length} findings`,
@@ -30,7 +31,7 @@ export function timeline(lines, findings, duration, onJump) {
     const y = LANES[line.speaker];
     if (y === undefined) continue;
     const x0 = x(line.start);
-    svg.append(s("rect", { x: x0, y, width: Math.max(2, x(line.end) - x0), height: 14, class: `speech speech-${line.speaker}` }));
+    svg.append(s("rect", { x: x0, y, width: Math.max(2, Math.round(10 * (x(line.end) - x0)) / 10), height: 14, class: `speech speech-${line.speaker}` }));
   }
   const step = tickStep(span);
   for (let t = 0; t <= span; t += step) {

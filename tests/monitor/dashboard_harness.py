@@ -104,6 +104,7 @@ class DashboardHarness:
     def __init__(self, calls: list[dict[str, Any]] | None = None, *, answer_acks: bool = True) -> None:
         self.calls = list(calls or [])
         self.answer_acks = answer_acks
+        self.ack_error = ""  # when set, acks are refused with this error, as the service does on a StoreError
         self.received: list[dict[str, Any]] = []
         self.requests: list[str] = []
         self.port = 0
@@ -176,20 +177,25 @@ class DashboardHarness:
         sender = asyncio.create_task(pump())
         try:
             async for raw in ws:
-                self._on_client_message(raw)
+                reply = self._on_client_message(raw)
+                if reply is not None:
+                    await ws.send(json.dumps(reply))
         finally:
             sender.cancel()
             self._hub.unsubscribe(sub)
 
-    def _on_client_message(self, raw: str | bytes) -> None:
+    def _on_client_message(self, raw: str | bytes) -> dict[str, Any] | None:
         message = json.loads(raw)
         self.received.append(message)
         if message.get("type") != "ack" or not self.answer_acks:
-            return
+            return None
+        if self.ack_error:
+            return {"type": "error", "finding_id": message.get("finding_id"), "error": self.ack_error}
         call_id = next((c["call_id"] for c in self._hub.snapshot()
                         for f in c["findings"] if f["finding"]["finding_id"] == message.get("finding_id")), "")
         self._hub.publish({"type": "acknowledged", "call_id": call_id, "finding_id": message["finding_id"],
                            "by": str(message.get("by", "")), "at": time.time()})
+        return None
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urlsplit(request.path)

@@ -134,6 +134,19 @@ def test_acknowledging_by_keyboard_sends_ack_and_shows_who(page: Page, harness: 
     expect(status).to_contain_text("Acknowledged by Dana Supervisor")
 
 
+def test_a_refused_acknowledgement_says_why_and_keeps_the_button(page: Page, harness: DashboardHarness) -> None:
+    found = sc.demo_findings("call-5")[3]
+    harness.publish(sc.call_started("call-5", "bob", "retention", time.time()), sc.finding_message(found, time.time()))
+    harness.ack_error = "acknowledge: finding 'call-5-f4' is not stored"
+    open_live(page, harness)
+    page.get_by_test_id("who-am-i").fill("Dana Supervisor")
+    alert = page.locator('[data-finding-id="call-5-f4"]')
+    alert.get_by_test_id("ack-button").click()
+    expect(alert.locator(".ack-error")).to_have_text(f"Not acknowledged: {harness.ack_error}")
+    expect(alert.get_by_test_id("ack-button")).to_be_enabled()
+    expect(alert.get_by_test_id("ack-status")).to_have_count(0)
+
+
 def test_disconnect_is_shown_and_reconnect_takes_the_new_snapshot(page: Page, harness: DashboardHarness) -> None:
     harness.publish(sc.call_started("call-old", "alice", "billing", time.time()))
     open_live(page, harness)
