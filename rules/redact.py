@@ -9,7 +9,12 @@ Policy (conservative: masking a phone number is fine, leaking card digits is not
   `cvv_window_seconds` by anyone (the answer usually comes in the next utterance, on the other leg).
 - With a `Redactor`, a run that continues a run left open at the end of the same speaker's previous final
   utterance (within `continuation_gap_seconds`) is masked whatever its length.
-- Lone digit words ("one of them") are left alone except in the two stateful cases above.
+- With a `Redactor`, every run of ≥ 2 digits is masked within `payment_window_seconds` (60) of a payment context:
+  a payment or security-code phrase ("card", "pay", "security code", …) or a masked run of ≥ 12 digits (a card
+  number), on any leg, partial or final. Real ASR garbles prompts ("…security … on the back") and legs are
+  transcribed in parallel (an answer can arrive before its prompt), so the short code that follows a card
+  number is masked even when no prompt was recognized in time.
+- Lone digit words ("one of them") are left alone except in the stateful cases above.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from rules.events import Utterance
 from rules.spoken_numbers import DigitRun, Token, parse_tokens, split_words, tokenize
 
 MASK_MIN_DIGITS = 4
+PAYMENT_MASK_MIN_DIGITS = 2
+CARD_LIKE_DIGITS = 12
 OPEN_PARTIAL_MASK_MIN_DIGITS = 3
 NUMBER_MASK = "[number]"
 
@@ -40,6 +47,15 @@ def _cvv_phrases(lang: str) -> tuple[str, ...]:
     return DEFAULT_CONTEXT["cvv"].get(key, DEFAULT_CONTEXT["cvv"]["en"])
 
 
+def _payment_phrases(lang: str) -> tuple[str, ...]:
+    key = lang.lower().split("-")[0]
+    return DEFAULT_CONTEXT["payment"].get(key, DEFAULT_CONTEXT["payment"]["en"])
+
+
+def _card_like(runs: Sequence[DigitRun]) -> bool:
+    return any(len(run.digits) >= CARD_LIKE_DIGITS for run in runs)
+
+
 def _label(run: DigitRun, partial: bool) -> str:
     pan = find_pan(run.digits, run.segment_starts, open_end=partial and run.open_end)
     if pan is not None and pan.start == 0 and pan.end == len(run.digits):
@@ -47,14 +63,16 @@ def _label(run: DigitRun, partial: bool) -> str:
     return NUMBER_MASK
 
 
-def _must_mask(run: DigitRun, partial: bool, after_cvv_prompt: bool, mask_all: bool, continues: bool) -> bool:
+def _must_mask(
+    run: DigitRun, partial: bool, after_cvv_prompt: bool, mask_all: bool, continues: bool, min_digits: int
+) -> bool:
     if mask_all or after_cvv_prompt or (continues and run.open_start):
         return True
     if run.weak:
         return False
     if partial and run.open_end and len(run.digits) >= OPEN_PARTIAL_MASK_MIN_DIGITS:
         return True
-    return len(run.digits) >= MASK_MIN_DIGITS
+    return len(run.digits) >= min_digits
 
 
 def redact_words(
@@ -66,17 +84,19 @@ def redact_words(
     mask_all_numbers: bool = False,
     extra_masked: Sequence[int] = (),
     cvv_phrases: Sequence[str] | None = None,
+    min_digits: int = MASK_MIN_DIGITS,
 ) -> RedactedWords:
     """Mask the digit runs of `words` per the module policy; `extra_masked` word indices are masked too.
 
     `continues_run`: a run at the very start continues one of a previous utterance (mask it whatever its length).
     `mask_all_numbers`: mask every run, even lone digit words (e.g. right after a security-code prompt).
+    `min_digits`: runs this long (not lone digit words) are masked (4; 2 in a payment context).
     """
     tokens = tokenize(words)
     runs = parse_tokens(tokens, lang, continues=continues_run)
     return redact_parsed(
         words, tokens, runs, lang, partial=partial, continues_run=continues_run, mask_all_numbers=mask_all_numbers,
-        extra_masked=extra_masked, cvv_phrases=cvv_phrases,
+        extra_masked=extra_masked, cvv_phrases=cvv_phrases, min_digits=min_digits,
     )
 
 
@@ -91,6 +111,7 @@ def redact_parsed(
     mask_all_numbers: bool = False,
     extra_masked: Sequence[int] = (),
     cvv_phrases: Sequence[str] | None = None,
+    min_digits: int = MASK_MIN_DIGITS,
 ) -> RedactedWords:
     """`redact_words` for words already tokenized (`tokenize(words)`) and parsed (`parse_tokens(tokens, lang,
     continues=continues_run)`), so callers that parsed them anyway do not parse twice."""
@@ -101,7 +122,7 @@ def redact_parsed(
     masked: set[int] = set()
     for run in runs:
         after_prompt = first_prompt is not None and run.first_word > first_prompt
-        if _must_mask(run, partial, after_prompt, mask_all_numbers, continues_run):
+        if _must_mask(run, partial, after_prompt, mask_all_numbers, continues_run, min_digits):
             fragment = continues_run and run.open_start  # part of a longer number: never labelled as a card
             labels[run.first_word] = NUMBER_MASK if fragment else _label(run, partial)
             masked.update(run.words)
@@ -144,24 +165,31 @@ class Redactor:
     cvv_window_seconds: float = 30.0
     continuation_gap_seconds: float = 4.0
     cvv_phrases: tuple[str, ...] | None = None
+    payment_window_seconds: float = 60.0
     _speakers: dict[str, _SpeakerState] = field(default_factory=dict)
     _cvv_prompt_at: float | None = None
+    _payment_at: float | None = None
 
     def redact(self, words: Sequence[str], *, speaker: str, start: float, end: float, final: bool) -> RedactedWords:
         """Redact one utterance's words, spoken by `speaker` between `start` and `end` (audio seconds)."""
         state = self._speakers.setdefault(speaker, _SpeakerState())
         continues = state.open_run_end is not None and start - state.open_run_end <= self.continuation_gap_seconds
         in_cvv_window = self._cvv_prompt_at is not None and start - self._cvv_prompt_at <= self.cvv_window_seconds
+        in_payment = self._payment_at is not None and start - self._payment_at <= self.payment_window_seconds
         phrases = self.cvv_phrases or _cvv_phrases(self.lang)
         result = redact_words(
             words, self.lang, partial=not final, continues_run=continues, mask_all_numbers=in_cvv_window,
-            cvv_phrases=phrases,
+            cvv_phrases=phrases, min_digits=PAYMENT_MASK_MIN_DIGITS if in_payment else MASK_MIN_DIGITS,
         )
+        tokens = tokenize(words)
+        pairs = [(t.text, t.word) for t in tokens]
+        prompted = bool(phrase_ends(pairs, phrases))
+        if prompted or phrase_ends(pairs, _payment_phrases(self.lang)) or _card_like(result.runs):
+            self._payment_at = max(end, self._payment_at or end)
         if final:
             last = result.runs[-1] if result.runs else None
             state.open_run_end = end if last is not None and last.open_end else None
-            tokens = tokenize(words)
-            if phrase_ends([(t.text, t.word) for t in tokens], phrases):
+            if prompted:
                 self._cvv_prompt_at = end
         return result
 

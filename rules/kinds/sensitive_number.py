@@ -15,17 +15,25 @@ back-channels such as "okay" do not break it). Firing:
   the customer gave is its own `pan_detected` finding with speaker agent and `details.read_back = true`.
 - The call's language (CallStarted.language: "en", "it") picks the number words and context phrases; params
   `context` add phrases per language. Unknown languages fall back to the rule's language, then English.
-- At CallEnded, if nothing failing was found, one info finding `no_sensitive_numbers` records the clean call.
+- Real ASR writes a leading "four"/"two" as "for"/"to"/"too" ("it is for one one one …"): when such a word
+  directly precedes a run that holds no PAN, but the digit plus the run is a PAN of a length its brand issues, it
+  counts (`details.leading_homophone = true`).
+- Legs are transcribed in parallel, so an answer can arrive before its prompt: closed runs of 3–9 digits are kept
+  for `prompt_window_seconds` and judged again when a prompt whose words ended before them arrives. Prompt times
+  are the end of the prompt phrase's last word (the utterance's end when words are missing).
+- At CallEnded, if nothing failing was found, one info finding `no_sensitive_numbers` records the clean call
+  (its reason, and the rule's summary, mention possible card numbers when `possible_pan` fired).
 Evidence is redacted (rules/redact.py); details carry brand, digit count and last four digits, never the number.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rules.cards import expiry_year, find_pan, is_cvv, parse_expiry, ssn_valid
+from rules.cards import PanMatch, expiry_year, find_pan, is_cvv, parse_expiry, ssn_valid
 from rules.events import AudioTick, CallStarted, Event, Speaker, Utterance
 from rules.findings import Finding, Severity
 from rules.kinds.sensitive_number_params import SensitiveNumberParams, check_params, parse_params
@@ -68,6 +76,8 @@ class SensitiveNumberRule:
         self._last_seen: dict[str, float] = {}
         self._findings: list[Finding] = []
         self._ended = False
+        self._pending: deque[tuple[Piece, Speaker]] = deque(maxlen=8)
+        self._clock = 0.0
 
     def _set_language(self, language: str) -> None:
         """Evaluate in the call's language when it has a lexicon, else in the rule's language."""
@@ -109,29 +119,60 @@ class SensitiveNumberRule:
         if failing:
             kinds = ", ".join(sorted({f.outcome for f in failing}))
             return RuleOutcome(self.spec.id, False, f"sensitive numbers spoken: {kinds} ({len(failing)} findings)")
-        return RuleOutcome(self.spec.id, True, "no card number, security code or SSN was spoken")
+        return RuleOutcome(self.spec.id, True, self._clean_summary())
+
+    def _clean_summary(self) -> str:
+        """What a call without failing findings had: nothing, or only findings that do not fail it."""
+        names = {"pan": "card number", "cvv": "security code", "expiry": "expiry date", "ssn": "SSN"}
+        watched = [name for detector, name in names.items() if detector in self.params.detectors]
+        text = f"no {' or '.join(watched) or 'sensitive number'} was spoken"
+        possible = sum(f.outcome == "possible_pan" for f in self._findings)
+        if possible:
+            text = f"no valid card number was spoken; {possible} possible card number(s) (Luhn fails) to review"
+        quiet = ("possible_pan", "no_sensitive_numbers")
+        others = sorted({f.outcome for f in self._findings if f.outcome not in quiet})
+        return text + (f"; also {', '.join(others)} (not failing)" if others else "")
 
     # --- utterances --------------------------------------------------------------------------------------
     def _utterance(self, utt: Utterance) -> list[Finding]:
         step = utterance_step(utt, self._tracking, self._carry)
         findings = self._check_all(step.stale) if step.stale else []
+        self._clock = max(self._clock, utt.end)
         if utt.final and any(step.context_ends):
-            self._note_context(step.context_ends, utt.end)
+            self._note_context(step.context_ends, utt)
+            if self._pending and any(step.context_ends[1:]):  # a prompt (not a payment phrase) was just noted
+                findings += self._recheck_pending()
         if step.checks:
             findings += self._check_all(step.checks)
         if step.carries is not self._carry and (step.carries or self._carry):
             self._carry = step.carries
         return findings
 
-    def _note_context(self, ends: tuple[tuple[int, ...], ...], at: float) -> None:
-        """Remember when prompts and payment phrases of a final utterance ended."""
+    def _note_context(self, ends: tuple[tuple[int, ...], ...], utt: Utterance) -> None:
+        """Remember when prompts and payment phrases of a final utterance ended (their last word's end)."""
         found = dict(zip(CONTEXT_KINDS, ends, strict=True))
         if any(found[kind] for kind in _PROMPTS):  # the latest prompt wins: an expiry question ends the CVV window
             for kind in _PROMPTS:
                 self._last_seen.pop(kind, None)
         for kind, kind_ends in found.items():
             if kind_ends:
-                self._last_seen[kind] = at
+                last = kind_ends[-1]
+                self._last_seen[kind] = utt.words[last].end if 0 <= last < len(utt.words) else utt.end
+
+    def _remember_short(self, piece: Piece, speaker: Speaker) -> None:
+        """Keep a closed 3–9 digit run: a prompt transcribed later (the other leg lags) may turn out to precede it."""
+        if not self._pending or self._pending[-1][0] is not piece:
+            self._pending.append((piece, speaker))  # a deque of the last few
+
+    def _recheck_pending(self) -> list[Finding]:
+        """Judge kept short runs again against the prompts just noted (only those that started after them)."""
+        found: list[Finding] = []
+        for piece, speaker in self._pending:
+            if piece.end < self._clock - self.params.prompt_window_seconds:
+                continue
+            utt = Utterance(self.call_id, speaker, piece.channel, piece.index, "", (), piece.start, piece.end, True)
+            found += self._prompted(piece, utt)
+        return found
 
     def _check_all(self, checks: Sequence[Check]) -> list[Finding]:
         found: list[Finding] = []
@@ -155,6 +196,8 @@ class SensitiveNumberRule:
         return short and not piece.context and not self._last_seen
 
     def _evaluate(self, piece: Piece, utt: Utterance, closed: bool) -> list[Finding]:
+        if closed and 3 <= len(piece.digits) <= 9 and any(k in self.params.detectors for k in _PROMPTS):
+            self._remember_short(piece, utt.speaker)
         if self._cannot_find(piece):
             return []
         p = self.params
@@ -163,9 +206,12 @@ class SensitiveNumberRule:
         if "pan" in p.detectors or "possible_pan" in p.detectors:
             pan = find_pan(piece.digits, piece.segments, open_end=not closed,
                            min_len=p.min_pan_digits, max_len=p.max_pan_digits)
+            if pan is None and piece.lead:
+                pan = self._lead_pan(piece, closed)
         if pan is not None:
             if "pan" in p.detectors:
-                found += self._pan_finding(piece, utt, pan.digits, pan.describe(), pan.brand)
+                found += self._pan_finding(piece, utt, pan.digits, pan.describe(), pan.brand,
+                                           leading=pan.digits != piece.digits[pan.start : pan.end])
             return found
         if closed and "possible_pan" in p.detectors and len(piece.digits) >= p.possible_min_digits and (
             not p.possible_requires_context or self._recent("payment", piece, p.context_window_seconds)
@@ -176,6 +222,16 @@ class SensitiveNumberRule:
             return found
         found += self._prompted(piece, utt)
         return found
+
+    def _lead_pan(self, piece: Piece, closed: bool) -> PanMatch | None:
+        """The PAN made of the leading homophone's digit and the whole run, when its length fits its brand."""
+        p = self.params
+        digits = piece.lead + piece.digits
+        pan = find_pan(digits, tuple(s + 1 for s in piece.segments if s), open_end=not closed,
+                       min_len=p.min_pan_digits, max_len=p.max_pan_digits)
+        if pan is None or pan.start != 0 or pan.end != len(digits) or not pan.brand_length_ok:
+            return None
+        return pan
 
     def _prompted(self, piece: Piece, utt: Utterance) -> list[Finding]:
         p, found = self.params, []
@@ -206,15 +262,18 @@ class SensitiveNumberRule:
         return kind in piece.context or (seen is not None and -1e-9 <= piece.start - seen <= window)
 
     def _pan_finding(self, piece: Piece, utt: Utterance, digits: str, described: str,
-                     brand: str | None) -> list[Finding]:
+                     brand: str | None, leading: bool = False) -> list[Finding]:
         earlier = self._pan_speakers.get(_fingerprint(digits), set()) - {utt.speaker}
         read_back = bool(earlier)
         reason = f"{described}, spoken by {utt.speaker.value}"
+        if leading:
+            reason += " (its first digit transcribed as a homophone such as 'for')"
         if piece.utterances > 1:
             reason += f" (split over {piece.utterances} utterances)"
         if read_back:
             reason += f"; read back (first spoken by {', '.join(sorted(s.value for s in earlier))})"
-        details = {"brand": brand or "unknown", "luhn": True, "read_back": read_back, "partial": not utt.final}
+        details = {"brand": brand or "unknown", "luhn": True, "read_back": read_back, "partial": not utt.final,
+                   "leading_homophone": leading}
         found = self._emit("pan_detected", piece, utt, digits, reason, details)
         if found:
             self._pan_speakers.setdefault(_fingerprint(digits), set()).add(utt.speaker)
@@ -255,7 +314,7 @@ class SensitiveNumberRule:
         self._ended = True
         if not any(f.outcome in self.params.failing_outcomes for f in self._findings):
             clean = Finding(self.call_id, self.spec.id, self.spec.kind, "no_sensitive_numbers", Severity.INFO, at, at,
-                            "no card number, security code or SSN was detected on this call")
+                            f"{self._clean_summary()} on this call")
             self._findings.append(clean)
             found.append(clean)
         return found

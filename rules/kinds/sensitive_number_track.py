@@ -16,6 +16,9 @@ from rules.events import Speaker, Utterance
 from rules.number_analysis import ContextMatcher, NumberAnalysis, number_analysis
 from rules.spoken_numbers import DigitRun
 
+LEADING_HOMOPHONES = {"en": {"for": "4", "fore": "4", "to": "2", "too": "2"}}
+"""Words real ASR writes for a digit at the start of a digit run ("it is for one one one one …"); the rule counts
+the digit only when the run alone is no card number but the digit plus the run is one."""
 CONTEXT_KINDS = ("payment", "cvv", "expiry", "ssn")
 """The order of the phrase lists in a Tracking's matcher (and of `Step.context_ends`)."""
 
@@ -38,6 +41,8 @@ class Piece:
     month_before: bool
     channel: int
     context: frozenset[str]
+    lead: str = ""
+    """The digit of a homophone ("for" → "4") right before the run's first word, else ""."""
 
     @property
     def evidence(self) -> str:
@@ -117,13 +122,15 @@ def _piece(run: DigitRun, view: NumberAnalysis, utt: Utterance, ends: tuple[tupl
         if ends[0]:
             kinds.add("payment")
         context = frozenset(kinds)
+    lead = LEADING_HOMOPHONES.get(track.lang, {}).get(view.words[first - 1].lower().strip(",.")) if first else None
     piece = Piece(run.digits, run.segment_starts, start, end, (view,), 1, utt.index, month_before, utt.channel,
-                  context)
+                  context, lead or "")
     if carry is not None and run.open_start and carry.index != utt.index and start - carry.end <= track.gap_seconds:
         offset = len(carry.digits)
         segments = carry.segments + tuple(offset + s for s in run.segment_starts)
         return Piece(carry.digits + run.digits, segments, carry.start, end, (*carry.sources, view),
-                     carry.utterances + 1, utt.index, carry.month_before, utt.channel, carry.context | piece.context)
+                     carry.utterances + 1, utt.index, carry.month_before, utt.channel, carry.context | piece.context,
+                     carry.lead)
     return piece
 
 
