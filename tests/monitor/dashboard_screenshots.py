@@ -1,5 +1,8 @@
 """Screenshots of the dashboard against the fake feed: `.venv/bin/python -m tests.monitor.dashboard_screenshots [DIR]`
-(default docs/screenshots; writes live.png and report.png, plus live-large.png with --large)."""
+(default /tmp/callwarden-screenshots; writes live.png and report.png, plus live-large.png with --large).
+
+docs/screenshots come from the real service instead: CALLWARDEN_SCREENSHOTS=docs/screenshots with
+tests/monitor/test_dashboard_e2e.py."""
 
 from __future__ import annotations
 
@@ -11,8 +14,6 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.monitor import dashboard_scenario as sc
 from tests.monitor.dashboard_harness import DashboardHarness, demo_calls, launch_chromium
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def live_scene(harness: DashboardHarness, now: float) -> None:
@@ -71,7 +72,7 @@ def shoot(out: Path, large: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("out", nargs="?", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("out", nargs="?", type=Path, default=Path("/tmp/callwarden-screenshots"))
     parser.add_argument("--large", action="store_true", help="also a 1920×1080 large-text live view")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
