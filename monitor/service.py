@@ -184,7 +184,11 @@ class Service:
                 await session.end(reason)
 
     async def wait_calls_finished(self, timeout: float) -> bool:
+        """True once every active call is scored and stored (its connection may still be open: close it next)."""
         deadline = time.monotonic() + timeout
-        while self.sessions and time.monotonic() < deadline:
+        while self._unstored() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        return not self.sessions
+        return not self._unstored()
+
+    def _unstored(self) -> list[CallSession]:
+        return [s for s in self.sessions.values() if not s.stored.is_set()]

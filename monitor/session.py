@@ -74,7 +74,10 @@ class CallSession:
         self._group = asyncio.TaskGroup()
         self._stream: CallStream | None = None
         self._end_reason = "stream-closed"
+        self._ended = False
         self.report: dict[str, Any] | None = None
+        self.stored = asyncio.Event()
+        """Set once the call's end was handled (scored and stored), or its session failed."""
 
     async def __aenter__(self) -> CallSession:
         roles = {leg.index: leg.role for leg in self.opened.legs}
@@ -96,8 +99,11 @@ class CallSession:
                 await stream.end(self._end_reason)
             await stream.__aexit__(exc_type, exc, tb)
         finally:
-            await self._group.__aexit__(exc_type, exc, tb)
-            self.service.call_finished(self)
+            try:
+                await self._group.__aexit__(exc_type, exc, tb)
+            finally:
+                self.stored.set()
+                self.service.call_finished(self)
         return None
 
     @property
@@ -105,8 +111,13 @@ class CallSession:
         return self._stream.lag if self._stream is not None else 0.0
 
     async def audio(self, chunk: AudioChunk) -> None:
-        """Feed one chunk: gaps in its legs' positions are filled with silence, overlaps dropped."""
+        """Feed one chunk: gaps in its legs' positions are filled with silence, overlaps dropped.
+
+        Audio arriving after `end()` (e.g. a graceful shutdown ended the call mid-stream) is dropped.
+        """
         assert self._stream is not None
+        if self._ended:
+            return
         fmt = self.opened.audio
         width = fmt.sample_width
         frame = width * len(chunk.legs)
@@ -125,14 +136,20 @@ class CallSession:
             self._fed[leg] = fed + frames
             self.arrivals.mark(leg, self._fed[leg] / fmt.sample_rate, wall)
         self.service.metrics.audio_received(self.opened.protocol, frames / fmt.sample_rate)
-        if len(chunk.legs) == self.fmt.channels:
-            await self._stream.feed(payload)
-        else:
-            await self._stream.feed_leg(chunk.legs[0], payload)
+        try:
+            if len(chunk.legs) == self.fmt.channels:
+                await self._stream.feed(payload)
+            else:
+                await self._stream.feed_leg(chunk.legs[0], payload)
+        except RuntimeError:
+            if not self._ended:
+                raise
+            # end() closed the legs while this chunk waited for room in a full leg buffer: drop it.
 
     async def end(self, reason: str) -> None:
         """No more audio: the stream flushes, the engine sees CallEnded and the call is scored."""
         self._end_reason = reason
+        self._ended = True
         if self._stream is not None:
             await self._stream.end(reason)
 
@@ -186,6 +203,7 @@ class CallSession:
     async def _finish(self, ended: CallEnded) -> None:
         self.report = self.monitor.report()
         await self.service.call_ended(self, ended, self.report)
+        self.stored.set()
 
 
 def _rules_language(declared: str, configured: str) -> str:

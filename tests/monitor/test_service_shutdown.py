@@ -1,0 +1,108 @@
+"""Acceptance: SIGTERM during two live calls — both are finalized, scored and stored (end_reason shutdown); exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from websockets.exceptions import ConnectionClosed
+
+from monitor.feeders import FeedLog, stream_twilio
+from tests.conftest import free_port
+from tests.monitor.service_harness import REPO, card_call, get_json, http_get
+
+pytestmark = pytest.mark.slow
+SIGTERM_AFTER = 12.0  # seconds into the calls: after the recording disclosure, before the card number
+
+
+@asynccontextmanager
+async def serve_process(config_file: Path, log_file: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """`callwarden serve --config config_file` as a child process, ready (/readyz 200) when yielded."""
+    port = yaml.safe_load(config_file.read_text())["port"]
+    with log_file.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "serve", "--config", str(config_file)],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        async with asyncio.timeout(120):
+            while True:
+                assert proc.poll() is None, f"callwarden serve exited early: {log_file.read_text()[-2000:]}"
+                with contextlib.suppress(OSError):
+                    status, _ = await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/readyz", 1)
+                    if status == 200:
+                        break
+                await asyncio.sleep(0.2)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def feed_until_closed(url: str, audio: Any, call_id: str) -> FeedLog | BaseException:
+    try:
+        return await stream_twilio(url, audio, call_id=call_id, speed=1.0)
+    except (ConnectionClosed, OSError) as exc:  # the service closes the connection once the call is stored
+        return exc
+
+
+async def test_sigterm_during_two_live_calls_stores_both(
+    vosk_model_path: Path, espeak: str, shared_data: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    config_file = tmp_path / "callwarden.yaml"
+    config_file.write_text(
+        yaml.safe_dump(
+            {
+                "host": "127.0.0.1",
+                "port": port,
+                "data_dir": str(tmp_path / "data"),
+                "model_path": str(vosk_model_path),
+                "log_level": "INFO",
+            }
+        )
+    )
+    log_file = tmp_path / "serve.log"
+    calls = {"CAsigterm0000000000000000000000001": card_call("5555555555554444", digit_voice="jackson", late=True)}
+    calls["CAsigterm0000000000000000000000002"] = card_call("378282246310005", digit_voice="jackson", late=True)
+    url = f"ws://127.0.0.1:{port}/ingest/twilio"
+
+    async with serve_process(config_file, log_file) as proc:
+        feeders = [asyncio.create_task(feed_until_closed(url, c.call.audio, cid)) for cid, c in calls.items()]
+        await asyncio.sleep(SIGTERM_AFTER)
+        assert not any(f.done() for f in feeders), "a feeder stopped before SIGTERM"
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(asyncio.to_thread(proc.wait), 60)
+        exited_after = time.monotonic() - signalled
+        outcomes = await asyncio.wait_for(asyncio.gather(*feeders), 30)
+    log = log_file.read_text()
+    assert code == 0, f"exit code {code}; log tail:\n{log[-3000:]}"
+    assert "Traceback" not in log, log[-4000:]
+    print(f"\nSIGTERM → exit 0 in {exited_after:.2f} s; feeders ended with {[type(o).__name__ for o in outcomes]}")
+
+    # A restarted service serves both reports (the start-up sweep must not mark them incomplete).
+    async with serve_process(config_file, log_file):
+        details = {cid: await get_json(f"http://127.0.0.1:{port}/api/calls/{cid}") for cid in calls}
+    for cid, detail in details.items():
+        call = detail["call"]
+        assert (call["status"], call["end_reason"]) == ("completed", "shutdown"), call
+        assert call["score"] is not None and detail["report"]["score"] == call["score"]
+        assert SIGTERM_AFTER - 2 < call["audio_seconds"] < calls[cid].call.duration - 5, call
+        assert detail["transcript"], f"call {cid}: no transcript stored"
+        outcomes_by_rule = {f["rule_id"]: f["outcome"] for f in detail["findings"]}
+        assert outcomes_by_rule.get("disclosure.recording") == "said", outcomes_by_rule
+        assert not any(f["outcome"] == "pan_detected" for f in detail["findings"])  # the card came after SIGTERM
