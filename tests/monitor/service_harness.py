@@ -22,6 +22,7 @@ from monitor.config import Config
 from monitor.server import run_server
 from rules.events import Speaker
 from streams.synth import SynthCall, Turn, render_call
+from tests.conftest import MosquittoBroker
 
 REPO = Path(__file__).resolve().parents[2]
 FSDD_DIR = (REPO / ".." / "shared" / "data" / "audio" / "fsdd").resolve()
@@ -108,6 +109,18 @@ def http_get(url: str, timeout: float = 10) -> tuple[int, str]:
 async def get_json(url: str) -> Any:
     _, body = await asyncio.to_thread(http_get, url)
     return json.loads(body)
+
+
+def make_persistent(broker: MosquittoBroker) -> None:
+    """Restart `broker` with persistence on, so subscribers' QoS 1 sessions survive an outage we cause."""
+    broker.stop()
+    db_dir = broker.workdir / "mosquitto-db"
+    db_dir.mkdir(exist_ok=True)
+    broker.conf.write_text(
+        f"listener {broker.port} 127.0.0.1\nallow_anonymous true\n"
+        f"persistence true\npersistence_location {db_dir}/\nautosave_interval 1\n"
+    )
+    broker.start()
 
 
 async def wait_call_stored(base: str, call_id: str, timeout: float = 60) -> Any:
