@@ -172,9 +172,9 @@ def report(rows: list[Row], raw: Row, workers: int, seconds: float, runs: int) -
         "",
         f"Largest N measured that kept up with real time here: **{best}**. RTF per leg = wall / audio time;",
         "cores used = process CPU-s / wall-s; raw × cores used = raw audio-s per CPU-s × cores used;",
-        "ratio = our throughput / that (target ≥ 0.9). On an idle machine with all "
+        "ratio = our throughput / that (target ≥ 0.9). Estimated, not measured: an idle machine with all "
         f"{workers} cores: ≈ {capacity:.1f} audio-s/wall-s,",
-        f"i.e. about {int(capacity)} live legs (≈ {int(capacity) // 2} stereo calls).",
+        f"would decode ≈ that, i.e. about {int(capacity)} live legs (≈ {int(capacity) // 2} stereo calls).",
         "",
     ]
     return "\n".join(lines)
