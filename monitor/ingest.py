@@ -43,6 +43,8 @@ TRY_AGAIN_LATER = 1013
 GOING_AWAY = 1001
 INTERNAL_ERROR = 1011
 AUTH_FAILURE_DELAY = 0.5  # answer refusals no sooner than this (as Genesys' reference server does)
+CALL_START_TIMEOUT = 10.0  # a connection that has not started a call by then is closed (1008)
+PEER_CLOSE_TIMEOUT = 5.0  # after its call ended, the peer has this long to hang up before we close (1000)
 INGEST_PATHS = ("/ingest/twilio", "/ingest/audiohook", "/ingest/audiofork", "/ingest/raw")
 
 
@@ -104,25 +106,57 @@ class IngestConnection:
         self.session: CallSession | None = None
         self._stack = AsyncExitStack()
         self._closing = False
+        self._accepted = time.monotonic()
+        self._call_ended: float | None = None
 
     async def run(self) -> None:
         async with self._stack:
             try:
                 await self._pump()
-            except ConnectionClosed:
-                pass
+            except ConnectionClosed as closed:
+                self._log_transport_close(closed)
             finally:
                 await self._act_all(self.protocol.connection_lost(), sending=False)
 
     async def _pump(self) -> None:
-        async for message in self.ws:
+        while not self._closing:
+            try:
+                async with asyncio.timeout(self._patience()):
+                    message = await self.ws.recv()
+            except TimeoutError:
+                await self._timed_out()
+                return
             if isinstance(message, str):
                 outputs = self.protocol.receive_text(message)
             else:
                 outputs = self.protocol.receive_bytes(message)
             await self._act_all(outputs)
-            if self._closing:
-                return
+
+    def _patience(self) -> float | None:
+        """Seconds the peer may stay silent now: no limit during a call; bounded before it starts and after it ends."""
+        if self.session is not None:
+            return None
+        if self._call_ended is not None:
+            return max(0.0, self._call_ended + PEER_CLOSE_TIMEOUT - time.monotonic())
+        return max(0.0, self._accepted + CALL_START_TIMEOUT - time.monotonic())
+
+    async def _timed_out(self) -> None:
+        if self._call_ended is not None:
+            wait = PEER_CLOSE_TIMEOUT
+            log.info("%s peer did not hang up %.0f s after its call ended; closing", self.protocol.protocol, wait)
+            await self._close(1000, "call ended")
+        else:
+            await self._close(1008, f"no call started within {CALL_START_TIMEOUT:.0f} s")
+
+    def _log_transport_close(self, closed: ConnectionClosed) -> None:
+        """The WebSocket layer itself closed with an error (frame over max_size, bad UTF-8, bad framing): say why."""
+        sent = closed.sent
+        we_closed_first = sent is not None and (closed.rcvd is None or closed.rcvd_then_sent is False)
+        if sent is not None and we_closed_first and sent.code not in (1000, 1001):
+            self.service.metrics.ingest_error(self.protocol.protocol, sent.code)
+            log.warning("%s connection closed with %d: %s", self.protocol.protocol, sent.code, sent.reason)
+        elif sent is None and closed.rcvd is None:
+            log.info("%s connection lost without a close frame", self.protocol.protocol)
 
     async def _act_all(self, outputs: list[Output], sending: bool = True) -> None:
         for output in outputs:
@@ -160,6 +194,7 @@ class IngestConnection:
         if session is not None:
             await session.end(reason)
             await self._stack.aclose()  # waits until the call is flushed, scored and stored
+            self._call_ended = time.monotonic()
 
     async def _close(self, code: int, reason: str) -> None:
         if code != 1000:
