@@ -170,11 +170,16 @@ class CallStream:
         return sum(leg.buffer.shed_seconds for leg in self._legs)
 
     async def __aenter__(self) -> CallStream:
+        await asyncio.to_thread(self._prepare_legs)  # recognizer creation blocks ~0.1-0.2 s a leg: not on the loop
         await self._group.__aenter__()
         self._events.put_nowait(CallStarted(self.call_id, 0.0, self.language, self.metadata))
         for leg in self._legs:
             self._group.create_task(self._work(leg), name=f"asr {self.call_id} leg {leg.transcriber.leg.channel}")
         return self
+
+    def _prepare_legs(self) -> None:
+        for leg in self._legs:
+            leg.transcriber.prepare()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

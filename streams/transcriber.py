@@ -80,12 +80,21 @@ class LegTranscriber:
     _partial_text: str = ""
     _finished: bool = False
 
-    def __post_init__(self) -> None:
-        import vosk
+    def prepare(self) -> None:
+        """Create the Kaldi recognizer now if not yet done (blocking: ~0.1-0.2 s with the small models, whose
+        lookahead graph is composed per recognizer — call it off the event loop; otherwise the first use does)."""
+        if self._recognizer is None:
+            import vosk
 
-        self._recognizer = vosk.KaldiRecognizer(self.model, self.leg.rate)
-        self._recognizer.SetWords(True)
-        self._recognizer.SetPartialWords(self.config.partial_words)
+            recognizer = vosk.KaldiRecognizer(self.model, self.leg.rate)
+            recognizer.SetWords(True)
+            recognizer.SetPartialWords(self.config.partial_words)
+            self._recognizer = recognizer
+
+    @property
+    def recognizer(self) -> Any:
+        self.prepare()
+        return self._recognizer
 
     @property
     def slice_bytes(self) -> int:
@@ -118,7 +127,7 @@ class LegTranscriber:
 
     def skip(self, seconds: float) -> list[Utterance]:
         """Audio of `seconds` was shed before reaching us: close the current utterance, shift later times."""
-        events = self._final(self._recognizer.FinalResult())
+        events = self._final(self.recognizer.FinalResult())
         self._gaps.append(_Gap(self._fed_samples / self.leg.rate, seconds))
         return events
 
@@ -128,19 +137,19 @@ class LegTranscriber:
             return []
         events = self._decode(bytes(self._pending)) if self._pending else []
         self._pending.clear()
-        events.extend(self._final(self._recognizer.FinalResult()))
+        events.extend(self._final(self.recognizer.FinalResult()))
         self._finished = True
         return events
 
     def _decode(self, piece: bytes) -> list[Utterance]:
         self._fed_samples += len(piece) // 2
         self._since_partial += len(piece) // 2
-        if self._recognizer.AcceptWaveform(piece):
+        if self.recognizer.AcceptWaveform(piece):
             self._since_partial = 0
-            return self._final(self._recognizer.Result())
+            return self._final(self.recognizer.Result())
         if self.config.partials and self._since_partial >= self.config.partial_every * self.leg.rate:
             self._since_partial = 0
-            return self._partial(self._recognizer.PartialResult())
+            return self._partial(self.recognizer.PartialResult())
         return []
 
     def _partial(self, raw: str) -> list[Utterance]:
