@@ -66,6 +66,7 @@ class Config:
     language: str = "en-us"
     asr_threads: int = 0
     max_calls: int = 64
+    max_asr_lag: float = 5.0  # refuse new calls (1013) while a call's recognition trails its audio more (0: off)
     max_frame_bytes: int = 1 << 20
     tick_interval: float = 1.0
     log_level: str = "INFO"
@@ -88,6 +89,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_MODEL": "model_path",
     "CALLWARDEN_ASR_THREADS": "asr_threads",
     "CALLWARDEN_MAX_CALLS": "max_calls",
+    "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
     "CALLWARDEN_LOG_LEVEL": "log_level",
     "CALLWARDEN_TWILIO_AUTH_TOKEN": "twilio.auth_token",
 }

@@ -183,9 +183,10 @@ class IngestConnection:
         if opened.call_id in self.service.sessions:
             await self._close(1008, f"call {opened.call_id[:64]} is already being monitored")
             return
-        if len(self.service.sessions) >= self.service.config.max_calls:
-            log.warning("refusing call %s: %d calls active (max_calls)", opened.call_id, len(self.service.sessions))
-            await self._close(TRY_AGAIN_LATER, "at capacity: too many active calls, try again later")
+        refusal = self.service.admission_refusal()
+        if refusal is not None:
+            log.warning("refusing call %s (%d active): %s", opened.call_id, len(self.service.sessions), refusal)
+            await self._close(TRY_AGAIN_LATER, refusal)
             return
         self.session = await self._stack.enter_async_context(CallSession(self.service, opened))
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 from monitor.config import ConfigError, load_config
 from monitor.server import install_signal_handlers, run_server
+from monitor.store_types import StoreError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -45,5 +47,9 @@ def run(args: argparse.Namespace) -> int:
         install_signal_handlers(stop)
         await run_server(config, stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except StoreError as exc:  # fail fast at start-up: the data directory or database is unusable
+        print(f"callwarden: storage error: {exc}", file=sys.stderr)
+        return 4
     return 0

@@ -15,7 +15,7 @@ from monitor.live import LiveHub
 from monitor.metrics import Metrics
 from monitor.mqtt_sink import MqttAlertSink
 from monitor.outbox_sink import LogAlertSink, OutboxSink
-from monitor.store_async import AsyncStore
+from monitor.store_resilient import ResilientStore
 from rules.events import CallEnded
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
@@ -42,13 +42,13 @@ class Service:
         self.sessions: dict[str, CallSession] = {}
         self._stack = AsyncExitStack()
         self._arrivals: OrderedDict[str, float] = OrderedDict()
-        self._store: AsyncStore | None = None
+        self._store: ResilientStore | None = None
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
         self.ready_reason: str | None = "starting"
 
     @property
-    def store(self) -> AsyncStore:
+    def store(self) -> ResilientStore:
         assert self._store is not None, "Service not started"
         return self._store
 
@@ -60,7 +60,8 @@ class Service:
     async def __aenter__(self) -> Service:
         await self._stack.__aenter__()
         try:
-            self._store = await self._stack.enter_async_context(await AsyncStore.open(self.config.db_path))
+            self._store = await self._stack.enter_async_context(await ResilientStore.open(self.config.db_path))
+            self._store.attach_metrics(self.metrics)
             stale = await self.store.mark_incomplete_on_startup()
             if stale:
                 log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
@@ -98,6 +99,16 @@ class Service:
             return self.ready_reason
         problem = await self.store.check_writable()
         return f"storage: {problem}" if problem else None
+
+    def admission_refusal(self) -> str | None:
+        """None when a new call may start, else why not (sent as the 1013 close reason): capacity or ASR lag."""
+        if len(self.sessions) >= self.config.max_calls:
+            return "at capacity: too many active calls, try again later"
+        limit = self.config.max_asr_lag
+        lag = max((s.lag for s in self.sessions.values()), default=0.0)
+        if limit > 0 and lag > limit:
+            return f"ASR overloaded: recognition is {lag:.1f} s behind the audio (limit {limit:g} s), try again later"
+        return None
 
     # -- callbacks from call sessions ----------------------------------------------------------------------------
 
