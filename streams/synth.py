@@ -74,8 +74,10 @@ def speak(text: str, voice: str = "en-us", speed: int = 160, rate: int = 8000) -
     )
     if espeak.returncode != 0 or not espeak.stdout:
         raise SynthError(f"espeak-ng failed for voice {voice!r}: {espeak.stderr.decode(errors='replace')[-200:]}")
+    # -R: repeatable mode (dither seeded), so the same text renders to the same samples
+    to_raw = ["-R", "-t", "wav", "-", "-t", "raw", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed", "-"]
     sox = subprocess.run(
-        [_tool("sox"), "-t", "wav", "-", "-t", "raw", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed", "-"],
+        [_tool("sox"), *to_raw],
         input=espeak.stdout,
         capture_output=True,
         check=False,
@@ -129,6 +131,7 @@ def _resample(pcm: Pcm, src: int, dst: int) -> Pcm:
     sox = subprocess.run(
         [
             _tool("sox"),
+            "-R",  # repeatable: dither seeded, so the same call renders to the same samples
             "-t",
             "raw",
             "-r",
