@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ class ExpectedFinding:
     """A finding the call must (present) or must not (absent) produce.
 
     With `start`/`end` (audio seconds, the labelled turn) a present finding must start within
-    [start - tolerance, end + tolerance]; `speaker` "" means any speaker.
+    [start - tolerance, end + tolerance]; `speaker` "" means any speaker. `at` is where the evidence itself
+    begins (e.g. the first spoken card digit, or the disclosure deadline for `not_said`): the finding's start
+    should be there; None means `start` (the detection-time error of `callwarden eval` is measured against it).
     """
 
     rule_id: str
@@ -31,6 +33,12 @@ class ExpectedFinding:
     speaker: str = ""
     start: float | None = None
     end: float | None = None
+    at: float | None = None
+
+    @property
+    def labelled_time(self) -> float | None:
+        """The audio time a matching finding should start at: `at`, else the turn's start."""
+        return self.at if self.at is not None else self.start
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +48,7 @@ class ExpectedFinding:
             "speaker": self.speaker or None,
             "start": None if self.start is None else round(self.start, 3),
             "end": None if self.end is None else round(self.end, 3),
+            "at": None if self.at is None else round(self.at, 3),
         }
 
     def describe(self) -> str:
@@ -62,6 +71,8 @@ class CallLabels:
     expect: tuple[ExpectedFinding, ...]
     tags: tuple[str, ...] = ()
     tolerance_seconds: float = DEFAULT_TOLERANCE
+    conditions: Mapping[str, Any] = field(default_factory=dict)
+    """How the audio was made (generated corpora: voices, speeds, noise, codec, digit speaker); free-form."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +87,7 @@ class CallLabels:
             "tolerance_seconds": self.tolerance_seconds,
             "turns": list(self.turns),
             "expect": [e.to_json() for e in self.expect],
+            "conditions": dict(self.conditions),
         }
 
 
@@ -112,6 +124,7 @@ def labels_from_json(data: Mapping[str, Any], where: str = "labels") -> CallLabe
                 item.get("speaker") or "",
                 _time(item, "start", at),
                 _time(item, "end", at),
+                _time(item, "at", at),
             )
         )
     return CallLabels(
@@ -124,7 +137,17 @@ def labels_from_json(data: Mapping[str, Any], where: str = "labels") -> CallLabe
         expect=tuple(expect),
         tags=tuple(str(t) for t in data.get("tags", [])),
         tolerance_seconds=float(data.get("tolerance_seconds", DEFAULT_TOLERANCE)),
+        conditions=_conditions(data, where),
     )
+
+
+def _conditions(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    value = data.get("conditions")
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise LabelsError(f"{where}: field 'conditions' must be an object, got {value!r}")
+    return dict(value)
 
 
 def load_labels(path: Path) -> CallLabels:
