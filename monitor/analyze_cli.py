@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -12,8 +13,9 @@ from typing import Any, TextIO
 
 from monitor.analyze import CallAnalysis, analyze_files, offline_config
 from rules.eventlog import dumps_event
-from rules.events import Event
+from rules.events import CallStarted, Event, Utterance
 from rules.packs import PackError, RuleSet, load_packs
+from rules.redact import Redactor
 from streams.audiofile import AudioFileError, read_audio
 from streams.transcriber import AsrConfig
 
@@ -44,8 +46,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--events-out",
         type=Path,
         metavar="FILE.jsonl",
-        help="also write the raw event log (rules.eventlog) for `callwarden replay`; it holds UNREDACTED "
-        "transcripts (card digits), so it is created owner-readable only",
+        help="also write the event log (rules.eventlog) for `callwarden replay`; card digits are redacted in it, "
+        "so replay reproduces every finding except those that need the digits (card, CVV, SSN detectors)",
     )
     parser.add_argument("--transcript", action="store_true", help="also print the redacted transcript")
     parser.add_argument("--pass-mark", type=float, default=80.0, help="score a call needs to pass (default 80)")
@@ -75,8 +77,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if args.events_out is not None:
         write_event_log(args.events_out, analysis.events)
         print(
-            f"callwarden analyze: wrote {len(analysis.events)} events to {args.events_out} "
-            "(unredacted: handle as cardholder data)",
+            f"callwarden analyze: wrote {len(analysis.events)} events to {args.events_out} (card digits redacted)",
             file=err,
         )
     if args.json:
@@ -108,11 +109,33 @@ def _check_input(args: argparse.Namespace) -> str:
 
 
 def write_event_log(path: Path, events: Sequence[Event]) -> None:
-    """Write events as JSON lines (rules.eventlog), readable by the owner only (they hold raw transcripts)."""
+    """Write events as JSON lines (rules.eventlog), owner-readable only, with card digits redacted.
+
+    Card data never leaves the process: every utterance's text and words pass through one per-call Redactor
+    (the same masking as transcripts), so a masked word's text becomes its mask.
+    """
+    redactors: dict[str, Redactor] = {}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         for event in events:
+            if isinstance(event, CallStarted):
+                redactors[event.call_id] = Redactor(lang=event.language)
+            elif isinstance(event, Utterance):
+                event = redact_utterance_event(redactors.setdefault(event.call_id, Redactor()), event)
             f.write(dumps_event(event) + "\n")
+
+
+def redact_utterance_event(redactor: Redactor, utterance: Utterance) -> Utterance:
+    """The utterance with masked words replaced by "[number]" and its text redacted."""
+    words = [w.text for w in utterance.words] if utterance.words else utterance.text.split()
+    result = redactor.redact(
+        words, speaker=str(utterance.speaker), start=utterance.start, end=utterance.end, final=utterance.final
+    )
+    masked = set(result.masked)
+    new_words = tuple(
+        dataclasses.replace(w, text="[number]") if i in masked else w for i, w in enumerate(utterance.words)
+    )
+    return dataclasses.replace(utterance, text=result.text, words=new_words)
 
 
 def print_summary(analysis: CallAnalysis, ruleset: RuleSet, out: TextIO, transcript: bool = False) -> None:

@@ -120,6 +120,6 @@ def _print(message: dict[str, Any]) -> None:
         verdict = "PASS" if report.get("passed") else "FAIL"
         print(f"\nCall ended ({message['reason']}): score {report.get('score')} / 100 — {verdict}")
         for item in report.get("items", []):
-            status = {True: "ok  ", False: "FAIL", None: "n/a "}.get(item.get("passed"), "?   ")
+            status = {"passed": "ok  ", "failed": "FAIL", "not_applicable": "n/a "}.get(item.get("status"), "?   ")
             print(f"   {status} {item.get('rule_id')}: {item.get('summary', '')}")
     logging.getLogger("callwarden.demo").debug("%s", kind)

@@ -82,15 +82,20 @@ def test_cli_json_report_and_event_log_replay_to_the_same_findings(
     report = json.loads(out.getvalue())
     assert report["report_version"] == 1 and report["call_id"] == "cvv" and report["auto_failed"] is True
     assert "cvv_detected" in {f["outcome"] for f in report["findings"]}
-    assert events.stat().st_mode & 0o077 == 0  # raw transcripts: owner only
+    assert events.stat().st_mode & 0o077 == 0  # transcripts: owner only
+    logged = events.read_text()
+    assert "seven three seven" not in logged and "737" not in logged  # card data never leaves the process
     replay = _parse(["replay", str(events), "--json"])
     replayed = io.StringIO()
     assert replay.func(replay, replayed, io.StringIO()) == 0
     again = json.loads(replayed.getvalue())
-    assert [(f["finding_id"], f["outcome"], f["start"]) for f in again["findings"]] == [
-        (f["finding_id"], f["outcome"], f["start"]) for f in report["findings"]
-    ]
-    assert again["score"] == report["score"]
+
+    def non_pci(findings: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        # the redacted log cannot re-detect card data; every other finding replays identically
+        return [(f["finding_id"], f["outcome"], f["start"]) for f in findings if f["pack_id"] != "pci"]
+
+    assert non_pci(again["findings"]) == non_pci(report["findings"])
+    assert non_pci(again["findings"])
 
 
 def test_cli_text_summary_lists_findings_score_and_rules(
