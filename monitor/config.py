@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from monitor.config_trust import AccessConfig, EncryptionConfig, RetentionConfig, TrustConfigError
+
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the file or variable, the field and the fix."""
@@ -73,6 +75,9 @@ class Config:
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
     audiofork: AudioForkConfig = field(default_factory=AudioForkConfig)
+    encryption: EncryptionConfig = field(default_factory=EncryptionConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
 
     @property
     def db_path(self) -> Path:
@@ -92,9 +97,20 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
     "CALLWARDEN_LOG_LEVEL": "log_level",
     "CALLWARDEN_TWILIO_AUTH_TOKEN": "twilio.auth_token",
+    "CALLWARDEN_DATA_KEY": "encryption.key",
+    "CALLWARDEN_DATA_KEYS_RETIRED": "encryption.retired_keys",
+    "CALLWARDEN_DATA_KEY_FILE": "encryption.key_file",
+    "CALLWARDEN_REQUIRE_AUTH": "access.require_auth",
 }
 
-_SECTIONS = {"twilio": TwilioConfig, "audiohook": AudioHookConfig, "audiofork": AudioForkConfig}
+_SECTIONS = {
+    "twilio": TwilioConfig,
+    "audiohook": AudioHookConfig,
+    "audiofork": AudioForkConfig,
+    "encryption": EncryptionConfig,
+    "retention": RetentionConfig,
+    "access": AccessConfig,
+}
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -141,7 +157,7 @@ def _apply(config: Any, raw: Mapping[str, Any], origin: str, prefix: str = "") -
             changes[name] = _coerce(getattr(config, name), value, f"{origin}: {prefix}{name}")
     try:
         return replace(config, **changes)
-    except ConfigError as exc:
+    except (ConfigError, TrustConfigError) as exc:
         raise ConfigError(f"{origin}: {exc}") from None
 
 

@@ -11,6 +11,8 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Literal
 
 from monitor.config import Config
+from monitor.crypto import resolve_data_keys
+from monitor.gdpr import retention_task
 from monitor.live import LiveHub
 from monitor.metrics import Metrics
 from monitor.mqtt_sink import MqttAlertSink
@@ -60,7 +62,9 @@ class Service:
     async def __aenter__(self) -> Service:
         await self._stack.__aenter__()
         try:
-            self._store = await self._stack.enter_async_context(await ResilientStore.open(self.config.db_path))
+            keys = resolve_data_keys(self.config.encryption, self.config.data_dir)
+            store = await ResilientStore.open(self.config.db_path, keys)
+            self._store = await self._stack.enter_async_context(store)
             self._store.attach_metrics(self.metrics)
             stale = await self.store.mark_incomplete_on_startup()
             if stale:
@@ -72,6 +76,7 @@ class Service:
             )
             self._asr = await self._stack.enter_async_context(Transcription(pipeline))
             self.sink = await self._stack.enter_async_context(self._make_sink())
+            await self._stack.enter_async_context(retention_task(self.store, self.config.retention))
         except BaseException:
             await self._stack.aclose()
             raise
@@ -144,13 +149,12 @@ class Service:
         level = logging.WARNING if finding.severity in ("high", "critical") else logging.INFO
         alerts_log.log(
             level,
-            "finding call=%s rule=%s outcome=%s severity=%s at=%.2fs evidence=%r",
+            "finding call=%s rule=%s outcome=%s severity=%s at=%.2fs",
             finding.call_id,
             finding.rule_id,
             finding.outcome,
             finding.severity,
             finding.start,
-            finding.evidence,
         )
 
     def _alert_delivered(self, finding_id: str, handoff_wall: float) -> None:

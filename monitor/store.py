@@ -2,23 +2,23 @@
 
 One connection guarded by a lock, autocommit mode with explicit BEGIN IMMEDIATE transactions; writes that must be
 atomic together (a finding and its outbox row, a call's end and its score row) share one transaction. Every text
-and JSON value passes the digit guard (monitor/store_guard.py) before it is written. For asyncio code use
-`monitor.store_async.AsyncStore`, which runs these methods in one dedicated thread.
+and JSON value passes the digit guard (monitor/store_guard.py) before it is written, and content (transcripts,
+finding JSON, consent texts, reports, metadata, outbox payloads) is encrypted with AES-256-GCM (monitor/crypto.py);
+ids, rule ids, severities and times stay clear for filtering. Erasure, retention purge, key rotation and the audit
+log live in monitor/store_trust.py. For asyncio code use `monitor.store_async.AsyncStore` (one dedicated thread).
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
 from monitor import store_queries as q
-from monitor.store_guard import DigitGuard
+from monitor.crypto import DataKeyError, DataKeys
 from monitor.store_rows import (
     alert_topic,
     consent_from_finding,
@@ -29,6 +29,7 @@ from monitor.store_rows import (
     score_topic,
 )
 from monitor.store_schema import SchemaError, migrate
+from monitor.store_trust import TrustOps, flags_transcript_erasure
 from monitor.store_types import (
     Acknowledgement,
     CallDetail,
@@ -48,19 +49,16 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
 
 
-class Store:
-    """The synchronous store; thread-safe (one connection, one lock). Open it with `Store.open(path)`."""
+class Store(TrustOps):
+    """The synchronous store; thread-safe (one connection, one lock). Open it with `Store.open(path, keys=…)`.
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn = conn
-        self._path = path
-        self._lock = threading.Lock()
-        self._guard = DigitGuard()
+    Without `keys` the data key file next to the database is used (created on first open, with a loud warning).
+    """
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path) -> Self:
+    def open(cls, path: str | Path, keys: DataKeys | None = None) -> Self:
         """Open (creating directories, file and schema as needed) the database at `path`."""
         db = Path(path).expanduser()
         try:
@@ -78,6 +76,7 @@ class Store:
                 raise StoreError(f"database {db}: SQLite refused WAL mode (got {mode!r}); use a local filesystem")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA secure_delete=ON")  # erased rows are zeroed in the file, not left in free pages
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             applied = migrate(conn, str(db))
         except sqlite3.Error as exc:
@@ -89,53 +88,14 @@ class Store:
             raise StoreError(str(exc)) from exc
         if applied:
             log.info("store %s: applied schema migrations %s", db, applied)
-        return cls(conn, db)
-
-    @property
-    def path(self) -> Path:
-        """The database file."""
-        return self._path
-
-    @property
-    def guard_hits(self) -> int:
-        """How many long digit runs the guard masked since opening (should stay 0)."""
-        return self._guard.hits
-
-    def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _tx(self, context: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                self._guard.drain_fields()
-                raise
-            self._conn.execute("COMMIT")
-            masked = self._guard.drain_fields()
-        if masked:
-            log.warning("store: masked long digit runs in %s (fields: %s) — redaction gap upstream", context, masked)
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._conn
-
-    def journal_mode(self) -> str:
-        """SQLite's journal mode of this database ("wal")."""
-        with self._read() as conn:
-            return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+        try:
+            store = cls(conn, db, keys)
+        except DataKeyError as exc:
+            conn.close()
+            raise StoreError(str(exc)) from exc
+        if 2 in applied and 1 not in applied:
+            store.reencrypt()  # a database written before encryption at rest: encrypt its plaintext rows now
+        return store
 
     # -- calls -----------------------------------------------------------------------------------------------
 
@@ -156,7 +116,14 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO calls(call_id, protocol, language, metadata, agent, started_wall, status) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'active') ON CONFLICT(call_id) DO NOTHING",
-                (call_id, protocol, language, dumps(meta), meta.get("agent"), started_wall),
+                (
+                    call_id,
+                    protocol,
+                    language,
+                    self._keys.encrypt(dumps(meta), f"calls.metadata|{call_id}"),
+                    meta.get("agent"),
+                    started_wall,
+                ),
             )
             return cur.rowcount == 1
 
@@ -182,6 +149,7 @@ class Store:
         if report_json is not None:
             passed = report_json.get("passed") if passed is None else passed
             score = report_json.get("score") if score is None else score
+        aad = f"calls.score_json|{call_id}"
         with self._tx(f"call {call_id}") as conn:
             cur = conn.execute(
                 "UPDATE calls SET ended_wall = ?, audio_seconds = ?, end_reason = ?, status = ?, score_json = ?, "
@@ -191,7 +159,7 @@ class Store:
                     audio_seconds,
                     end_reason,
                     status,
-                    None if report_json is None else dumps(report_json),
+                    None if report_json is None else self._keys.encrypt(dumps(report_json), aad),
                     None if passed is None else int(bool(passed)),
                     score,
                     call_id,
@@ -212,7 +180,7 @@ class Store:
                 "ended_wall": ended_wall,
                 "report": report_json,
             }
-            return enqueue(conn, call_id, score_topic(call_id), payload, None, ended_wall)
+            return enqueue(conn, self._keys, call_id, score_topic(call_id), payload, None, ended_wall)
 
     def mark_incomplete_on_startup(self, *, reason: str = "service-restart") -> list[str]:
         """Calls still active from a previous process become incomplete; returns their ids."""
@@ -226,11 +194,21 @@ class Store:
     # -- transcript, findings, consent ------------------------------------------------------------------------
 
     def add_transcript(self, utterance: Utterance, *, redacted_text: str) -> bool:
-        """Store a FINAL utterance with its redacted text; partials are ignored (returns False)."""
+        """Store a FINAL utterance with its redacted text (encrypted); partials are ignored (returns False).
+
+        Nothing more is stored of a call whose customer withdrew consent (its transcript is erased by the purge).
+        """
         if not utterance.final:
             return False
         with self._tx(f"call {utterance.call_id}") as conn:
-            text = self._guard.text(redacted_text, "transcript.text")
+            flagged = conn.execute(
+                "SELECT 1 FROM calls WHERE call_id = ? AND transcript_erase_wall IS NOT NULL", (utterance.call_id,)
+            ).fetchone()
+            if flagged is not None:
+                return False
+            text = self._keys.encrypt(
+                self._guard.text(redacted_text, "transcript.text"), f"transcript.text|{utterance.call_id}"
+            )
             conn.execute(
                 'INSERT OR REPLACE INTO transcript(call_id, speaker, channel, utterance_index, start, "end", text) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -259,20 +237,25 @@ class Store:
                 if not finding.finding_id:
                     raise StoreError(f"add_findings: finding of rule {finding.rule_id!r} has no finding_id")
                 data = self._guard.json_value(finding.to_json(), "finding")
-                if not insert_finding(conn, finding, data, wall):
+                if not insert_finding(conn, self._keys, finding, data, wall):
                     continue
                 if finding.kind == "consent":
-                    insert_consent(conn, self._guard, consent_from_finding(finding, wall))
+                    insert_consent(conn, self._keys, self._guard, consent_from_finding(finding, wall))
+                if flags_transcript_erasure(finding):
+                    conn.execute(
+                        "UPDATE calls SET transcript_erase_wall = ? "
+                        "WHERE call_id = ? AND transcript_erase_wall IS NULL",
+                        (wall, finding.call_id),
+                    )
                 payload = {"type": "finding", **data, "wall_time": wall}
-                seqs.append(
-                    enqueue(conn, finding.call_id, alert_topic(finding.call_id), payload, finding.finding_id, wall)
-                )
+                topic = alert_topic(finding.call_id)
+                seqs.append(enqueue(conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall))
         return seqs
 
     def add_consent_record(self, record: ConsentRecord) -> None:
         """Store a consent record that did not come from a "consent" finding."""
         with self._tx(f"call {record.call_id}") as conn:
-            insert_consent(conn, self._guard, record)
+            insert_consent(conn, self._keys, self._guard, record)
 
     def acknowledge(
         self, finding_id: str, who: str, *, note: str = "", wall_time: float | None = None
@@ -288,7 +271,12 @@ class Store:
                 raise StoreError(f"acknowledge: finding {finding_id!r} is not stored")
             conn.execute(
                 "INSERT INTO acknowledgements(finding_id, who, wall_time, note) VALUES (?, ?, ?, ?)",
-                (ack.finding_id, ack.who, ack.wall_time, ack.note),
+                (
+                    ack.finding_id,
+                    ack.who,
+                    ack.wall_time,
+                    self._keys.encrypt(ack.note, f"acknowledgements.note|{finding_id}"),
+                ),
             )
         return ack
 
@@ -310,25 +298,25 @@ class Store:
         """Calls newest first; `rule`/`severity` keep calls with a finding of that rule and at least that severity."""
         flt = CallFilter(since, until, agent, rule, severity, passed, limit, offset, statuses)
         with self._read() as conn:
-            return q.list_calls(conn, flt)
+            return q.list_calls(conn, self._keys, flt)
 
     def get_call(self, call_id: str) -> CallDetail | None:
         """Everything stored about one call, None when unknown."""
         with self._read() as conn:
-            return q.call_detail(conn, call_id)
+            return q.call_detail(conn, self._keys, call_id)
 
     def get_report(self, call_id: str) -> dict[str, Any] | None:
         """The end-of-call report as stored, None when the call is unknown or not scored."""
         with self._read() as conn:
-            return q.report(conn, call_id)
+            return q.report(conn, self._keys, call_id)
 
     def consent_record(self, call_id: str) -> ConsentProof | None:
         """The consent proof of one call (its records may be empty), None when the call is unknown."""
         with self._read() as conn:
-            summary = q.call_summary(conn, call_id)
+            summary = q.call_summary(conn, self._keys, call_id)
             if summary is None:
                 return None
-            records = q.consent_records(conn, call_id)
+            records = q.consent_records(conn, self._keys, call_id)
         return ConsentProof(call_id, summary.agent, summary.started_wall, summary.metadata, records)
 
     # -- outbox ----------------------------------------------------------------------------------------------
@@ -336,7 +324,7 @@ class Store:
     def pending_outbox(self, limit: int = 100) -> list[OutboxRow]:
         """Undelivered rows in seq order."""
         with self._read() as conn:
-            return q.pending_outbox(conn, limit)
+            return q.pending_outbox(conn, self._keys, limit)
 
     def mark_delivered(self, seqs: Iterable[int], *, wall_time: float | None = None) -> int:
         """Mark rows delivered (the broker acknowledged them); returns how many were newly marked."""
@@ -367,29 +355,3 @@ class Store:
                 "DELETE FROM outbox WHERE delivered_wall IS NOT NULL AND delivered_wall < ?", (before_wall,)
             )
             return cur.rowcount
-
-    # -- health ----------------------------------------------------------------------------------------------
-
-    def check_writable(self) -> str | None:
-        """None when a write transaction can be opened and written (for /readyz), else the reason."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._conn.execute(
-                        "INSERT INTO schema_migrations(version, name, applied_wall) VALUES (-1, 'write probe', 0)"
-                    )
-                finally:
-                    self._conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                return f"database {self._path} is not writable: {exc}"
-        return None
-
-    def integrity_check(self) -> list[str]:
-        """Problems SQLite finds (integrity_check + foreign_key_check); an empty list means healthy."""
-        with self._read() as conn:
-            problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check") if str(r[0]) != "ok"]
-            problems += [
-                f"foreign key violation: {r[0]} row {r[1]} → {r[2]}" for r in conn.execute("PRAGMA foreign_key_check")
-            ]
-        return problems

@@ -14,15 +14,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
+from monitor.crypto import DataKeys
 from monitor.store import Store
 from monitor.store_types import (
     Acknowledgement,
+    AuditEntry,
     CallDetail,
     CallStatus,
     CallSummary,
     ConsentProof,
     ConsentRecord,
     OutboxRow,
+    PurgeCutoffs,
 )
 from rules.events import Utterance
 from rules.findings import Finding
@@ -40,9 +43,9 @@ class AsyncStore:
         self._outbox_listeners: list[Callable[[], None]] = []
 
     @classmethod
-    async def open(cls, path: str | Path) -> Self:
-        """Open the database at `path` (without blocking the loop)."""
-        store = await asyncio.get_running_loop().run_in_executor(None, Store.open, path)
+    async def open(cls, path: str | Path, keys: DataKeys | None = None) -> Self:
+        """Open the database at `path` (without blocking the loop); `keys` as in `Store.open`."""
+        store = await asyncio.get_running_loop().run_in_executor(None, Store.open, path, keys)
         return cls(store)
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -219,3 +222,44 @@ class AsyncStore:
     async def purge_delivered(self, before_wall: float) -> int:
         """See `Store.purge_delivered`."""
         return await self._run(self.store.purge_delivered, before_wall)
+
+    # -- trust: audit, erasure, retention --------------------------------------------------------------------
+
+    async def audit(
+        self,
+        actor: str,
+        action: str,
+        *,
+        source: str,
+        role: str = "",
+        call_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> int:
+        """See `Store.audit`."""
+        return await self._run(
+            self.store.audit, actor, action, source=source, role=role, call_id=call_id, detail=detail
+        )
+
+    async def audit_entries(
+        self, *, since: float | None = None, call_id: str | None = None, action: str | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
+        """See `Store.audit_entries`."""
+        return await self._run(self.store.audit_entries, since=since, call_id=call_id, action=action, limit=limit)
+
+    async def erase_call(self, call_id: str, *, actor: str, source: str, role: str = "") -> dict[str, int]:
+        """See `Store.erase_call`."""
+        return await self._run(self.store.erase_call, call_id, actor=actor, source=source, role=role)
+
+    async def erase_customer(
+        self, number: str, *, actor: str, source: str, role: str = ""
+    ) -> tuple[list[str], list[str]]:
+        """See `Store.erase_customer`."""
+        return await self._run(self.store.erase_customer, number, actor=actor, source=source, role=role)
+
+    async def export_call(self, call_id: str) -> tuple[CallDetail, list[AuditEntry]] | None:
+        """See `Store.export_call`."""
+        return await self._run(self.store.export_call, call_id)
+
+    async def purge(self, cutoffs: PurgeCutoffs, *, actor: str = "system", source: str = "service") -> dict[str, int]:
+        """See `Store.purge`."""
+        return await self._run(self.store.purge, cutoffs, actor=actor, source=source)

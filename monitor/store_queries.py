@@ -1,4 +1,5 @@
-"""Read-side SQL of the store: listing and loading calls, transcripts, findings, consent records and the outbox."""
+"""Read-side SQL of the store: listing and loading (and decrypting) calls, transcripts, findings, consent records and
+the outbox."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import sqlite3
 from typing import Any, cast
 
+from monitor.crypto import DataKeys
 from monitor.store_types import (
     Acknowledgement,
     CallDetail,
@@ -40,14 +42,14 @@ def severity_rank(severity: str) -> int:
         raise StoreError(f"unknown severity {severity!r}; use one of: {known}") from None
 
 
-def _summary(row: sqlite3.Row) -> CallSummary:
+def _summary(row: sqlite3.Row, keys: DataKeys) -> CallSummary:
     passed = row["passed"]
     worst = row["worst"]
     return CallSummary(
         call_id=row["call_id"],
         protocol=row["protocol"],
         language=row["language"],
-        metadata=json.loads(row["metadata"]),
+        metadata=json.loads(keys.decrypt(row["metadata"], f"calls.metadata|{row['call_id']}")),
         agent=row["agent"],
         started_wall=row["started_wall"],
         ended_wall=row["ended_wall"],
@@ -61,7 +63,7 @@ def _summary(row: sqlite3.Row) -> CallSummary:
     )
 
 
-def list_calls(conn: sqlite3.Connection, flt: CallFilter) -> list[CallSummary]:
+def list_calls(conn: sqlite3.Connection, keys: DataKeys, flt: CallFilter) -> list[CallSummary]:
     """Calls matching `flt`, newest first (by start wall time)."""
     if not 0 < flt.limit <= MAX_LIMIT:
         raise StoreError(f"list_calls limit must be within 1..{MAX_LIMIT}, got {flt.limit}")
@@ -98,28 +100,32 @@ def list_calls(conn: sqlite3.Connection, flt: CallFilter) -> list[CallSummary]:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY c.started_wall DESC, c.call_id LIMIT ? OFFSET ?"
     args.extend((flt.limit, flt.offset))
-    return [_summary(row) for row in conn.execute(sql, args)]
+    return [_summary(row, keys) for row in conn.execute(sql, args)]
 
 
-def call_summary(conn: sqlite3.Connection, call_id: str) -> CallSummary | None:
+def call_summary(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallSummary | None:
     """One call's summary, None when it is not stored."""
     row = conn.execute(f"SELECT {_SUMMARY_COLUMNS} FROM calls c WHERE c.call_id = ?", (call_id,)).fetchone()
-    return None if row is None else _summary(row)
+    return None if row is None else _summary(row, keys)
 
 
-def transcript(conn: sqlite3.Connection, call_id: str) -> tuple[TranscriptLine, ...]:
+def transcript(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[TranscriptLine, ...]:
     """The call's final utterances in audio-time order."""
     rows = conn.execute(
         'SELECT speaker, channel, utterance_index, start, "end", text FROM transcript '
         "WHERE call_id = ? ORDER BY start, channel, utterance_index",
         (call_id,),
     )
+    aad = f"transcript.text|{call_id}"
     return tuple(
-        TranscriptLine(r["speaker"], r["channel"], r["utterance_index"], r["start"], r["end"], r["text"]) for r in rows
+        TranscriptLine(
+            r["speaker"], r["channel"], r["utterance_index"], r["start"], r["end"], keys.decrypt(r["text"], aad)
+        )
+        for r in rows
     )
 
 
-def findings(conn: sqlite3.Connection, call_id: str) -> tuple[StoredFinding, ...]:
+def findings(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[StoredFinding, ...]:
     """The call's findings in audio-time order, each with its acknowledgements."""
     acks: dict[str, list[Acknowledgement]] = {}
     for r in conn.execute(
@@ -127,7 +133,8 @@ def findings(conn: sqlite3.Connection, call_id: str) -> tuple[StoredFinding, ...
         "JOIN findings f ON f.finding_id = a.finding_id WHERE f.call_id = ? ORDER BY a.id",
         (call_id,),
     ):
-        acks.setdefault(r["finding_id"], []).append(Acknowledgement(*tuple(r)))
+        note = keys.decrypt(r["note"], f"acknowledgements.note|{r['finding_id']}")
+        acks.setdefault(r["finding_id"], []).append(Acknowledgement(r["finding_id"], r["who"], r["wall_time"], note))
     rows = conn.execute(
         "SELECT finding_id, call_id, rule_id, severity, outcome, audio_start, audio_end, wall_time, json "
         "FROM findings WHERE call_id = ? ORDER BY audio_start, wall_time, finding_id",
@@ -143,14 +150,14 @@ def findings(conn: sqlite3.Connection, call_id: str) -> tuple[StoredFinding, ...
             audio_start=r["audio_start"],
             audio_end=r["audio_end"],
             wall_time=r["wall_time"],
-            data=json.loads(r["json"]),
+            data=json.loads(keys.decrypt(r["json"], f"findings.json|{call_id}")),
             acknowledgements=tuple(acks.get(r["finding_id"], ())),
         )
         for r in rows
     )
 
 
-def consent_records(conn: sqlite3.Connection, call_id: str) -> tuple[ConsentRecord, ...]:
+def consent_records(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[ConsentRecord, ...]:
     """The call's consent records in audio-time order."""
     rows = conn.execute(
         "SELECT call_id, rule_id, pack_id, pack_version, disclosed_text, disclosed_by, disclosed_at, answer_text, "
@@ -158,40 +165,51 @@ def consent_records(conn: sqlite3.Connection, call_id: str) -> tuple[ConsentReco
         "WHERE call_id = ? ORDER BY answered_at, id",
         (call_id,),
     )
-    return tuple(ConsentRecord(*tuple(r)) for r in rows)
+    records = []
+    for r in rows:
+        values = dict(r)
+        for column in ("disclosed_text", "answer_text"):
+            values[column] = keys.decrypt(values[column], f"consent_records.{column}|{call_id}")
+        records.append(ConsentRecord(**values))
+    return tuple(records)
 
 
-def report(conn: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
+def report(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> dict[str, Any] | None:
     """The stored end-of-call report (score JSON), None when the call is unknown or not scored yet."""
     row = conn.execute("SELECT score_json FROM calls WHERE call_id = ?", (call_id,)).fetchone()
     if row is None or row["score_json"] is None:
         return None
-    loaded: dict[str, Any] = json.loads(row["score_json"])
+    loaded: dict[str, Any] = json.loads(keys.decrypt(row["score_json"], f"calls.score_json|{call_id}"))
     return loaded
 
 
-def call_detail(conn: sqlite3.Connection, call_id: str) -> CallDetail | None:
+def call_detail(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallDetail | None:
     """Everything stored about one call, None when it is unknown."""
-    summary = call_summary(conn, call_id)
+    summary = call_summary(conn, keys, call_id)
     if summary is None:
         return None
     return CallDetail(
         call=summary,
-        transcript=transcript(conn, call_id),
-        findings=findings(conn, call_id),
-        consent=consent_records(conn, call_id),
-        report=report(conn, call_id),
+        transcript=transcript(conn, keys, call_id),
+        findings=findings(conn, keys, call_id),
+        consent=consent_records(conn, keys, call_id),
+        report=report(conn, keys, call_id),
     )
 
 
-def pending_outbox(conn: sqlite3.Connection, limit: int) -> list[OutboxRow]:
+def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int) -> list[OutboxRow]:
     """Undelivered outbox rows, oldest first (seq order, hence per-call order too)."""
     rows = conn.execute(
         "SELECT seq, call_id, topic, payload, finding_id, created_wall, attempts, last_error, delivered_wall "
         "FROM outbox WHERE delivered_wall IS NULL ORDER BY seq LIMIT ?",
         (limit,),
     )
-    return [OutboxRow(*tuple(r)) for r in rows]
+    out = []
+    for r in rows:
+        values = dict(r)
+        values["payload"] = keys.decrypt(values["payload"], f"outbox.payload|{values['call_id']}")
+        out.append(OutboxRow(**values))
+    return out
 
 
 def outbox_depth(conn: sqlite3.Connection) -> int:

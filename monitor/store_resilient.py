@@ -28,6 +28,7 @@ from typing import Any, Self
 
 from prometheus_client import Counter, Gauge
 
+from monitor.crypto import DataKeys
 from monitor.metrics import NAMESPACE, Metrics
 from monitor.store import Store
 from monitor.store_async import AsyncStore
@@ -86,9 +87,9 @@ class ResilientStore(AsyncStore):
         """Failed writes since opening."""
 
     @classmethod
-    async def open(cls, path: str | Path) -> Self:
+    async def open(cls, path: str | Path, keys: DataKeys | None = None) -> Self:
         """Open the database at `path`; a StoreError (naming the path) when it cannot be opened at all."""
-        opened = await AsyncStore.open(path)
+        opened = await AsyncStore.open(path, keys)
         return cls(opened.store)
 
     def attach_metrics(self, metrics: Metrics) -> None:

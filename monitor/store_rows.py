@@ -1,4 +1,5 @@
-"""Row-level helpers of the store: outbox topics, JSON encoding, and the inserts of findings and consent records."""
+"""Row-level helpers of the store: outbox topics, JSON encoding, and the (encrypting) inserts of outbox rows, findings
+and consent records."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from monitor.crypto import DataKeys
 from monitor.store_guard import DigitGuard
 from monitor.store_types import ConsentRecord
 from rules.findings import SEVERITY_ORDER, Finding
@@ -36,24 +38,27 @@ def dumps(value: Any) -> str:
 
 def enqueue(
     conn: sqlite3.Connection,
+    keys: DataKeys,
     call_id: str,
     topic: str,
     payload: Mapping[str, Any],
     finding_id: str | None,
     wall: float,
 ) -> int:
-    """Append one outbox row (inside the caller's transaction); returns its seq."""
+    """Append one outbox row, payload encrypted (inside the caller's transaction); returns its seq."""
     cur = conn.execute(
         "INSERT INTO outbox(call_id, topic, payload, finding_id, created_wall) VALUES (?, ?, ?, ?, ?)",
-        (call_id, topic, dumps(payload), finding_id, wall),
+        (call_id, topic, keys.encrypt(dumps(payload), f"outbox.payload|{call_id}"), finding_id, wall),
     )
     seq = cur.lastrowid
     assert seq is not None
     return seq
 
 
-def insert_finding(conn: sqlite3.Connection, finding: Finding, data: dict[str, Any], wall: float) -> bool:
-    """Insert one finding with its (guarded) JSON; False when its finding_id is already stored."""
+def insert_finding(
+    conn: sqlite3.Connection, keys: DataKeys, finding: Finding, data: dict[str, Any], wall: float
+) -> bool:
+    """Insert one finding with its (guarded, encrypted) JSON; False when its finding_id is already stored."""
     cur = conn.execute(
         "INSERT INTO findings(finding_id, call_id, rule_id, pack_id, pack_version, kind, outcome, "
         "severity, severity_rank, audio_start, audio_end, wall_time, json) "
@@ -71,14 +76,15 @@ def insert_finding(conn: sqlite3.Connection, finding: Finding, data: dict[str, A
             finding.start,
             finding.end,
             wall,
-            dumps(data),
+            keys.encrypt(dumps(data), f"findings.json|{finding.call_id}"),
         ),
     )
     return cur.rowcount == 1
 
 
-def insert_consent(conn: sqlite3.Connection, g: DigitGuard, r: ConsentRecord) -> None:
-    """Insert one consent record (a record of an already-recorded finding is skipped)."""
+def insert_consent(conn: sqlite3.Connection, keys: DataKeys, g: DigitGuard, r: ConsentRecord) -> None:
+    """Insert one consent record, texts encrypted (a record of an already-recorded finding is skipped)."""
+    aad = "consent_records"
     conn.execute(
         "INSERT INTO consent_records(call_id, finding_id, rule_id, pack_id, pack_version, disclosed_text, "
         "disclosed_by, disclosed_at, answer_text, answered_by, answered_at, classification, wall_time) "
@@ -89,10 +95,10 @@ def insert_consent(conn: sqlite3.Connection, g: DigitGuard, r: ConsentRecord) ->
             r.rule_id,
             r.pack_id,
             r.pack_version,
-            g.text(r.disclosed_text, "consent.disclosed_text"),
+            keys.encrypt(g.text(r.disclosed_text, "consent.disclosed_text"), f"{aad}.disclosed_text|{r.call_id}"),
             r.disclosed_by,
             r.disclosed_at,
-            g.text(r.answer_text, "consent.answer_text"),
+            keys.encrypt(g.text(r.answer_text, "consent.answer_text"), f"{aad}.answer_text|{r.call_id}"),
             r.answered_by,
             r.answered_at,
             r.classification,

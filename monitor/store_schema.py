@@ -107,6 +107,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outbox_pending ON outbox(seq) WHERE delivered_wall IS NULL",
         ),
     ),
+    Migration(
+        2,
+        "trust: audit log, transcript erasure flag (consent withdrawn), encrypted content columns",
+        (
+            # When consent was withdrawn in the call: its transcript is deleted by the next purge after it ended.
+            "ALTER TABLE calls ADD COLUMN transcript_erase_wall REAL",
+            "CREATE INDEX calls_transcript_erase ON calls(transcript_erase_wall) "
+            "WHERE transcript_erase_wall IS NOT NULL",
+            "CREATE INDEX outbox_call ON outbox(call_id)",
+            # Who did what, when: no content, only ids and counts (call_id is no foreign key: erasures stay logged).
+            """CREATE TABLE audit_log (
+                id        INTEGER PRIMARY KEY AUTOINCREMENT,
+                wall_time REAL NOT NULL,
+                actor     TEXT NOT NULL,
+                role      TEXT NOT NULL DEFAULT '',
+                source    TEXT NOT NULL,
+                action    TEXT NOT NULL,
+                call_id   TEXT,
+                detail    TEXT NOT NULL DEFAULT '{}'
+            )""",
+            "CREATE INDEX audit_time ON audit_log(wall_time)",
+            "CREATE INDEX audit_call ON audit_log(call_id, wall_time)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

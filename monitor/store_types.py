@@ -145,3 +145,32 @@ class CallFilter:
     limit: int = 100
     offset: int = 0
     statuses: tuple[CallStatus, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what to which call, when, through which path (api, live, cli, service); never content."""
+
+    id: int
+    wall_time: float
+    actor: str
+    role: str
+    source: str
+    action: str
+    call_id: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCutoffs:
+    """Wall-time cutoffs of the retention purge, per kind: data of ended calls started before it goes (None keeps).
+
+    `calls`: the call rows themselves (metadata), once every content kind of theirs is past its retention.
+    """
+
+    transcripts: float | None = None
+    findings: float | None = None
+    reports: float | None = None
+    consent: float | None = None
+    audit: float | None = None
+    calls: float | None = None
