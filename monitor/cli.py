@@ -17,6 +17,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "monitor.rules_cli",
     "monitor.serve_cli",
     "monitor.demo_cli",
+    "monitor.corpus_cli",
+    "monitor.eval_cli",
 )
 
 
