@@ -81,7 +81,11 @@ class StoreBase:
     # -- health ----------------------------------------------------------------------------------------------
 
     def check_writable(self) -> str | None:
-        """None when a write transaction can be opened and written (for /readyz), else the reason."""
+        """None when a write transaction can be committed (for /readyz), else the reason.
+
+        The probe commits (an insert and its delete): a rolled-back probe never touches the disk, so it passed on a
+        full disk.
+        """
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -89,8 +93,11 @@ class StoreBase:
                     self._conn.execute(
                         "INSERT INTO schema_migrations(version, name, applied_wall) VALUES (-1, 'write probe', 0)"
                     )
+                    self._conn.execute("DELETE FROM schema_migrations WHERE version = -1")
+                    self._conn.execute("COMMIT")
                 finally:
-                    self._conn.execute("ROLLBACK")
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
             except sqlite3.Error as exc:
                 return f"database {self._path} is not writable: {exc}"
         return None

@@ -320,3 +320,12 @@ class ResilientStore(AsyncStore):
         except (sqlite3.Error, OSError) as exc:
             self._failed("acknowledge", exc)
             raise StoreError(f"acknowledgement not stored: the database cannot be written ({exc})") from exc
+
+    async def check_writable(self) -> str | None:
+        """See `Store.check_writable` (a committed probe); a success ends a storage outage."""
+        problem = await super().check_writable()
+        if problem is None and self._failing_since is not None:
+            self._succeeded()
+            if self._unmarked:
+                await self.mark_delivered([])
+        return problem

@@ -112,9 +112,9 @@ class Leak:
 
 
 def written_pattern(secret: str) -> re.Pattern[str]:
-    """`secret`'s digits, optionally separated by one space, dash or dot each, not inside a longer number."""
+    """`secret`'s digits, optionally separated by one space, dash or dot each, standing alone (not in a number/token)."""
     body = r"[ \-.]?".join(secret)
-    return re.compile(rf"(?<![0-9.]){body}(?![0-9])")
+    return re.compile(rf"(?<![0-9A-Za-z.+/]){body}(?![0-9A-Za-z])")
 
 
 def spoken_runs(text: str) -> list[tuple[str, int, int]]:

@@ -103,6 +103,8 @@ async def test_no_card_number_or_cvv_escapes_anywhere(
         f"{n} ({p})": len(d) for p, fs in (("running", running_db), ("after", after_db)) for n, d in fs.items()
     }
     print(f"\nscanned (chars/bytes): {scanned}\nfindings: {findings}")
+    for cid, lines in transcripts.items():
+        print(f"transcript {cid}:\n  " + "\n  ".join(lines))
     for leak in leaks:
         print(f"LEAK in {leak.where}: {leak.secret} as {leak.form}: …{leak.context!r}…")
     digit_runs = [(w, r[0]) for w, t in outputs.items() for r in spoken_runs(t) if len(r[0]) >= 4]
