@@ -38,6 +38,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-builtin", action="store_true", help="ignore the built-in packs")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--json-out", type=Path, metavar="FILE", help="also write the JSON results to FILE")
     parser.add_argument("--workers", type=int, default=1, help="calls analysed at once (decoding threads; default 1)")
     parser.add_argument("--quiet", action="store_true", help="no per-call progress on stderr")
     parser.add_argument("--model", default=None, help="Vosk model directory (default: $CALLWARDEN_MODEL or cache)")
@@ -51,6 +52,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     out, err = out or sys.stdout, err or sys.stderr
     if args.workers < 1:
         print(f"callwarden eval: --workers must be at least 1, got {args.workers}", file=err)
+        return 2
+    if args.json_out is not None and not args.json_out.parent.is_dir():
+        print(f"callwarden eval: --json-out {args.json_out}: directory {args.json_out.parent} does not exist", file=err)
         return 2
     if args.rules is not None and not args.rules.is_dir():
         print(f"callwarden eval: --rules {args.rules} is not a directory of *.yaml rule packs", file=err)
@@ -78,6 +82,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except AudioFileError as exc:
         print(f"callwarden eval: {exc}", file=err)
         return 2
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps(result_json(result, args.directory), indent=1) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(result_json(result, args.directory), ensure_ascii=False), file=out)
     else:

@@ -188,7 +188,11 @@ def describe_corpus(labels: Sequence[CallLabels]) -> dict[str, Any]:
     counts: dict[str, dict[str, int]] = {}
     for label in labels:
         keys = {"kind": label.tags[0] if label.tags else "?"}
-        keys.update({k: str(v) for k, v in label.conditions.items() if k not in ("gap_seconds",)})
+        for key, value in label.conditions.items():
+            if key.endswith("_speed") and isinstance(value, int):
+                keys[key] = f"{value // 10 * 10}-{value // 10 * 10 + 9}"
+            elif key != "gap_seconds":
+                keys[key] = str(value)
         for key, value in keys.items():
             bucket = counts.setdefault(key, {})
             bucket[value] = bucket.get(value, 0) + 1
