@@ -14,6 +14,10 @@ and counted in `stats` (see `EngineStats`):
 - A partial arriving after the final of the same (channel, index) is ignored (`late_partial`), and so is
   a partial repeating the previous partial's text (`repeated_partial`; recognisers resend them often).
 
+Consecutive rules of one kind whose class offers `feed_idle(rules, event) -> bool` are fed as a batch: when
+`feed_idle` says the event is idle for all of them (no findings, state updated as a feed would), the per-rule
+dispatch is skipped; otherwise each rule is fed as usual, in order. Findings are identical either way.
+
 Rule kinds return findings without ids; the engine fills `finding_id` (sha256 of call id, rule id, outcome
 and the per-(rule, outcome) ordinal → 16 hex chars), `pack_id` and `pack_version`.
 """
@@ -24,7 +28,7 @@ import dataclasses
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rules.events import AudioTick, CallEnded, CallStarted, Event, Utterance
@@ -56,7 +60,24 @@ def _finite_times(event: Event) -> bool:
         return math.isfinite(event.at)
     if not (math.isfinite(event.start) and math.isfinite(event.end)):
         return False
-    return all(math.isfinite(w.start) and math.isfinite(w.end) for w in event.words)
+    isfinite = math.isfinite
+    return all(isfinite(w.start) and isfinite(w.end) for w in event.words)
+
+
+IdleCheck = Callable[[Sequence[Rule], Event], bool]
+"""A kind's `feed_idle`: True when it handled `event` for all the rules (nothing found), else False."""
+
+
+def _batches(rules: Sequence[Rule]) -> list[tuple[IdleCheck | None, tuple[Rule, ...]]]:
+    """The rules in order, consecutive rules of a kind with `feed_idle` grouped with that check."""
+    batches: list[tuple[IdleCheck | None, list[Rule]]] = []
+    for rule in rules:
+        idle: IdleCheck | None = getattr(type(rule), "feed_idle", None)
+        if idle is not None and batches and batches[-1][0] is not None and type(batches[-1][1][0]) is type(rule):
+            batches[-1][1].append(rule)
+        else:
+            batches.append((idle, [rule]))
+    return [(idle, tuple(group)) for idle, group in batches]
 
 
 class CallMonitor:
@@ -72,6 +93,7 @@ class CallMonitor:
         self._ruleset = rules if isinstance(rules, RuleSet) else None
         self._specs = specs
         self._rules: list[Rule] = [build_rule(spec) for spec in specs]
+        self._batches = _batches(self._rules)
         self.call_id = call_id
         self.default_language = default_language
         self.stats: Counter[str] = Counter()
@@ -163,10 +185,14 @@ class CallMonitor:
 
     def _dispatch(self, event: Event) -> list[Finding]:
         out: list[Finding] = []
-        for rule in self._rules:
-            for finding in rule.feed(event):
-                out.append(self._complete(rule.spec, finding))
-        self.findings.extend(out)
+        for idle, rules in self._batches:
+            if idle is not None and idle(rules, event):
+                continue
+            for rule in rules:
+                for finding in rule.feed(event):
+                    out.append(self._complete(rule.spec, finding))
+        if out:
+            self.findings.extend(out)
         return out
 
     def _complete(self, spec: RuleSpec, finding: Finding) -> Finding:

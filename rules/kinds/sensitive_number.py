@@ -48,7 +48,7 @@ from rules.kinds.sensitive_number_track import (
     utterance_step,
 )
 from rules.model import ParamError, RuleOutcome, RuleSpec
-from rules.number_analysis import context_matcher
+from rules.number_analysis import context_matcher, number_analysis
 from rules.spoken_numbers_lexicon import LEXICONS
 
 _PROMPTS = ("cvv", "expiry", "ssn")
@@ -97,6 +97,31 @@ class SensitiveNumberRule:
         return check_params(params)
 
     # --- events ------------------------------------------------------------------------------------------
+    @classmethod
+    def feed_idle(cls, rules: Sequence[SensitiveNumberRule], event: Event) -> bool:
+        """Handle `event` for all `rules` at once when it is surely idle for them: an AudioTick or an utterance
+        without any possible number or context phrase while no rule has a run open. The rules' state is then
+        updated exactly as `feed` would (call id, clock); False (nothing done) otherwise."""
+        if isinstance(event, AudioTick):
+            if any(rule._carry for rule in rules):
+                return False
+            for rule in rules:
+                rule.call_id = rule.call_id or event.call_id
+            return True
+        if not isinstance(event, Utterance) or any(rule._carry for rule in rules):
+            return False
+        quiet: Tracking | None = None
+        for rule in rules:
+            if event.speaker in rule.params.speakers and rule._tracking is not quiet:
+                if not number_analysis(event, rule._tracking.lang).quiet(rule._tracking.matcher):
+                    return False
+                quiet = rule._tracking
+        for rule in rules:
+            rule.call_id = rule.call_id or event.call_id
+            if event.speaker in rule.params.speakers:
+                rule._clock = max(rule._clock, event.end)
+        return True
+
     def feed(self, event: Event) -> list[Finding]:
         """Consume one event; return new findings."""
         if isinstance(event, Utterance):

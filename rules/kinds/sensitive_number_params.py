@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -121,8 +122,28 @@ def check_params(params: Mapping[str, Any]) -> list[ParamError]:
     return errors + _check_severities(params) + _check_context(params)
 
 
+_PARSED: dict[tuple[int, str], tuple[Mapping[str, Any], Mapping[str, Any], SensitiveNumberParams]] = {}
+"""Recently parsed params by (id of the params mapping, language): (that mapping, a deep copy, result)."""
+_PARSED_MAX = 256
+
+
 def parse_params(params: Mapping[str, Any], lang: str) -> SensitiveNumberParams:
-    """The parsed parameters; raises ValueError listing every problem when they are invalid."""
+    """The parsed parameters; raises ValueError listing every problem when they are invalid.
+
+    Memoized (bounded) for the same params mapping while its content is unchanged: every call builds fresh rules.
+    """
+    key = (id(params), lang)
+    known = _PARSED.get(key)
+    if known is not None and known[0] is params and known[1] == params:
+        return known[2]
+    parsed = _parse_params(params, lang)
+    if len(_PARSED) >= _PARSED_MAX:
+        del _PARSED[next(iter(_PARSED))]
+    _PARSED[key] = (params, copy.deepcopy(dict(params)), parsed)
+    return parsed
+
+
+def _parse_params(params: Mapping[str, Any], lang: str) -> SensitiveNumberParams:
     errors = check_params(params)
     if errors:
         raise ValueError("invalid sensitive_number params: " + "; ".join(f"{e.field}: {e.message}" for e in errors))
