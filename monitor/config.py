@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from monitor.auth_hash import check_hashes
+from monitor.config_ingest import IngestConfig, RawConfig, TlsConfig
 from monitor.config_trust import AccessConfig, EncryptionConfig, RetentionConfig, TrustConfigError
 
 
@@ -19,11 +21,28 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TwilioConfig:
-    """Twilio Media Streams: which track is which party, and the account auth token used to check signatures."""
+    """Twilio Media Streams: which track is which party, and the credentials of each stream (docs/security.md).
+
+    `auth_token` checks X-Twilio-Signature over `public_url` (the wss:// URL given in <Stream url>; default
+    wss://<Host header><path>). A per-call token in customParameters.token is checked against `call_token_key`
+    (HMAC of callSid and expiry, see monitor.auth.twilio_call_token) or `call_tokens` (name → stored hash).
+    """
 
     inbound_role: str = "customer"
     outbound_role: str = "agent"
-    auth_token: str = ""
+    auth_token: str = field(default="", repr=False)
+    public_url: str = ""
+    call_token_key: str = field(default="", repr=False)
+    call_tokens: dict[str, str] = field(default_factory=dict, repr=False)
+    call_token_max_ttl: float = 86400.0
+
+    def __post_init__(self) -> None:
+        if self.public_url and not self.public_url.startswith(("wss://", "https://")):
+            raise ConfigError(f"twilio.public_url must be the wss:// URL Twilio connects to, not {self.public_url!r}")
+        try:
+            check_hashes(self.call_tokens, "twilio.call_tokens", passwords=False)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +63,13 @@ class AudioForkConfig:
     agent_channel: int = 1
     mix: str = "stereo"
     sample_rate: int = 8000
+    users: dict[str, str] = field(default_factory=dict, repr=False)  # HTTP Basic: name → scrypt/pbkdf2 hash
 
     def __post_init__(self) -> None:
+        try:
+            check_hashes(self.users, "audiofork.users", passwords=True)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         if self.agent_channel not in (0, 1):
             raise ConfigError(f"audiofork.agent_channel must be 0 or 1, not {self.agent_channel}")
         if self.mix not in ("mono", "mixed", "stereo"):
@@ -78,6 +102,9 @@ class Config:
     encryption: EncryptionConfig = field(default_factory=EncryptionConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
+    raw: RawConfig = field(default_factory=RawConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
 
     @property
     def db_path(self) -> Path:
@@ -101,6 +128,11 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_DATA_KEYS_RETIRED": "encryption.retired_keys",
     "CALLWARDEN_DATA_KEY_FILE": "encryption.key_file",
     "CALLWARDEN_REQUIRE_AUTH": "access.require_auth",
+    "CALLWARDEN_INGEST_REQUIRE_AUTH": "ingest.require_auth",
+    "CALLWARDEN_TWILIO_PUBLIC_URL": "twilio.public_url",
+    "CALLWARDEN_TWILIO_CALL_TOKEN_KEY": "twilio.call_token_key",
+    "CALLWARDEN_TLS_CERT": "tls.cert",
+    "CALLWARDEN_TLS_KEY": "tls.key",
 }
 
 _SECTIONS = {
@@ -110,6 +142,9 @@ _SECTIONS = {
     "encryption": EncryptionConfig,
     "retention": RetentionConfig,
     "access": AccessConfig,
+    "raw": RawConfig,
+    "tls": TlsConfig,
+    "ingest": IngestConfig,
 }
 
 

@@ -14,6 +14,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 
+from monitor.auth import AUTH_FAILURE_DELAY, IngestAuth, refusal_delay
+from monitor.ingest_guard import RateLimiter
 from monitor.session import CallSession
 from rules.events import Speaker
 from streams.protocols import (
@@ -32,7 +34,6 @@ from streams.protocols import (
     TwilioProtocol,
 )
 from streams.protocols.audiofork import MixType
-from streams.protocols.signatures import decode_client_secret, verify_audiohook_request, verify_twilio_signature
 
 if TYPE_CHECKING:
     from monitor.service import Service
@@ -42,9 +43,10 @@ log = logging.getLogger("callwarden.ingest")
 TRY_AGAIN_LATER = 1013
 GOING_AWAY = 1001
 INTERNAL_ERROR = 1011
-AUTH_FAILURE_DELAY = 0.5  # answer refusals no sooner than this (as Genesys' reference server does)
 CALL_START_TIMEOUT = 10.0  # a connection that has not started a call by then is closed (1008)
+CLOSE_DRAIN_SECONDS = 5.0  # a closed peer that keeps sending is cut off after this long
 PEER_CLOSE_TIMEOUT = 5.0  # after its call ended, the peer has this long to hang up before we close (1000)
+__all__ = ["AUTH_FAILURE_DELAY", "INGEST_PATHS", "IngestConnection", "ingest_handler", "make_protocol"]
 INGEST_PATHS = ("/ingest/twilio", "/ingest/audiohook", "/ingest/audiofork", "/ingest/raw")
 
 
@@ -80,29 +82,17 @@ def make_protocol(path: str, request: Request, subprotocol: str | None, service:
     raise KeyError(path)
 
 
-def check_credentials(path: str, request: Request, service: Service, host_url: str) -> str | None:
-    """None when the upgrade may proceed, else a reason to log (the peer only ever sees "401 Unauthorized")."""
-    cfg = service.config
-    if path == "/ingest/audiohook" and cfg.audiohook.api_keys:
-        keys = cfg.audiohook.api_keys
-        secrets = {key: decode_client_secret(secret) if secret else b"" for key, secret in keys.items()}
-        result = verify_audiohook_request(request.headers.raw_items(), request.path, secrets, time.time())
-        return None if result.ok else f"audiohook signature: {result.code} {result.reason}"
-    if path == "/ingest/twilio" and cfg.twilio.auth_token:
-        signature = request.headers.get("X-Twilio-Signature", "")
-        url = host_url + request.path
-        ok = bool(signature) and verify_twilio_signature(cfg.twilio.auth_token, url, signature)
-        return None if ok else "twilio signature missing or wrong"
-    return None
-
-
 class IngestConnection:
     """Drives one ingest WebSocket: frames → protocol core → outputs acted on in order."""
 
-    def __init__(self, ws: ServerConnection, protocol: IngestProtocol, service: Service) -> None:
+    def __init__(
+        self, ws: ServerConnection, protocol: IngestProtocol, service: Service, auth: IngestAuth | None = None
+    ) -> None:
         self.ws = ws
         self.protocol = protocol
         self.service = service
+        self.auth = auth
+        self.limiter = RateLimiter(service.config.ingest)
         self.session: CallSession | None = None
         self._stack = AsyncExitStack()
         self._closing = False
@@ -125,6 +115,10 @@ class IngestConnection:
                     message = await self.ws.recv()
             except TimeoutError:
                 await self._timed_out()
+                return
+            overdraft = self.limiter.admit(len(message))
+            if overdraft is not None:
+                await self._close(1008, overdraft)
                 return
             if isinstance(message, str):
                 outputs = self.protocol.receive_text(message)
@@ -180,6 +174,16 @@ class IngestConnection:
             log.debug("%s: %s %s", self.protocol.protocol, output.kind, output.detail)
 
     async def _open(self, opened: CallOpened) -> None:
+        if self._closing:
+            return
+        arrived = time.monotonic()
+        refusal = await self.auth.check_call(opened) if self.auth is not None else None
+        if refusal is not None:
+            peer = self.ws.remote_address
+            log.warning("refused %s call %s from %s: %s", opened.protocol, opened.call_id, peer, refusal)
+            await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
+            await self._close(1008, "Unauthorized")  # the same answer whatever failed
+            return
         if opened.call_id in self.service.sessions:
             await self._close(1008, f"call {opened.call_id[:64]} is already being monitored")
             return
@@ -203,16 +207,29 @@ class IngestConnection:
             log.warning("%s connection closed with %d: %s", self.protocol.protocol, code, reason)
         await self._end("error" if code != 1000 else "end")
         self._closing = True
+        await self._close_draining(code, reason)
+
+    async def _close_draining(self, code: int, reason: str) -> None:
+        """Close, discarding what the peer still sends: a full receive queue would hide its close frame (10 s wait)."""
+        closing = asyncio.create_task(self.ws.close(code, reason))
+        with contextlib.suppress(ConnectionClosed, TimeoutError):
+            async with asyncio.timeout(CLOSE_DRAIN_SECONDS):
+                while True:
+                    await self.ws.recv()
+        if not closing.done():
+            self.ws.transport.abort()
         with contextlib.suppress(ConnectionClosed):
-            await self.ws.close(code, reason)
+            await closing
 
 
-def ingest_handler(service: Service) -> Callable[[ServerConnection, IngestProtocol], asyncio.Future[None]]:
-    """A coroutine function serving one ingest connection with its protocol core."""
+def ingest_handler(
+    service: Service, auth: IngestAuth | None = None
+) -> Callable[[ServerConnection, IngestProtocol], asyncio.Future[None]]:
+    """A coroutine function serving one ingest connection with its protocol core (calls checked by `auth`)."""
 
     async def handle(ws: ServerConnection, protocol: IngestProtocol) -> None:
         try:
-            await IngestConnection(ws, protocol, service).run()
+            await IngestConnection(ws, protocol, service, auth).run()
         except Exception:
             log.exception("%s connection failed; closing it (other calls are unaffected)", protocol.protocol)
             with contextlib.suppress(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -12,9 +13,11 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from monitor.auth import IngestAuth, describe, refusal_delay
 from monitor.config import Config
 from monitor.http_api import HttpApi, respond
-from monitor.ingest import AUTH_FAILURE_DELAY, INGEST_PATHS, check_credentials, ingest_handler, make_protocol
+from monitor.ingest import INGEST_PATHS, ingest_handler, make_protocol
+from monitor.ingest_guard import AddressCounter, guarded_connection_class, tls_context
 from monitor.live_ws import serve_live
 from monitor.service import Service
 from streams.protocols import AUDIOFORK_SUBPROTOCOLS, RAW_SUBPROTOCOL
@@ -30,7 +33,8 @@ class Front:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.http = HttpApi(service)
-        self.ingest = ingest_handler(service)
+        self.auth = IngestAuth(service.config)
+        self.ingest = ingest_handler(service, self.auth)
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
@@ -39,12 +43,12 @@ class Front:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return respond(426, f"{path} is a WebSocket endpoint\n", extra={"Upgrade": "websocket"})
         if path in INGEST_PATHS:
-            host = request.headers.get("Host", "")
-            refusal = check_credentials(path, request, self.service, f"https://{host}")
+            arrived = time.monotonic()
+            refusal = await self.auth.check_upgrade(path, request)
             if refusal is not None:
-                await asyncio.sleep(AUTH_FAILURE_DELAY)
                 log.warning("refused %s upgrade from %s: %s", path, connection.remote_address, refusal)
-                return respond(401, "Unauthorized\n")
+                await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
+                return respond(401, "Unauthorized\n")  # the same answer whatever failed
         return None
 
     def select_subprotocol(self, connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
@@ -66,6 +70,7 @@ async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event
     """Serve until `stop` is set, then stop accepting, finish every call (scored and stored) and flush alerts."""
     async with Service(config) as service:
         front = Front(service)
+        addresses = AddressCounter(config.ingest.max_connections_per_address)
         async with serve(
             front.handler,
             config.host,
@@ -73,9 +78,12 @@ async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event
             process_request=front.process_request,
             select_subprotocol=front.select_subprotocol,
             max_size=config.max_frame_bytes,
-            compression=None,
+            compression=None,  # no permessage-deflate: no decompression bombs (docs/security.md)
+            open_timeout=config.ingest.open_timeout,
+            ssl=tls_context(config.tls),
+            create_connection=guarded_connection_class(addresses),
         ) as server:
-            _log_listening(server, service)
+            _log_listening(server, front)
             if started is not None:
                 started.set()
             await stop.wait()
@@ -95,12 +103,18 @@ async def _shutdown(server: Server, service: Service) -> None:
     await server.wait_closed()
 
 
-def _log_listening(server: Server, service: Service) -> None:
+def _log_listening(server: Server, front: Front) -> None:
+    service = front.service
+    scheme = "https" if service.config.tls.enabled else "http"
     for sock in server.sockets:
         host, port = sock.getsockname()[:2]
-        log.info("listening on http://%s:%d (ingest /ingest/{twilio,audiohook,audiofork,raw}, live /live)", host, port)
-    if not service.config.audiohook.api_keys:
-        log.warning("AudioHook ingest accepts unauthenticated sessions: set audiohook.api_keys in the config")
+        paths = "ingest /ingest/{twilio,audiohook,audiofork,raw}, live /live"
+        log.info("listening on %s://%s:%d (%s)", scheme, host, port, paths)
+    log.info("ingest authentication: %s", describe(front.auth.configured()))
+    for warning in front.auth.startup_warnings():
+        log.warning("SECURITY: %s", warning)
+    if not service.config.tls.enabled:
+        log.warning("SECURITY: no TLS (tls.cert/tls.key unset): audio and credentials travel in clear text")
     sink = "MQTT " + service.config.mqtt_url if service.config.mqtt_url else "the log (no mqtt_url configured)"
     log.info("alerts go to %s; data in %s", sink, service.config.data_dir)
 
