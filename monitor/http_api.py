@@ -1,9 +1,14 @@
-"""The service's plain HTTP (GET) surface: health, readiness, metrics, the calls API and the dashboard's files."""
+"""The service's plain HTTP (GET) surface: health, readiness, metrics, the calls and audit API, the dashboard's files.
+
+Everything but /healthz, /readyz and /metrics needs credentials when access is configured (HTTP Basic or Bearer,
+monitor/users.py); GET never changes state (erasure and acks go over /live), so GETs need no CSRF token.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import mimetypes
 from http import HTTPStatus
 from pathlib import Path
@@ -14,10 +19,13 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from monitor.store_types import CallDetail, CallSummary
+from monitor.users import PUBLIC_PATHS, Principal
 
 if TYPE_CHECKING:
     from monitor.service import Service
 
+log = logging.getLogger("callwarden.http")
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="Callwarden", charset="UTF-8"'}
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -94,12 +102,15 @@ class HttpApi:
         url = urlsplit(request.path)
         path = unquote(url.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        principal = self.service.access.authenticate(request.headers)
+        if principal is None and path not in PUBLIC_PATHS:
+            return respond(401, "credentials required (HTTP Basic, or a Bearer token)\n", extra=CHALLENGE)
         try:
-            return await self._route(path, query)
+            return await self._route(path, query, principal)
         except ValueError as exc:
             return json_response({"error": str(exc)}, 400)
 
-    async def _route(self, path: str, query: dict[str, str]) -> Response:
+    async def _route(self, path: str, query: dict[str, str], who: Principal | None) -> Response:
         if path == "/healthz":
             return respond(200, "ok\n")
         if path == "/readyz":
@@ -108,10 +119,13 @@ class HttpApi:
         if path == "/metrics":
             body, content_type = self.service.metrics.render()
             return respond(200, body, content_type)
+        assert who is not None  # every other path needs a principal (handle() answered 401)
         if path == "/api/calls":
             return await self._calls(query)
         if path.startswith("/api/calls/"):
-            return await self._call(path.removeprefix("/api/calls/"))
+            return await self._call(path.removeprefix("/api/calls/"), who)
+        if path == "/api/audit":
+            return await self._audit(query, who)
         if path in ("/", "/index.html"):
             return self._static("index.html")
         if path.startswith("/static/"):
@@ -132,8 +146,10 @@ class HttpApi:
         )
         return json_response({"calls": [summary_json(c) for c in calls]})
 
-    async def _call(self, rest: str) -> Response:
+    async def _call(self, rest: str, who: Principal) -> Response:
         call_id, _, sub = rest.partition("/")
+        if sub == "export":
+            return await self._export(call_id, who)
         if sub == "consent":
             proof = await self.service.store.consent_record(call_id)
             if proof is None:
@@ -144,7 +160,36 @@ class HttpApi:
         detail = await self.service.store.get_call(call_id)
         if detail is None:
             return json_response({"error": f"no call {call_id[:128]}"}, 404)
+        await self._record(who, "view", call_id)
         return json_response(detail_json(detail))
+
+    async def _export(self, call_id: str, who: Principal) -> Response:
+        from monitor.gdpr import export_document
+
+        if not who.is_admin:
+            return json_response({"error": "export needs the admin role"}, 403)
+        exported = await self.service.store.export_call(call_id)
+        if exported is None:
+            return json_response({"error": f"no call {call_id[:128]}"}, 404)
+        await self._record(who, "export", call_id)
+        return json_response(export_document(*exported))
+
+    async def _audit(self, q: dict[str, str], who: Principal) -> Response:
+        if not who.is_admin:
+            return json_response({"error": "the audit log needs the admin role"}, 403)
+        entries = await self.service.store.audit_entries(
+            since=_number(q, "since"),
+            call_id=q.get("call_id") or None,
+            action=q.get("action") or None,
+            limit=min(int(_number(q, "limit") or 200), 1000),
+        )
+        return json_response({"entries": [dataclasses.asdict(e) for e in entries]})
+
+    async def _record(self, who: Principal, action: str, call_id: str) -> None:
+        try:
+            await self.service.store.audit(who.name, action, source="api", role=who.role, call_id=call_id)
+        except Exception:  # the answer is not withheld because the audit log could not be written; it is logged
+            log.exception("audit log: could not record %s of call %s by %s", action, call_id, who.name)
 
     def _static(self, name: str) -> Response:
         target = (STATIC_DIR / name).resolve()

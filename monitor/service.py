@@ -18,6 +18,7 @@ from monitor.metrics import Metrics
 from monitor.mqtt_sink import MqttAlertSink
 from monitor.outbox_sink import LogAlertSink, OutboxSink
 from monitor.store_resilient import ResilientStore
+from monitor.users import AccessControl
 from rules.events import CallEnded
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
@@ -41,6 +42,7 @@ class Service:
         self.ruleset = ruleset if ruleset is not None else load_packs(config.rules_dirs)
         self.metrics = Metrics()
         self.live = LiveHub()
+        self.access = AccessControl(config.access, config.host)
         self.sessions: dict[str, CallSession] = {}
         self._stack = AsyncExitStack()
         self._arrivals: OrderedDict[str, float] = OrderedDict()

@@ -1,0 +1,121 @@
+"""Dashboard/API access: scrypt password hashes, Basic/Bearer principals and roles, the /live Origin and credential
+checks, admin-only audit log, against the real service."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import hashlib
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
+
+from monitor.config_trust import AccessConfig, TrustConfigError
+from monitor.users import OPEN_ACCESS, AccessControl, Principal, hash_password, verify_password
+from tests.monitor.ingest_support import running_service
+
+TOKEN = "machine-token-0123456789abcdef"
+USERS = {"sam": "supervisor:" + hash_password("sam-secret-1"), "ada": "admin:" + hash_password("ada-secret-1")}
+TOKENS = {"bot": "supervisor:sha256$" + hashlib.sha256(TOKEN.encode()).hexdigest()}
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_password_hash_round_trip() -> None:
+    stored = hash_password("correct horse")
+    assert stored.startswith("scrypt$16384$8$1$") and verify_password("correct horse", stored)
+    assert not verify_password("wrong horse", stored)
+    assert hash_password("correct horse") != stored  # salted
+    assert not verify_password("x", "garbage") and not verify_password("x", "scrypt$1$2$3$!!$!!")
+
+
+def test_principals_from_headers_and_origin_check() -> None:
+    control = AccessControl(AccessConfig(users=USERS, tokens=TOKENS), "0.0.0.0")
+    assert control.authenticate(Headers(basic("sam", "sam-secret-1"))) == Principal("sam", "supervisor")
+    assert control.authenticate(Headers(basic("ada", "ada-secret-1"))) == Principal("ada", "admin")
+    assert control.authenticate(Headers(basic("ada", "sam-secret-1"))) is None
+    assert control.authenticate(Headers({"Authorization": f"Bearer {TOKEN}"})) == Principal("bot", "supervisor")
+    assert control.authenticate(Headers({"Authorization": "Bearer nope"})) is None
+    assert control.authenticate(Headers()) is None
+    assert AccessControl(AccessConfig(), "127.0.0.1").authenticate(Headers()) == OPEN_ACCESS
+    assert AccessControl(AccessConfig(require_auth=True), "127.0.0.1").authenticate(Headers()) is None
+    assert control.origin_allowed(Headers({"Host": "cw.local:8080", "Origin": "https://cw.local:8080"}))
+    assert not control.origin_allowed(Headers({"Host": "cw.local:8080", "Origin": "https://evil.example"}))
+    assert control.origin_allowed(Headers({"Host": "cw.local:8080"}))  # not a browser
+    with pytest.raises(TrustConfigError, match="ROLE:HASH"):
+        AccessConfig(users={"x": "root:scrypt$…"})
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_service_requires_credentials_roles_and_same_origin_live(tmp_path: Path, vosk_model_path: Path) -> None:
+    access = AccessConfig(users=USERS, tokens=TOKENS, require_auth=True)
+    async with running_service(tmp_path / "data", vosk_model_path, access=access) as svc:
+        base = svc.http
+
+        async def fetch(path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+            return await asyncio.to_thread(get, base + path, headers)
+
+        status, headers, _ = await fetch("/")
+        assert status == 401 and headers["WWW-Authenticate"].startswith("Basic realm=")
+        assert (await fetch("/api/calls"))[0] == 401
+        assert (await fetch("/healthz"))[0] == 200 and (await fetch("/metrics"))[0] == 200
+        assert (await fetch("/", basic("sam", "sam-secret-1")))[0] == 200
+        assert (await fetch("/api/calls", basic("sam", "wrong-password")))[0] == 401
+        assert json.loads((await fetch("/api/calls", {"Authorization": f"Bearer {TOKEN}"}))[2]) == {"calls": []}
+        assert (await fetch("/api/audit", basic("sam", "sam-secret-1")))[0] == 403
+        assert (await fetch("/api/calls/x/export", basic("sam", "sam-secret-1")))[0] == 403
+        status, _, body = await fetch("/api/audit", basic("ada", "ada-secret-1"))
+        assert status == 200 and json.loads(body) == {"entries": []}
+
+        host_origin = Origin(f"http://127.0.0.1:{svc.config.port}")
+        for origin, creds in ((Origin("http://evil.example"), basic("ada", "ada-secret-1")), (host_origin, {})):
+            async with connect(svc.ws("/live"), origin=origin, additional_headers=creds) as ws:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 5)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        async with connect(svc.ws("/live"), origin=host_origin, additional_headers=basic("sam", "sam-secret-1")) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "snapshot"
+            await ws.send(json.dumps({"type": "erase", "call_id": "CA1"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["error"] == "erasure needs the admin role"
+        async with connect(svc.ws("/live"), origin=host_origin, additional_headers=basic("ada", "ada-secret-1")) as ws:
+            await asyncio.wait_for(ws.recv(), 5)
+            await ws.send(json.dumps({"type": "erase", "call_id": "CA1"}))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert reply["type"] == "error" and "not stored" in reply["error"]
+            await ws.send(json.dumps({"type": "ack", "finding_id": "f-unknown", "by": "spoofed"}))
+            assert "not stored" in json.loads(await asyncio.wait_for(ws.recv(), 5))["error"]
+
+
+def test_access_config_is_loaded_from_yaml_and_env(tmp_path: Path) -> None:
+    from monitor.config import load_config
+
+    path = tmp_path / "cw.yaml"
+    path.write_text(
+        "access:\n  users:\n    sam: '" + USERS["sam"] + "'\nretention:\n  transcripts_days: 7\n"
+        "encryption:\n  key_file: /run/secrets/cw.key\n"
+    )
+    config = load_config(path, env={"CALLWARDEN_REQUIRE_AUTH": "true", "CALLWARDEN_DATA_KEY": "abc"})
+    assert config.access.require_auth and config.access.users["sam"] == USERS["sam"]
+    assert config.retention.transcripts_days == 7 and config.encryption.key_file == "/run/secrets/cw.key"
+    assert config.encryption.key == "abc" and "abc" not in repr(config)
+    assert dataclasses.replace(config.access, users={}).enabled  # require_auth alone enables checks
