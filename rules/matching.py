@@ -61,7 +61,9 @@ def _expand(word: str) -> str:
 @lru_cache(maxsize=8192)
 def normalize_tokens(text: str) -> tuple[str, ...]:
     """Lowercase, accent-free, punctuation-free tokens with contractions expanded ("don't" → "do not")."""
-    lowered = _strip_accents(text.translate(_APOSTROPHES).lower())
+    lowered = text.translate(_APOSTROPHES).lower()
+    if not lowered.isascii():
+        lowered = _strip_accents(lowered)
     out: list[str] = []
     for raw in _NON_WORD.split(lowered):
         word = raw.strip("'")
@@ -91,13 +93,9 @@ class TextView:
         return " ".join(self.tokens[first:last])
 
 
-def _stem(token: str) -> str:
-    return token[:4]
-
-
 def _content_stems(tokens: Sequence[str]) -> frozenset[str]:
     """Stems of the tokens that carry content (3+ letters, not a stopword): the prefilter's keys."""
-    return frozenset(_stem(t) for t in tokens if len(t) >= 3 and t not in STOPWORDS)
+    return frozenset([t[:4] for t in tokens if len(t) >= 3 and t not in STOPWORDS])  # a stem: 4 letters
 
 
 def text_view(tokens: Sequence[str], starts: Sequence[float], ends: Sequence[float]) -> TextView:
@@ -161,8 +159,11 @@ def _view_from_text(utterance: Utterance) -> TextView:
     count = max(len(tokens), 1)
     begin, finish = utterance.start, max(utterance.end, utterance.start)
     step = (finish - begin) / count
-    starts = [begin + i * step for i in range(len(tokens))]
-    ends = [begin + (i + 1) * step for i in range(len(tokens))]
+    if step == 0.0:  # a partial (start = end): every token at `begin` (+ 0.0, as the general formula gives)
+        starts = ends = [begin + 0.0] * len(tokens)
+    else:
+        starts = [begin + i * step for i in range(len(tokens))]
+        ends = [begin + (i + 1) * step for i in range(len(tokens))]
     return text_view(tokens, starts, ends)
 
 
@@ -261,6 +262,10 @@ class PhraseMatcher:
             for i in self._by_stem.get(stem, ()):
                 hits[i] = hits.get(i, 0) + 1
         return sorted(i for i, count in hits.items() if count >= self._phrases[i].min_hits)
+
+    def cannot_match(self, view: TextView) -> bool:
+        """True when `best(view, floor)` is surely None for any floor (no phrase shares a needed word stem)."""
+        return not view.tokens or not self._phrases or (not self._always and self._stems.isdisjoint(view.stems))
 
     def best(self, view: TextView, floor: float = 0.0) -> PhraseMatch | None:
         """The highest-similarity phrase occurrence in `view` scoring at least `floor` (0..1), or None.

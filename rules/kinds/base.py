@@ -171,4 +171,4 @@ class CallState:
 
 def speaker_matches(wanted: str, speaker: Speaker) -> bool:
     """True when an utterance by `speaker` is one a rule watching `wanted` ("any" = everyone) considers."""
-    return wanted == "any" or speaker.value == wanted
+    return wanted == "any" or speaker == wanted  # a StrEnum equals its value

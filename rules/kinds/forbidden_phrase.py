@@ -9,10 +9,10 @@ At CallEnded a rule that never fired emits one `absent` info finding, so reports
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rules.events import CallEnded, Event, Utterance
+from rules.events import AudioTick, CallEnded, Event, Utterance
 from rules.findings import Finding, Severity
 from rules.kinds.base import (
     SPEAKERS,
@@ -69,6 +69,32 @@ class ForbiddenPhraseRule:
         if outcome == "absent":
             errors.append(ParamError("outcome", "'absent' is reserved for the compliant outcome"))
         return errors
+
+    @classmethod
+    def feed_idle(cls, rules: Sequence[ForbiddenPhraseRule], event: Event) -> bool:
+        """True (nothing else to do) when `event` is an AudioTick, or an utterance none of `rules` can match,
+        for rules already fed their call's start (so `feed` would change no state); else False."""
+        if not isinstance(event, AudioTick | Utterance):
+            return False
+        for rule in rules:
+            if not rule._call.started or rule._call.ended or rule._matcher is None:
+                return False
+        if isinstance(event, AudioTick):
+            return True
+        for rule in rules:
+            matcher = rule._matcher
+            if matcher is not None and rule._may_fire(event) and not matcher.cannot_match(utterance_view(event)):
+                return False
+        return True
+
+    def _may_fire(self, utterance: Utterance) -> bool:
+        """False when this utterance surely fires nothing (already fired, at the limit, another speaker)."""
+        return (
+            bool(self._matcher and self._matcher.phrases)
+            and (utterance.channel, utterance.index) not in self._fired_utterances
+            and self._count < self._max_findings
+            and speaker_matches(self._speaker, utterance.speaker)
+        )
 
     def feed(self, event: Event) -> list[Finding]:
         """Consume one event; one finding per occurrence of a phrase."""
