@@ -150,7 +150,7 @@ def test_live_call_alert_ack_and_report(page: Page, service: ServiceThread, tmp_
     card = page.locator(f'[data-testid=call-card][data-call-id="{call_id}"]')
     expect(card).to_be_visible(timeout=10_000)
     expect(card.get_by_test_id("call-agent")).to_have_text("sam")
-    expect(card.locator("[data-testid=transcript-line][data-final=true]").first).to_be_visible(timeout=20_000)
+    expect(card.locator("[data-testid=transcript-line][data-final=true]").first).to_be_visible(timeout=60_000)
 
     pan_alert = card.locator("[data-testid=alert][data-severity=critical]").filter(has_text="pci.pan-spoken")
     expect(pan_alert).to_be_visible(timeout=call.duration * 1000 + 15_000)
