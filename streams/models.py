@@ -122,8 +122,7 @@ def fetch_model(lang: str = "en-us", source: str = "auto", progress: bool = True
     errors: list[str] = []
     for name in order:
         try:
-            fetcher = fetchers[name]
-            _install(src, target, lambda staging: fetcher(src, staging, progress))
+            _install(src, target, fetchers[name], progress)
             return validate(target, f"the {name} source")
         except (ModelError, OSError, subprocess.SubprocessError, zipfile.BadZipFile) as exc:
             errors.append(f"{name}: {exc}")
@@ -136,12 +135,14 @@ def fetch_model(lang: str = "en-us", source: str = "auto", progress: bool = True
     )
 
 
-def _install(src: ModelSource, target: Path, fill: Callable[[Path], None]) -> None:
+def _install(
+    src: ModelSource, target: Path, fill: Callable[[ModelSource, Path, bool], None], progress: bool
+) -> None:
     """Fill a staging directory next to `target`, validate it, then move it into place atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".staging-") as tmp:
         staging = Path(tmp) / src.name
-        fill(staging)
+        fill(src, staging, progress)
         validate(staging, "the downloaded archive")
         if target.exists():
             shutil.rmtree(target)
