@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from rules.events import Utterance
 from rules.matching_stopwords import STOPWORDS
@@ -290,24 +290,9 @@ class PhraseMatcher:
         return PhraseMatch(phrase, similarity, first, last, view.starts[first], view.ends[last - 1],
                            view.span_text(first, last))
 
-    def _aligning(self, view: TextView, candidates: list[int], floor: float) -> list[int]:
-        """`candidates` without those `_match_one` surely rejects: phrases shorter than the text whose
-        `partial_ratio` stays under the alignment cutoff at `floor` (the cutoff only rises as the best improves).
-        One rapidfuzz call scores them all (partial_ratio_alignment is None exactly when partial_ratio is below
-        the cutoff)."""
-        cutoff = max(floor * 100.0 - 10.0, 0.0)
-        size = len(view.text)
-        shorter = [i for i in candidates if len(self._phrases[i].text) < size]
-        if cutoff <= 0.0 or len(shorter) < 2:
-            return candidates
-        scored = process.extract(view.text, [self._phrases[i].text for i in shorter], scorer=fuzz.partial_ratio,
-                                 score_cutoff=cutoff, limit=None)
-        dropped = set(shorter).difference(shorter[index] for _, _, index in scored)
-        return [i for i in candidates if i not in dropped] if dropped else candidates
-
     def _best(self, view: TextView, floor: float) -> PhraseMatch | None:
         best: PhraseMatch | None = None
-        for i in self._aligning(view, self._candidates(view), floor):
+        for i in self._candidates(view):
             found = self._match_one(self._phrases[i], view, max(floor, best.similarity if best else 0.0))
             if found is not None and (best is None or found.similarity > best.similarity):
                 best = found
