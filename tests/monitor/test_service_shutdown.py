@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -102,7 +103,10 @@ async def test_sigterm_during_two_live_calls_stores_both(
         assert (call["status"], call["end_reason"]) == ("completed", "shutdown"), call
         assert call["score"] is not None and detail["report"]["score"] == call["score"]
         assert SIGTERM_AFTER - 2 < call["audio_seconds"] < calls[cid].call.duration - 5, call
-        assert detail["transcript"], f"call {cid}: no transcript stored"
+        found = [(f["rule_id"], f["outcome"], f["start"]) for f in detail["findings"]]
+        with sqlite3.connect(tmp_path / "data" / "callwarden.sqlite3") as conn:
+            rows = conn.execute("SELECT channel, start FROM transcript WHERE call_id = ?", (cid,)).fetchall()
+        assert detail["transcript"], f"call {cid}: no transcript in the API ({len(rows)} rows); {call}; {found}"
         outcomes_by_rule = {f["rule_id"]: f["outcome"] for f in detail["findings"]}
         assert outcomes_by_rule.get("disclosure.recording") == "said", outcomes_by_rule
         assert not any(f["outcome"] == "pan_detected" for f in detail["findings"])  # the card came after SIGTERM
