@@ -91,6 +91,10 @@ class Config:
     model_path: str = ""
     language: str = "en-us"
     asr_threads: int = 0
+    # When recognition falls this far behind on a leg, live audio is shed (dropped, counted, logged) rather than
+    # blocking the socket reader: a blocked reader stops answering keepalive pings and the platform drops the call.
+    asr_max_queued_seconds: float = 10.0
+    asr_overflow: str = "shed"  # shed | block
     max_calls: int = 64
     max_asr_lag: float = 5.0  # refuse new calls (1013) while a call's recognition trails its audio more (0: off)
     max_frame_bytes: int = 1 << 20
@@ -106,6 +110,12 @@ class Config:
     tls: TlsConfig = field(default_factory=TlsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
 
+    def __post_init__(self) -> None:
+        if self.asr_overflow not in ("shed", "block"):
+            raise ConfigError(f"asr_overflow must be shed or block, not {self.asr_overflow!r}")
+        if self.asr_max_queued_seconds <= 0:
+            raise ConfigError(f"asr_max_queued_seconds must be positive, not {self.asr_max_queued_seconds}")
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "callwarden.sqlite3"
@@ -120,6 +130,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_RULES_DIRS": "rules_dirs",
     "CALLWARDEN_MODEL": "model_path",
     "CALLWARDEN_ASR_THREADS": "asr_threads",
+    "CALLWARDEN_ASR_OVERFLOW": "asr_overflow",
     "CALLWARDEN_MAX_CALLS": "max_calls",
     "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
     "CALLWARDEN_LOG_LEVEL": "log_level",

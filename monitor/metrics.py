@@ -61,6 +61,12 @@ class Metrics:
             buckets=SPEECH_TO_ALERT_BUCKETS,
             registry=r,
         )
+        self.asr_shed_seconds = Counter(
+            "asr_shed_seconds",
+            "Seconds of live audio dropped because recognition was too far behind (overload; counted, never silent).",
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.calls = Counter(
             "calls", "Calls ended, by protocol and outcome.", ["protocol", "outcome"], namespace=NAMESPACE, registry=r
         )

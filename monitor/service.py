@@ -22,6 +22,7 @@ from monitor.users import AccessControl
 from rules.events import CallEnded
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
+from streams.legbuffer import Overflow
 from streams.pipeline import PipelineConfig, Transcription
 from streams.transcriber import AsrConfig
 
@@ -75,6 +76,8 @@ class Service:
                 asr=AsrConfig(language=self.config.language, model_path=self.config.model_path or None),
                 workers=self.config.asr_threads,
                 tick_seconds=self.config.tick_interval,
+                max_queued_seconds=self.config.asr_max_queued_seconds,
+                overflow=Overflow(self.config.asr_overflow),
             )
             self._asr = await self._stack.enter_async_context(Transcription(pipeline))
             self.sink = await self._stack.enter_async_context(self._make_sink())

@@ -201,6 +201,10 @@ class CallSession:
             )
 
     async def _finish(self, ended: CallEnded) -> None:
+        shed = self._stream.shed_seconds if self._stream is not None else 0.0
+        if shed > 0:
+            self.service.metrics.asr_shed_seconds.inc(shed)
+            log.warning("call %s: %.1f s of audio shed because recognition fell behind (overload)", self.call_id, shed)
         self.report = self.monitor.report()
         await self.service.call_ended(self, ended, self.report)
         self.stored.set()
