@@ -106,7 +106,8 @@ async def test_sigterm_during_two_live_calls_stores_both(
         found = [(f["rule_id"], f["outcome"], f["start"]) for f in detail["findings"]]
         with sqlite3.connect(tmp_path / "data" / "callwarden.sqlite3") as conn:
             rows = conn.execute("SELECT channel, start FROM transcript WHERE call_id = ?", (cid,)).fetchall()
-        assert detail["transcript"], f"call {cid}: no transcript in the API ({len(rows)} rows); {call}; {found}"
+        shed = [line[-110:] for line in log.splitlines() if cid in line and " shed " in line]
+        assert detail["transcript"], f"call {cid}: no transcript ({len(rows)} rows in SQLite); {call}; {found}; {shed}"
         outcomes_by_rule = {f["rule_id"]: f["outcome"] for f in detail["findings"]}
         assert outcomes_by_rule.get("disclosure.recording") == "said", outcomes_by_rule
         assert not any(f["outcome"] == "pan_detected" for f in detail["findings"])  # the card came after SIGTERM
