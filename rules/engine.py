@@ -61,7 +61,7 @@ def _finite_times(event: Event) -> bool:
     if not (math.isfinite(event.start) and math.isfinite(event.end)):
         return False
     isfinite = math.isfinite
-    return all(isfinite(w.start) and isfinite(w.end) for w in event.words)
+    return all(isfinite(word.start) and isfinite(word.end) for word in event.words)
 
 
 IdleCheck = Callable[[Sequence[Rule], Event], bool]
@@ -144,9 +144,6 @@ class CallMonitor:
         if reason is not None:
             self.stats[reason] += 1
             return None
-        if isinstance(event, CallEnded) and event.at < self._clock:
-            self.stats["clamped_end"] += 1
-            event = dataclasses.replace(event, at=self._clock)
         if isinstance(event, Utterance):
             key = (event.channel, event.index)
             if event.final:
@@ -154,8 +151,14 @@ class CallMonitor:
                 self._partials.pop(key, None)
             else:
                 self._partials[key] = event.text
-        if not isinstance(event, CallStarted):
-            self._clock = max(self._clock, event.end if isinstance(event, Utterance) else event.at)
+            if event.end > self._clock:  # the clock is the max of the times seen
+                self._clock = event.end
+        elif not isinstance(event, CallStarted):
+            if isinstance(event, CallEnded) and event.at < self._clock:
+                self.stats["clamped_end"] += 1
+                event = dataclasses.replace(event, at=self._clock)
+            if event.at > self._clock:
+                self._clock = event.at
         self.stats["accepted"] += 1
         return event
 
@@ -166,16 +169,18 @@ class CallMonitor:
             return "after_end"
         if not _finite_times(event):
             return "invalid_time"
+        if isinstance(event, Utterance):
+            if not event.final:
+                key = (event.channel, event.index)
+                if key in self._finals:
+                    return "late_partial"
+                if self._partials.get(key) == event.text:
+                    return "repeated_partial"
+            return None
         if isinstance(event, CallStarted) and self._started is not None:
             return "duplicate_start"
         if isinstance(event, AudioTick) and event.at < self._clock:
             return "stale_tick"
-        if isinstance(event, Utterance) and not event.final:
-            key = (event.channel, event.index)
-            if key in self._finals:
-                return "late_partial"
-            if self._partials.get(key) == event.text:
-                return "repeated_partial"
         return None
 
     def _start(self, started: CallStarted) -> list[Finding]:

@@ -26,7 +26,7 @@ from rules.kinds.base import (
     redact_evidence,
     speaker_matches,
 )
-from rules.matching import PhraseMatcher, phrase_matcher, utterance_view
+from rules.matching import PhraseMatcher, TextView, phrase_matcher, utterance_view
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "forbidden_phrase"
@@ -74,26 +74,27 @@ class ForbiddenPhraseRule:
     def feed_idle(cls, rules: Sequence[ForbiddenPhraseRule], event: Event) -> bool:
         """True (nothing else to do) when `event` is an AudioTick, or an utterance none of `rules` can match,
         for rules already fed their call's start (so `feed` would change no state); else False."""
-        if not isinstance(event, AudioTick | Utterance):
+        utterance = event if isinstance(event, Utterance) else None
+        if utterance is None and not isinstance(event, AudioTick):
             return False
+        view: TextView | None = None
         for rule in rules:
-            if not rule._call.started or rule._call.ended or rule._matcher is None:
+            call, matcher = rule._call, rule._matcher
+            if not call.started or call.ended or matcher is None:
                 return False
-        if isinstance(event, AudioTick):
-            return True
-        for rule in rules:
-            matcher = rule._matcher
-            if matcher is not None and rule._may_fire(event) and not matcher.cannot_match(utterance_view(event)):
-                return False
+            if utterance is not None and rule._may_fire(utterance):
+                view = view or utterance_view(utterance)
+                if not matcher.cannot_match(view):
+                    return False
         return True
 
     def _may_fire(self, utterance: Utterance) -> bool:
-        """False when this utterance surely fires nothing (already fired, at the limit, another speaker)."""
+        """False when this utterance surely fires nothing (another speaker, no phrases, at the limit, fired)."""
         return (
-            bool(self._matcher and self._matcher.phrases)
-            and (utterance.channel, utterance.index) not in self._fired_utterances
+            (self._speaker == "any" or utterance.speaker == self._speaker)  # speaker_matches; a StrEnum
+            and bool(self._matcher and self._matcher.phrases)
             and self._count < self._max_findings
-            and speaker_matches(self._speaker, utterance.speaker)
+            and (utterance.channel, utterance.index) not in self._fired_utterances
         )
 
     def feed(self, event: Event) -> list[Finding]:

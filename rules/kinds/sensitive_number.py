@@ -102,24 +102,25 @@ class SensitiveNumberRule:
         """Handle `event` for all `rules` at once when it is surely idle for them: an AudioTick or an utterance
         without any possible number or context phrase while no rule has a run open. The rules' state is then
         updated exactly as `feed` would (call id, clock); False (nothing done) otherwise."""
-        if isinstance(event, AudioTick):
-            if any(rule._carry for rule in rules):
+        for rule in rules:
+            if rule._carry:
                 return False
+        if isinstance(event, Utterance):
+            quiet: Tracking | None = None
             for rule in rules:
-                rule.call_id = rule.call_id or event.call_id
-            return True
-        if not isinstance(event, Utterance) or any(rule._carry for rule in rules):
+                track = rule._tracking
+                if track is not quiet and event.speaker in rule.params.speakers:
+                    if not number_analysis(event, track.lang).quiet(track.matcher):
+                        return False
+                    quiet = track
+            for rule in rules:
+                if event.speaker in rule.params.speakers and event.end > rule._clock:
+                    rule._clock = event.end  # max(clock, end)
+        elif not isinstance(event, AudioTick):
             return False
-        quiet: Tracking | None = None
         for rule in rules:
-            if event.speaker in rule.params.speakers and rule._tracking is not quiet:
-                if not number_analysis(event, rule._tracking.lang).quiet(rule._tracking.matcher):
-                    return False
-                quiet = rule._tracking
-        for rule in rules:
-            rule.call_id = rule.call_id or event.call_id
-            if event.speaker in rule.params.speakers:
-                rule._clock = max(rule._clock, event.end)
+            if not rule.call_id:
+                rule.call_id = event.call_id
         return True
 
     def feed(self, event: Event) -> list[Finding]:
