@@ -38,13 +38,17 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, str], ...] = (
 CUSTOMER_KEYS = ("from", "ani", "caller", "caller_id", "customer", "customer_number", "phone")
 """Call metadata keys holding the customer's number (Twilio/audio_fork `from`, AudioHook `ani`, custom params)."""
 
-WITHDRAWAL_RULES = ("gdpr.consent-withdrawal",)
+WITHDRAWAL_OUTCOMES = ("consent_withdrawn",)
+"""Outcomes meaning the customer withdrew consent (consent kind, and the gdpr.consent-withdrawal rule's outcome).
+
+Rules also emit compliant findings (e.g. gdpr.consent-withdrawal "absent" at the end of every call), so the rule
+id alone says nothing: only the outcome counts."""
 REENCRYPT_BATCH = 500
 
 
 def flags_transcript_erasure(finding: Finding) -> bool:
     """True for a finding that says the customer withdrew consent: the call's transcript must be deleted."""
-    return finding.rule_id in WITHDRAWAL_RULES or finding.outcome == "consent_withdrawn"
+    return finding.outcome in WITHDRAWAL_OUTCOMES
 
 
 def phone_digits(number: str) -> str:
