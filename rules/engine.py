@@ -64,6 +64,20 @@ def _finite_times(event: Event) -> bool:
     return all(isfinite(word.start) and isfinite(word.end) for word in event.words)
 
 
+_FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (Finding, RuleOutcome)}
+"""Field names of the dataclasses the engine copies with changes (all are init fields; no __post_init__)."""
+
+
+def _with(obj: Any, **changes: Any) -> Any:
+    """`dataclasses.replace(obj, **changes)` for Finding/RuleOutcome, without its per-call field introspection."""
+    names = _FIELDS.get(type(obj))
+    if names is None:  # another class (a subclass): the general way
+        return dataclasses.replace(obj, **changes)
+    values = {name: getattr(obj, name) for name in names}
+    values.update(changes)
+    return type(obj)(**values)
+
+
 IdleCheck = Callable[[Sequence[Rule], Event], bool]
 """A kind's `feed_idle`: True when it handled `event` for all the rules (nothing found), else False."""
 
@@ -205,13 +219,14 @@ class CallMonitor:
         ordinal = self._ordinals[key]
         self._ordinals[key] += 1
         call_id = self.call_id or finding.call_id
-        return dataclasses.replace(
+        completed: Finding = _with(
             finding,
             call_id=call_id,
             finding_id=finding_id(call_id, spec.id, finding.outcome, ordinal),
             pack_id=spec.pack_id,
             pack_version=spec.pack_version,
         )
+        return completed
 
     def outcomes(self) -> list[RuleOutcome]:
         """Every rule's verdict so far, with the ids of its findings."""
@@ -219,7 +234,7 @@ class CallMonitor:
         for finding in self.findings:
             ids.setdefault(finding.rule_id, []).append(finding.finding_id)
         return [
-            dataclasses.replace(rule.outcome(), finding_ids=tuple(ids.get(rule.spec.id, ()))) for rule in self._rules
+            _with(rule.outcome(), finding_ids=tuple(ids.get(rule.spec.id, ()))) for rule in self._rules
         ]
 
     def report(self, pass_mark: float = 80.0) -> dict[str, Any]:

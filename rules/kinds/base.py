@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -36,9 +37,29 @@ def primary_language(language: str) -> str:
     return language.replace("_", "-").split("-", 1)[0].strip().lower() or "en"
 
 
+_PHRASES: dict[tuple[int, str, str], tuple[Any, Any, tuple[str, ...]]] = {}
+"""Recent `phrases_for` results by (id of the params value, language, default language): (that value, a deep
+copy to detect changes, phrases). Bounded at _PHRASES_MAX entries (oldest dropped)."""
+_PHRASES_MAX = 512
+
+
 def phrases_for(params: Mapping[str, Any], key: str, language: str, default_language: str) -> tuple[str, ...]:
-    """The phrases of `params[key]` for `language`: a plain list counts as the rule's own language."""
+    """The phrases of `params[key]` for `language`: a plain list counts as the rule's own language.
+
+    Memoized per params value while its content is unchanged (every call's fresh rules ask again)."""
     value = params.get(key)
+    memo_key = (id(value), language, default_language)
+    known = _PHRASES.get(memo_key)
+    if known is not None and known[0] is value and known[1] == value:
+        return known[2]
+    phrases = _phrases_for(value, language, default_language)
+    if len(_PHRASES) >= _PHRASES_MAX:
+        del _PHRASES[next(iter(_PHRASES))]
+    _PHRASES[memo_key] = (value, copy.deepcopy(value), phrases)
+    return phrases
+
+
+def _phrases_for(value: Any, language: str, default_language: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, Mapping):
