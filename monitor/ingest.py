@@ -212,11 +212,13 @@ class IngestConnection:
     async def _close_draining(self, code: int, reason: str) -> None:
         """Close, discarding what the peer still sends: a full receive queue would hide its close frame (10 s wait)."""
         closing = asyncio.create_task(self.ws.close(code, reason))
-        with contextlib.suppress(ConnectionClosed, TimeoutError):
+        try:
             async with asyncio.timeout(CLOSE_DRAIN_SECONDS):
                 while True:
                     await self.ws.recv()
-        if not closing.done():
+        except ConnectionClosed:
+            pass  # the closing handshake finished (or the peer closed first): `closing` completes on its own
+        except TimeoutError:
             self.ws.transport.abort()
         with contextlib.suppress(ConnectionClosed):
             await closing
