@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 from bench.live_calls import LabelledCall, corpus  # noqa: E402
 from bench.live_limit import RawRun, raw_vosk, recognizer_setup_ms  # noqa: E402
 from bench.live_peer import PeerThroughput, peer_missing, peer_throughput, running_peer, stream_leg  # noqa: E402
+from bench.live_profile import profiled, recognizer_growth  # noqa: E402
 from bench.live_report import Findings, PeerLatency, ThroughputRow, render_section, write_section  # noqa: E402
 from bench.live_service import AlertCollector, ResourceSampler, ServiceProcess, running_service  # noqa: E402
 from bench.live_stage import StageResult, run_stage  # noqa: E402
@@ -164,6 +165,7 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> Findings:
     calls = corpus()
     model, _ = load_tuned_model("en-us", None, TELEPHONY_ENDPOINTS)
     found = Findings(load_before=os.getloadavg(), setup_ms=recognizer_setup_ms(model))
+    found.growth = recognizer_growth(model, calls[0].legs())
     raws: list[RawRun] = []
     ours: list[ThroughputRow] = []
     peers: list[PeerThroughput] = []
@@ -174,9 +176,13 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> Findings:
         found.service_idle_rss = ResourceSampler(service.pid).rss()
         await run_stage(service, collector, calls, 1, "warmup", speed=0)  # first-call costs out of the way
         limit_calls = calls[: args.limit_calls]
-        for _ in range(args.runs):
+        for run in range(args.runs):
             raws.append(raw_vosk(model, legs_of(limit_calls), threads=2))
-            ours.append(await our_throughput(service, collector, limit_calls))
+            if run == 0:
+                with profiled(service.pid, workdir / "profile.txt") as found.profile:
+                    ours.append(await our_throughput(service, collector, limit_calls))
+            else:
+                ours.append(await our_throughput(service, collector, limit_calls))
         print(
             f"  raw Vosk {statistics.median(r.realtime_legs for r in raws):.1f} real-time legs; "
             f"ours at full speed {statistics.median(r.realtime_legs for r in ours):.1f}",

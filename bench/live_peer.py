@@ -144,7 +144,8 @@ class PeerThroughput:
     audio_seconds: float
     wall_seconds: float
     cpu_seconds: float
-    peak_rss: int
+    idle_rss: int
+    rss: int
 
     @property
     def realtime_legs(self) -> float:
@@ -154,9 +155,10 @@ class PeerThroughput:
 async def peer_throughput(url: str, pid: int, legs: Sequence[bytes]) -> PeerThroughput:
     """Every leg in its own session at once, full speed (lockstep chunk → reply, 0.2 s chunks as its test.py)."""
     proc = psutil.Process(pid)
-    cpu0 = sum(proc.cpu_times()[:2])
+    cpu0, rss0 = sum(proc.cpu_times()[:2]), int(proc.memory_info().rss)
     began = time.perf_counter()
     await asyncio.gather(*(stream_leg(url, pcm, speed=0, chunk_seconds=0.2) for pcm in legs))
     wall = time.perf_counter() - began
     audio = sum(len(pcm) / 2 / RATE for pcm in legs)
-    return PeerThroughput(len(legs), audio, wall, sum(proc.cpu_times()[:2]) - cpu0, int(proc.memory_info().rss))
+    rss = int(proc.memory_info().rss)  # sessions are closed, but like ours the allocator keeps what they used
+    return PeerThroughput(len(legs), audio, wall, sum(proc.cpu_times()[:2]) - cpu0, rss0, rss)
