@@ -84,12 +84,21 @@ class Conditions:
         }
 
 
+def kind_occurrence(index: int) -> int:
+    """How many earlier calls share call `index`'s kind (so FSDD speakers rotate within each kind)."""
+    position = index % len(KIND_CYCLE)
+    kind = KIND_CYCLE[position]
+    return (index // len(KIND_CYCLE)) * KIND_CYCLE.count(kind) + KIND_CYCLE[:position].count(kind)
+
+
 def draw_conditions(rng: random.Random, index: int, options: GeneratorOptions) -> Conditions:
-    """The voices, speeds, noise and codec of call `index` (FSDD speakers rotate so all appear equally)."""
+    """The voices, speeds, noise and codec of call `index` (FSDD speakers rotate per kind, so every speaker reads
+    every kind about equally often)."""
     agent_voice, customer_voice = rng.sample(options.voices, 2)
     speakers = options.digit_speakers
-    digit_speaker = speakers[index % len(speakers)]
-    agent_digits = speakers[(index + 1) % len(speakers)] if len(speakers) > 1 else digit_speaker
+    turn = kind_occurrence(index) + KIND_CYCLE.index(KIND_CYCLE[index % len(KIND_CYCLE)])
+    digit_speaker = speakers[turn % len(speakers)]
+    agent_digits = speakers[(turn + 1) % len(speakers)] if len(speakers) > 1 else digit_speaker
     cast = Cast(agent_voice, rng.randint(*SPEEDS), customer_voice, rng.randint(*SPEEDS), digit_speaker, agent_digits)
     snr = rng.choice(options.snrs)
     noise = Noise.CLEAN if snr == 0 else rng.choice((Noise.WHITE, Noise.PINK))
@@ -113,8 +122,8 @@ def call_labels(name: str, script: Script, call: SynthCall, conditions: Conditio
     for e in script.expect:
         label = call.labels[e.turn] if e.turn is not None else None
         at = _digits_onset(call, script, e.turn, fsdd) if e.turn is not None else None
-        if e.present and e.outcome == "not_said":
-            at = DISCLOSURE_WINDOW_SECONDS
+        if e.present and e.outcome == "not_said":  # stamped at the deadline, or at the end of a shorter call
+            at = min(DISCLOSURE_WINDOW_SECONDS, call.duration)
         expected.append(
             ExpectedFinding(
                 e.rule_id,

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rules.cards import luhn_valid
-from streams.corpus_gen import GeneratorOptions, describe_corpus, write_generated_corpus
+from streams.corpus_gen import GeneratorOptions, describe_corpus, draw_conditions, write_generated_corpus
 from streams.corpus_labels import load_labels
 from streams.corpus_scripts import KIND_CYCLE, load_test_cards, near_miss
 from streams.degrade import Noise, add_noise, g711_round_trip, noise_samples, speech_power
-from streams.synth import DIGIT_WORDS
+from streams.synth import DIGIT_WORDS, FSDD_SPEAKERS
 
 
 def _tone(seconds: float = 2.0, rate: int = 8000) -> np.ndarray:
@@ -110,3 +111,14 @@ def test_generation_is_deterministic_per_seed_and_labels_are_exact(
     assert digits in load_test_cards(options.test_pans)
     summary = describe_corpus(labels)
     assert summary["calls"] == 5 and summary["counts"]["kind"]["pan"] == 2
+
+
+def test_every_kind_cycles_through_all_fsdd_speakers() -> None:
+    options = GeneratorOptions()
+    by_kind: dict[str, list[str]] = {}
+    for index in range(6 * len(KIND_CYCLE)):
+        cast = draw_conditions(random.Random(index), index, options).cast
+        by_kind.setdefault(KIND_CYCLE[index % len(KIND_CYCLE)], []).append(cast.digit_speaker)
+    for kind, speakers in by_kind.items():
+        counts = {s: speakers.count(s) for s in FSDD_SPEAKERS}
+        assert max(counts.values()) - min(counts.values()) == 0, (kind, counts)
