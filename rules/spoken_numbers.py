@@ -22,13 +22,18 @@ Policy for traps:
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rules.spoken_numbers_lexicon import Lexicon, lexicon_for
+from rules.spoken_tokens import Token, split_words, tokenize
+
+__all__ = [
+    "DEFAULT_MAX_FILLERS", "DigitRun", "Token", "digits_of", "may_hold_number", "parse_text", "parse_tokens",
+    "parse_words", "split_words", "tokenize",
+]
 
 DEFAULT_MAX_FILLERS = 6
 """How many consecutive filler words may sit inside one run ("uh sorry let me see" is five)."""
@@ -39,23 +44,6 @@ _MAY_PRECEDE: dict[str, tuple[str, ...]] = {
     "tens": ("", "hundred", "scale"),
 }
 """For a cardinal atom kind: the kinds it may directly follow ("forty" then "five", never "five" then "forty")."""
-_PAUSE_MARKS = frozenset(",.;:!?")
-"""Punctuation ending a written word: a cardinal does not continue past it ("twenty, five" is 20 then 5)."""
-_TOKEN_RE = re.compile(r"\d+|[^\W\d_]+(?:'[^\W\d_]+)*")
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One sub-word token: lowercased letters or a group of literal digits, and the word it came from."""
-
-    text: str
-    word: int
-    pause_after: bool = False
-
-    @property
-    def is_literal(self) -> bool:
-        """True for a group of written digits ("4111")."""
-        return self.text.isdigit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,28 +70,6 @@ class DigitRun:
     def words(self) -> range:
         """Indices of every word the run spans (number words and the fillers between them)."""
         return range(self.first_word, self.last_word + 1)
-
-
-@lru_cache(maxsize=16384)
-def _word_tokens(word: str, index: int) -> tuple[Token, ...]:
-    """The tokens of the `index`-th word (memoized: the same words recur in every partial and every rule)."""
-    cleaned = word.lower().replace("’", "'")
-    parts = _TOKEN_RE.findall(cleaned)
-    pause = cleaned.rstrip()[-1:] in _PAUSE_MARKS
-    return tuple(Token(part, index, pause and n == len(parts) - 1) for n, part in enumerate(parts))
-
-
-def tokenize(words: Sequence[str]) -> list[Token]:
-    """Split words into tokens: "Twenty-five" → twenty, five; "4012-8888" → 4012, 8888; "$20" → 20."""
-    tokens: list[Token] = []
-    for index, word in enumerate(words):
-        tokens.extend(_word_tokens(word, index))
-    return tokens
-
-
-def split_words(text: str) -> list[str]:
-    """The whitespace-separated words of `text` (the unit word indices refer to)."""
-    return text.split()
 
 
 @lru_cache(maxsize=8)
@@ -151,6 +117,8 @@ class _Building:
     segment_starts: list[int]
     open_start: bool
     weak_candidate: bool
+    length: int = 0
+    """len("".join(digits))"""
 
 
 class _Parser:
@@ -243,7 +211,14 @@ class _Parser:
         value = self._word_value(text)
         if value is not None:
             return str(value), i + 1
+        if text in lex.digits and text not in lex.ordinals and (self.toks[i].pause_after or self._lone_unit(i + 1)):
+            return str(int(lex.digits[text])), i + 1  # what _read_cardinal gives for a lone digit word
         return self._read_cardinal(i)
+
+    def _lone_unit(self, j: int) -> bool:
+        """True when a digit word right before token j ends its cardinal (only a hundred/scale word extends it)."""
+        atom = self._atom(j) if j < len(self.toks) else None
+        return atom is None or atom[0] not in ("hundred", "scale")
 
     def _atom(self, j: int) -> tuple[str, int] | None:
         """(kind, value) of token j inside a cardinal: unit, teen, tens, hundred, scale or literal."""
@@ -335,15 +310,16 @@ class _Parser:
             )
             if chunk is not None:
                 digits, nxt = chunk
-                words = sorted({t.word for t in self.toks[i:nxt]})
+                words = [self.toks[i].word] if nxt == i + 1 else sorted({t.word for t in self.toks[i:nxt]})
                 if cur is None:
                     cur = _Building([], words[0], words[-1], [], [], [0], not seen_other, True)
                 elif fillers:
-                    cur.segment_starts.append(len("".join(cur.digits)))
+                    cur.segment_starts.append(cur.length)
                 single_digit_word = nxt == i + 1 and len(digits) == 1 and not self.toks[i].is_literal
                 cur.weak_candidate = cur.weak_candidate and not cur.digits and single_digit_word
-                cur.chunk_starts.append(len("".join(cur.digits)))
+                cur.chunk_starts.append(cur.length)
                 cur.digits.append(digits)
+                cur.length += len(digits)
                 cur.last_word = words[-1]
                 cur.number_words.extend(w for w in words if w not in cur.number_words)
                 fillers = 0
