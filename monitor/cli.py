@@ -19,6 +19,10 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "monitor.demo_cli",
     "monitor.corpus_cli",
     "monitor.eval_cli",
+    "monitor.gdpr_cli",
+    "monitor.keys_cli",
+    "monitor.auth_cli",
+    "monitor.users",
 )
 
 

@@ -113,7 +113,9 @@ async def wait_logged(caplog: pytest.LogCaptureFixture, *parts: str, timeout: fl
 
 @pytest.fixture
 async def service(tmp_path: Path, vosk_model_path: Path) -> AsyncIterator[LiveService]:
-    async with running_service(tmp_path / "data", vosk_model_path) as running:
+    # The good call is fed at 4x real time: backpressure (block) instead of the live default of shedding audio
+    # when recognition is 10 s behind, so the test judges the bad clients' effect, not the overload policy.
+    async with running_service(tmp_path / "data", vosk_model_path, asr_overflow="block") as running:
         yield running
 
 
