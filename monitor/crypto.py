@@ -175,7 +175,13 @@ def load_or_create_key_file(path: Path) -> DataKeys:
             log.warning("data key file %s is readable by others (mode %o); chmod 600 it", path, mode)
         return load_key_file(path)
     keys = DataKeys(secrets.token_bytes(KEY_BYTES), source=f"key file {path}")
-    write_key_file(path, keys)
+    try:
+        write_key_file(path, keys)
+    except OSError as exc:
+        raise DataKeyError(
+            f"cannot create the data key file {path}: {exc.strerror or exc}; make {path.parent} writable or "
+            "provide the key (CALLWARDEN_DATA_KEY or encryption.key_file)"
+        ) from None
     return keys
 
 

@@ -11,13 +11,14 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Literal
 
 from monitor.config import Config
-from monitor.crypto import resolve_data_keys
+from monitor.crypto import DataKeyError, resolve_data_keys
 from monitor.gdpr import retention_task
 from monitor.live import LiveHub
 from monitor.metrics import Metrics
 from monitor.mqtt_sink import MqttAlertSink
 from monitor.outbox_sink import LogAlertSink, OutboxSink
 from monitor.store_resilient import ResilientStore
+from monitor.store_types import StoreError
 from monitor.users import AccessControl
 from rules.events import CallEnded
 from rules.findings import Finding
@@ -65,7 +66,10 @@ class Service:
     async def __aenter__(self) -> Service:
         await self._stack.__aenter__()
         try:
-            keys = resolve_data_keys(self.config.encryption, self.config.data_dir)
+            try:
+                keys = resolve_data_keys(self.config.encryption, self.config.data_dir)
+            except DataKeyError as exc:  # reported like any unusable data directory (serve exits 4)
+                raise StoreError(f"data key: {exc}") from exc
             store = await ResilientStore.open(self.config.db_path, keys)
             self._store = await self._stack.enter_async_context(store)
             self._store.attach_metrics(self.metrics)
