@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -89,8 +90,10 @@ class TextView:
     stems: frozenset[str]
 
     def span_text(self, first: int, last: int) -> str:
-        """Tokens first..last-1 joined by spaces."""
-        return " ".join(self.tokens[first:last])
+        """Tokens first..last-1 joined by spaces (a slice of `text`, which joins all tokens by single spaces)."""
+        if first >= last:
+            return ""
+        return self.text[self.offsets[first] : self.offsets[last - 1] + len(self.tokens[last - 1])]
 
 
 def _content_stems(tokens: Sequence[str]) -> frozenset[str]:
@@ -206,12 +209,13 @@ class _Phrase:
     min_hits: int
 
 
-def _candidate_spans(first: int, last: int, size: int) -> list[tuple[int, int]]:
+@lru_cache(maxsize=4096)
+def _candidate_spans(first: int, last: int, size: int) -> tuple[tuple[int, int], ...]:
     spans = {(first, last)}
     for a, b in ((first + 1, last), (first, last - 1), (first - 1, last), (first, last + 1)):
         if 0 <= a < b <= size:
             spans.add((a, b))
-    return sorted(spans)
+    return tuple(sorted(spans))
 
 
 _MEMO_SIZE = 4096
@@ -330,13 +334,12 @@ class PhraseMatcher:
 
     @staticmethod
     def _snap(view: TextView, char_start: int, char_end: int) -> tuple[int, int]:
-        first = last = -1
-        for i, offset in enumerate(view.offsets):
-            token_end = offset + len(view.tokens[i])
-            if offset < char_end and token_end > char_start:
-                if first < 0:
-                    first = i
-                last = i + 1
-        if first < 0:
+        """The tokens overlapping text[char_start:char_end] as [first, last), or all tokens when none does."""
+        offsets = view.offsets
+        last = bisect_left(offsets, char_end)  # tokens starting before char_end
+        first = bisect_right(offsets, char_start) - 1  # the token starting at or before char_start
+        if first < 0 or offsets[first] + len(view.tokens[first]) <= char_start:
+            first += 1  # it ends before char_start: start at the next one
+        if first >= last:
             return 0, len(view.tokens)
         return first, last
