@@ -29,6 +29,7 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from rules.events import AudioTick, CallEnded, CallStarted, Event, Utterance
@@ -37,6 +38,8 @@ from rules.kinds import build_rule
 from rules.model import Rule, RuleOutcome, RuleSpec
 from rules.packs import RuleSet
 from rules.scoring import score_call
+
+_WORD_START, _WORD_END = attrgetter("start"), attrgetter("end")
 
 IGNORED_REASONS = (
     "other_call",
@@ -60,8 +63,8 @@ def _finite_times(event: Event) -> bool:
         return math.isfinite(event.at)
     if not (math.isfinite(event.start) and math.isfinite(event.end)):
         return False
-    isfinite = math.isfinite
-    return all(isfinite(word.start) and isfinite(word.end) for word in event.words)
+    words = event.words  # map/attrgetter keep the per-word test in C
+    return all(map(math.isfinite, map(_WORD_START, words))) and all(map(math.isfinite, map(_WORD_END, words)))
 
 
 _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (Finding, RuleOutcome)}

@@ -99,12 +99,15 @@ class SensitiveNumberRule:
     # --- events ------------------------------------------------------------------------------------------
     @classmethod
     def feed_idle(cls, rules: Sequence[SensitiveNumberRule], event: Event) -> bool:
-        """Handle `event` for all `rules` at once when it is surely idle for them: an AudioTick or an utterance
-        without any possible number or context phrase while no rule has a run open. The rules' state is then
+        """Handle `event` for all `rules` at once when it is surely idle for them: an AudioTick closing no run, or an
+        utterance without any possible number or context phrase while no rule has a run open. The rules' state is then
         updated exactly as `feed` would (call id, clock); False (nothing done) otherwise."""
-        for rule in rules:
-            if rule._carry:
-                return False
+        if isinstance(event, AudioTick):
+            for rule in rules:  # a tick only closes runs left open longer than the gap
+                if rule._carry and stale_speakers(rule._carry, event.at, rule.params.continuation_gap_seconds):
+                    return False
+        elif any(rule._carry for rule in rules):
+            return False
         if isinstance(event, Utterance):
             quiet: Tracking | None = None
             for rule in rules:
