@@ -5,7 +5,8 @@ Each call is one of the corpus scenarios (streams/corpus.py: 18 calls, 164 turns
 a partial every 0.3 s of audio when its text changed (no words, start = end = the leg's position; the text grows
 at the speaking rate of the corpus voices, ~2.3 words/s), then a final with timed words; AudioTicks every second.
 Digits read from the FSDD recordings appear as number words. ASR errors are simulated by substituting ~8 % of
-words with other corpus words (seeded; never number words), so text caches see realistic misses instead of exact script repeats.
+words with other corpus words (seeded; never number words), so text caches see realistic misses instead of exact
+script repeats.
 """
 
 from __future__ import annotations
