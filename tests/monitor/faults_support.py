@@ -112,7 +112,7 @@ class Leak:
 
 
 def written_pattern(secret: str) -> re.Pattern[str]:
-    """`secret`'s digits, optionally separated by one space, dash or dot each, standing alone (not in a number/token)."""
+    """`secret`'s digits, optionally separated by one space, dash or dot each, standing alone."""
     body = r"[ \-.]?".join(secret)
     return re.compile(rf"(?<![0-9A-Za-z.+/]){body}(?![0-9A-Za-z])")
 

@@ -116,7 +116,12 @@ def _get(url: str) -> tuple[int, str]:
 
 @contextlib.asynccontextmanager
 async def running_service(data_dir: Path, model_path: Path, **changes: Any) -> AsyncIterator[LiveService]:
-    """`monitor.server.run_server` in this event loop on a free port, data in `data_dir`, the real model."""
+    """`monitor.server.run_server` in this event loop on a free port, data in `data_dir`, the real model.
+
+    Tests feed audio faster than real time, so they get backpressure (asr_overflow "block") unless they ask
+    for the live default of shedding audio when recognition is far behind.
+    """
+    changes.setdefault("asr_overflow", "block")
     config = dataclasses.replace(
         Config(), host="127.0.0.1", port=free_port(), data_dir=data_dir, model_path=str(model_path), **changes
     )

@@ -76,7 +76,12 @@ def last_sound_end(call: SynthCall, channel: int, start: float, end: float, thre
 
 
 def service_config(data_dir: Path, model_path: Path, port: int, mqtt_url: str = "", **changes: Any) -> Config:
-    """The embedded defaults on a loopback `port`, a tmp data dir and the real model."""
+    """The embedded defaults on a loopback `port`, a tmp data dir and the real model.
+
+    Tests feed audio faster than real time, so recognition falls behind by design: they get backpressure
+    (asr_overflow "block") unless they ask for the live default of shedding audio.
+    """
+    changes.setdefault("asr_overflow", "block")
     return replace(Config(), port=port, data_dir=data_dir, mqtt_url=mqtt_url, model_path=str(model_path), **changes)
 
 

@@ -65,7 +65,7 @@ async def test_max_calls_refuses_the_next_call_with_1013(
 async def test_asr_lag_refuses_new_calls_until_the_load_drains(
     vosk_model_path: Path, espeak: str, shared_data: Path, tmp_path: Path
 ) -> None:
-    config = service_config(tmp_path / "data", vosk_model_path, free_port(), max_asr_lag=2.0)
+    config = service_config(tmp_path / "data", vosk_model_path, free_port(), max_asr_lag=2.0, asr_overflow="shed")
     audio = card_call("5105105105105100", digit_voice="jackson").call.audio
     async with running_service(config) as base:
         url = f"ws://{base}/ingest/raw"
