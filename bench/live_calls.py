@@ -18,11 +18,11 @@ VOICES = {Speaker.AGENT: "en-us+f3", Speaker.CUSTOMER: "en-us+klatt4"}
 AGENT_SPEED, CUSTOMER_SPEED = 130, 140
 LOUD = 200  # |sample| above this is speech (the FSDD clips are trimmed at the same threshold)
 
-# Well-known test card numbers (Visa, Mastercard, Visa, Discover test PANs) and FSDD voices reading them.
+# A well-known test card number read by two FSDD voices. Only readings every run detected at N=1 are used, so a
+# missed alert under load means load: 5555555555554444 read by lucas was never detected even alone (an ASR/rules
+# accuracy matter for bench/alert_latency.py and callwarden eval, not capacity).
 VARIANTS: tuple[tuple[str, str], ...] = (
     ("4111111111111111", "lucas"),
-    ("5555555555554444", "lucas"),
-    ("4242424242424242", "lucas"),
     ("4111111111111111", "george"),
 )
 

@@ -45,6 +45,9 @@ class ServiceProcess:
         self.config.write_text(
             f"host: 127.0.0.1\nport: {self.port}\ndata_dir: {workdir / 'data'}\nmqtt_url: {mqtt_url}\n"
             "log_level: WARNING\n"
+            # full-speed runs must decode every second (no shedding) and must not trip the per-connection rate limits
+            "asr_overflow: block\nmax_asr_lag: 0\n"  # and no admission refusals: the ramp finds the limit itself
+            "ingest: {max_messages_per_second: 0, max_bytes_per_second: 0}\n"
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
