@@ -39,6 +39,7 @@ from rules.findings import Finding, Severity
 from rules.kinds.sensitive_number_params import SensitiveNumberParams, check_params, parse_params
 from rules.kinds.sensitive_number_track import (
     CONTEXT_KINDS,
+    SPEAKING_HOLD_FACTOR,
     Carries,
     Check,
     Piece,
@@ -78,6 +79,10 @@ class SensitiveNumberRule:
         self._ended = False
         self._pending: deque[tuple[Piece, Speaker]] = deque(maxlen=8)
         self._clock = 0.0
+        # Speaker → index of their utterance recognized so far only as partials. A run left open by that speaker's
+        # previous final is not closed by the clock while they are still talking (a card read in slow groups is one
+        # long partial per group); the final's word times then decide whether it continues the run.
+        self._speaking: dict[Speaker, int] = {}
 
     def _set_language(self, language: str) -> None:
         """Evaluate in the call's language when it has a lexicon, else in the rule's language."""
@@ -132,6 +137,11 @@ class SensitiveNumberRule:
             self.call_id = self.call_id or event.call_id
             if event.speaker not in self.params.speakers:  # a StrEnum: equal to (and hashed as) its value
                 return []
+            if event.final:
+                if self._speaking.get(event.speaker) == event.index:
+                    del self._speaking[event.speaker]
+            else:
+                self._speaking[event.speaker] = event.index
             return self._utterance(event)
         if isinstance(event, CallStarted):
             self.call_id = event.call_id
@@ -327,7 +337,12 @@ class SensitiveNumberRule:
 
     # --- closing runs ------------------------------------------------------------------------------------
     def _close_stale(self, now: float) -> list[Finding]:
-        stale = stale_speakers(self._carry, now, self.params.continuation_gap_seconds)
+        gap = self.params.continuation_gap_seconds
+        stale = [
+            speaker
+            for speaker in stale_speakers(self._carry, now, gap)
+            if speaker not in self._speaking or now - self._carry[speaker].end > SPEAKING_HOLD_FACTOR * gap
+        ]
         return self._close(stale) if stale else []
 
     def _close(self, speakers: Sequence[Speaker]) -> list[Finding]:

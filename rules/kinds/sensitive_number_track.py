@@ -95,6 +95,20 @@ _NO_KINDS: frozenset[str] = frozenset()
 _NO_ENDS: tuple[tuple[int, ...], ...] = ((),) * len(CONTEXT_KINDS)
 
 
+SPEAKING_HOLD_FACTOR = 4.0
+"""A run stays open at most this many continuation gaps while its speaker's next utterance is still a partial
+without word times (Vosk partials carry text only: their start is where decoding stands, not where speech began)."""
+
+
+def _wordless_partial(utt: Utterance) -> bool:
+    return not utt.final and not utt.words
+
+
+def held_open(utt: Utterance, carry: Piece, gap_seconds: float) -> bool:
+    """True when `utt` is its speaker's word-less partial within the hold: the final's word times will decide."""
+    return _wordless_partial(utt) and utt.end - carry.end <= SPEAKING_HOLD_FACTOR * gap_seconds
+
+
 def stale_speakers(carries: Carries, now: float, gap_seconds: float) -> list[Speaker]:
     """Speakers whose open run ended more than `gap_seconds` before `now` (in carry order)."""
     return [speaker for speaker, carry in carries.items() if now - carry.end > gap_seconds]
@@ -125,7 +139,8 @@ def _piece(run: DigitRun, view: NumberAnalysis, utt: Utterance, ends: tuple[tupl
     lead = LEADING_HOMOPHONES.get(track.lang, {}).get(view.words[first - 1].lower().strip(",.")) if first else None
     piece = Piece(run.digits, run.segment_starts, start, end, (view,), 1, utt.index, month_before, utt.channel,
                   context, lead or "")
-    if carry is not None and run.open_start and carry.index != utt.index and start - carry.end <= track.gap_seconds:
+    near = start - carry.end <= track.gap_seconds or held_open(utt, carry, track.gap_seconds) if carry else False
+    if carry is not None and run.open_start and carry.index != utt.index and near:
         offset = len(carry.digits)
         segments = carry.segments + tuple(offset + s for s in run.segment_starts)
         return Piece(carry.digits + run.digits, segments, carry.start, end, (*carry.sources, view),
@@ -142,7 +157,12 @@ def compute_step(utt: Utterance, track: Tracking, carries: Carries) -> Step:
     not start with a run but has a word that is neither a filler nor a number).
     """
     left = dict(carries)
-    stale = tuple([_close(left, speaker) for speaker in stale_speakers(left, utt.start, track.gap_seconds)])
+    expired = [
+        speaker
+        for speaker in stale_speakers(left, utt.start, track.gap_seconds)
+        if not (speaker == utt.speaker and held_open(utt, left[speaker], track.gap_seconds))
+    ]
+    stale = tuple([_close(left, speaker) for speaker in expired])
     view = number_analysis(utt, track.lang)
     carry = left.get(utt.speaker)
     if carry is None and view.quiet(track.matcher) and not (utt.final and left):
