@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import socket
@@ -57,16 +58,17 @@ def run(args: argparse.Namespace) -> int:
     audio = load_stereo(args.wav)
     port = _port(args.port)
     setup_logging("WARNING")
+    for echoed in ("callwarden.alerts", "monitor.outbox_sink"):  # the demo prints every alert itself
+        logging.getLogger(echoed).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="callwarden-demo-") as tmp:
         config = load_config(None)
-        config = Config(
-            **{
-                **{f: getattr(config, f) for f in config.__dataclass_fields__},
-                "port": port,
-                "data_dir": Path(tmp) if not args.stay else config.data_dir,
-            }
-        )
-        return asyncio.run(_demo(config, audio, args.speed, args.stay))
+        changes: dict[str, Any] = {"port": port, "data_dir": Path(tmp) if not args.stay else config.data_dir}
+        if args.speed == 0 or args.speed > 1:
+            # Faster than real time: a recording, not a telephony platform. Recognition falls behind by design, so
+            # wait for it (backpressure) instead of shedding audio, and lift the per-connection message rate limit.
+            ingest = dataclasses.replace(config.ingest, max_messages_per_second=0.0, max_bytes_per_second=0.0)
+            changes.update(asr_overflow="block", ingest=ingest)
+        return asyncio.run(_demo(dataclasses.replace(config, **changes), audio, args.speed, args.stay))
 
 
 async def _demo(config: Config, audio: Any, speed: float, stay: bool) -> int:
