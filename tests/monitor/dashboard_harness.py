@@ -11,9 +11,12 @@ import argparse
 import asyncio
 import json
 import mimetypes
+import os
+import shutil
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,6 +43,24 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def launch_chromium(playwright: Playwright) -> Browser:
     """The system Chromium, headless, offline-friendly (never a browser downloaded by `playwright install`)."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def chromium_browser() -> Iterator[Browser]:
+    """The system Chromium for a test module: a failure under CI when it is missing, else a loud skip."""
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    if not (CHROMIUM.exists() or shutil.which("chromium")):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+        pytest.skip(f"SKIPPED LOUDLY: {CHROMIUM} not installed (apt-get install chromium)")
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def _response(status: int, body: bytes, content_type: str) -> Response:

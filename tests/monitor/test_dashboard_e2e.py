@@ -21,11 +21,11 @@ from websockets.exceptions import ConnectionClosed
 
 from monitor.config import Config
 from tests.conftest import free_port
-from tests.monitor.dashboard_harness import CHROMIUM, launch_chromium
+from tests.monitor.dashboard_harness import chromium_browser
 from tests.monitor.dashboard_service import FSDD_DIR, ServiceThread, card_call
 
 pytest.importorskip("playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; pip install -e '.[dev]'")
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 ALERT_TO_DOM_LIMIT = 2.0  # seconds from the finding's wall_time to the alert being in the page
 SUPERVISOR = "Dana Supervisor"
@@ -63,14 +63,8 @@ RECORDER = r"""
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not (CHROMIUM.exists() or shutil.which("chromium")):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-        pytest.skip(f"SKIPPED LOUDLY: {CHROMIUM} not installed (apt-get install chromium)")
-    with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -12,10 +10,10 @@ from datetime import date, timedelta
 import pytest
 
 from tests.monitor import dashboard_scenario as sc
-from tests.monitor.dashboard_harness import CHROMIUM, DashboardHarness, demo_calls, launch_chromium
+from tests.monitor.dashboard_harness import DashboardHarness, chromium_browser, demo_calls
 
 pytest.importorskip("playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; pip install -e '.[dev]'")
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 DIGIT_RUN = re.compile(r"\d(?:[\s-]*\d){12,}")
 SPOKEN_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
@@ -24,14 +22,8 @@ SPOKEN_RUN = re.compile(rf"\b{SPOKEN_DIGIT}(?:[\s,-]+{SPOKEN_DIGIT}){{12,}}\b", 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not (CHROMIUM.exists() or shutil.which("chromium")):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-        pytest.skip(f"SKIPPED LOUDLY: {CHROMIUM} not installed (apt-get install chromium)")
-    with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
