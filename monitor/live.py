@@ -60,6 +60,13 @@ class LiveHub:
             for call in self._calls.values()
         ]
 
+    def call_of(self, finding_id: str) -> str | None:
+        """The active call that raised `finding_id` (None once the call ended or for an unknown id)."""
+        for call_id, call in self._calls.items():
+            if any(f.get("finding", {}).get("finding_id") == finding_id for f in call.findings):
+                return call_id
+        return None
+
     def publish(self, message: dict[str, Any]) -> None:
         """Record `message` in the snapshot state and send it to every subscriber."""
         self._remember(message)

@@ -85,15 +85,7 @@ async def _acknowledge(
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps({"type": "error", "finding_id": finding_id, "error": str(exc)[:200]}))
         return
-    call_id = next(
-        (
-            c["call_id"]
-            for c in service.live.snapshot()
-            for f in c["findings"]
-            if f.get("finding", {}).get("finding_id") == finding_id
-        ),
-        None,
-    )
+    call_id = service.live.call_of(finding_id)
     service.live.publish(
         {"type": "acknowledged", "call_id": call_id, "finding_id": finding_id, "by": ack.who, "at": ack.wall_time}
     )
