@@ -94,7 +94,7 @@ OPENING = (
     GREETING,
     WARM_UP,
     a("this call may be recorded for quality and training purposes. is that okay with you?"),
-    c("yes, go ahead."),
+    c("yes, i agree."),
     a("great. how can i help you today?"),
 )
 """Turns 0-4: greeting, warm-up, disclosure + consent question (turn 2), consent (turn 3), offer of help."""

@@ -15,9 +15,10 @@ class AsrConfig:
     """How legs are recognized. Times are seconds of audio.
 
     `slice_seconds` is the audio handed to Vosk per AcceptWaveform call. It is fixed (not whatever chunk
-    the network delivered), so results do not depend on how audio was chunked or how far ASR lagged:
-    the same audio gives the same words and times live, at full speed, or from a file (Vosk's word
-    confidences vary slightly from run to run).
+    the network delivered), so results do not depend on how audio was chunked or how far ASR lagged.
+    Vosk itself is not bit-reproducible: with several recognizers alive in one process (even one thread,
+    even separate Models) a marginal word can differ between runs ("yeah go ahead" / "yes no had";
+    vosk-api issues #868, #895). What replays exactly is a stored event log through the rules engine.
 
     Partials: with `partial_words` off (default) a partial carries the fresh hypothesis text, no words, and
     start = end = the leg's decoded audio position when it was produced. Vosk 0.3.45's partial-words mode
