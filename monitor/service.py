@@ -47,7 +47,7 @@ class Service:
         self.access = AccessControl(config.access, config.host)
         self.sessions: dict[str, CallSession] = {}
         self._stack = AsyncExitStack()
-        self._arrivals: OrderedDict[str, float] = OrderedDict()
+        self._arrivals: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
         self._store: ResilientStore | None = None
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
@@ -152,7 +152,7 @@ class Service:
     def finding_raised(self, finding: Finding, arrived_wall: float | None) -> None:
         self.metrics.finding_raised(finding.rule_id, str(finding.severity))
         if arrived_wall is not None:
-            self._arrivals[finding.finding_id] = arrived_wall
+            self._arrivals[finding.finding_id] = (arrived_wall, finding.rule_id, finding.outcome)
             while len(self._arrivals) > LATENCY_MEMORY:
                 self._arrivals.popitem(last=False)
         level = logging.WARNING if finding.severity in ("high", "critical") else logging.INFO
@@ -167,9 +167,11 @@ class Service:
         )
 
     def _alert_delivered(self, finding_id: str, handoff_wall: float) -> None:
-        arrived = self._arrivals.pop(finding_id, None)
-        if arrived is not None:
-            self.metrics.speech_to_alert_seconds.observe(max(0.0, handoff_wall - arrived))
+        known = self._arrivals.pop(finding_id, None)
+        if known is not None:
+            arrived, rule_id, outcome = known
+            latency = max(0.0, handoff_wall - arrived)
+            self.metrics.speech_to_alert_seconds.labels(rule_id, outcome).observe(latency)
 
     async def call_ended(self, session: CallSession, ended: CallEnded, report: dict[str, object]) -> None:
         ended_wall = time.time()

@@ -27,8 +27,9 @@ def _recorded() -> Metrics:
     m.alert_delivery("mqtt", "delivered")
     m.alert_delivery("mqtt", "error")
     m.outbox_depth.set(7)
-    for latency in (0.04, 0.25, 0.6, 4.0):
-        m.speech_to_alert_seconds.observe(latency)
+    for latency in (0.04, 0.25, 0.6):
+        m.speech_to_alert_seconds.labels("pci.pan-spoken", "pan_detected").observe(latency)
+    m.speech_to_alert_seconds.labels("pci.pan-spoken", "possible_pan").observe(4.0)
     m.ingest_error("audiohook", 1008)
     return m
 
@@ -53,10 +54,14 @@ def test_exposition_parses_and_carries_the_recorded_values() -> None:
     assert samples[("callwarden_outbox_depth", ())] == 7
     assert samples[("callwarden_calls_total", (("outcome", "failed"), ("protocol", "twilio")))] == 1
     assert samples[("callwarden_ingest_errors_total", (("close_code", "1008"), ("protocol", "audiohook")))] == 1
-    assert samples[("callwarden_speech_to_alert_seconds_count", ())] == 4
-    assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "0.05"),))] == 1
-    assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "1.0"),))] == 3
-    assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "5.0"),))] == 4
+    pan = (("outcome", "pan_detected"), ("rule", "pci.pan-spoken"))
+    assert samples[("callwarden_speech_to_alert_seconds_count", pan)] == 3
+    assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "0.05"), *pan))] == 1
+    assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "0.25"), *pan))] == 2
+    assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "1.0"), *pan))] == 3
+    possible = (("outcome", "possible_pan"), ("rule", "pci.pan-spoken"))
+    assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "3.0"), *possible))] == 0
+    assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "5.0"), *possible))] == 1
     assert samples[("callwarden_asr_lag_seconds_sum", ())] == pytest.approx(0.3)
     assert samples[("callwarden_asr_realtime_factor_count", ())] == 1
 
