@@ -20,6 +20,11 @@ from rules.spoken_numbers import (
 )
 from rules.spoken_numbers_lexicon import lexicon_for
 
+INERT, PHRASE_START, NUMBER = 0, 1, 2
+"""Word kinds (see `ContextMatcher.word_kinds`), ordered so that an utterance's kind is the max of its words'."""
+_WORD_KINDS_MAX = 65536
+"""Words remembered per (matcher, language) before the table is cleared (bounds memory on open vocabularies)."""
+
 
 class ContextMatcher:
     """Several phrase lists (one per context kind) compiled for a single token-exact scan of an utterance.
@@ -27,7 +32,7 @@ class ContextMatcher:
     Get instances from `context_matcher`, which returns one shared instance per distinct phrase lists.
     """
 
-    __slots__ = ("_by_first", "kinds")
+    __slots__ = ("_by_first", "_word_kinds", "kinds")
 
     def __init__(self, phrase_lists: tuple[tuple[str, ...], ...]) -> None:
         self.kinds = len(phrase_lists)
@@ -38,6 +43,34 @@ class ContextMatcher:
                 if parts:
                     by_first.setdefault(parts[0], []).append((kind, parts))
         self._by_first = {first: tuple(entries) for first, entries in by_first.items()}
+        self._word_kinds: dict[str, dict[str, int]] = {}
+
+    def word_kinds(self, words: Sequence[str], lang: str) -> int:
+        """The highest kind of the words: NUMBER when a token may begin a number (`may_hold_number`), else
+        PHRASE_START when a token begins one of the phrases, else INERT (no number, no phrase ends there).
+
+        Exact per word (both tests look at single tokens), memoized per word and language."""
+        known = self._word_kinds.get(lang)
+        if known is None:
+            known = self._word_kinds[lang] = {}
+        top = INERT
+        for word in words:
+            kind = known.get(word)
+            if kind is None:
+                if len(known) >= _WORD_KINDS_MAX:
+                    known.clear()
+                kind = known[word] = self._word_kind(word, lang)
+            if kind > top:
+                top = kind
+                if top == NUMBER:
+                    break
+        return top
+
+    def _word_kind(self, word: str, lang: str) -> int:
+        tokens = tokenize((word,))
+        if may_hold_number(tokens, lang):
+            return NUMBER
+        return PHRASE_START if any(t.text in self._by_first for t in tokens) else INERT
 
     def ends(self, tokens: Sequence[Token]) -> tuple[tuple[int, ...], ...]:
         """Per phrase list, the sorted word indices where one of its phrases ends (as rules.cards.phrase_ends)."""
@@ -128,6 +161,11 @@ _last: list[tuple[Utterance, dict[str, NumberAnalysis]]] = []
 """The analyses of the most recent Utterance object (one entry), so rules after the first skip even the lookup."""
 
 
+def utterance_words(utterance: Utterance) -> list[str]:
+    """The words number analysis reads: the utterance's `words` when present, else its whitespace-split text."""
+    return [w.text for w in utterance.words] if utterance.words else split_words(utterance.text)
+
+
 def number_analysis(utterance: Utterance, lang: str) -> NumberAnalysis:
     """The analysis of an utterance's words (its `words` when present, else its whitespace-split text).
 
@@ -141,6 +179,5 @@ def number_analysis(utterance: Utterance, lang: str) -> NumberAnalysis:
         _last[:] = [(utterance, by_lang)]
     found = by_lang.get(lang)
     if found is None:
-        words = tuple([w.text for w in utterance.words]) if utterance.words else tuple(split_words(utterance.text))
-        found = by_lang[lang] = _shared_analysis(words, lang)
+        found = by_lang[lang] = _shared_analysis(tuple(utterance_words(utterance)), lang)
     return found

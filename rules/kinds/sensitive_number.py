@@ -49,11 +49,20 @@ from rules.kinds.sensitive_number_track import (
     utterance_step,
 )
 from rules.model import ParamError, RuleOutcome, RuleSpec
-from rules.number_analysis import context_matcher, number_analysis
+from rules.number_analysis import INERT, NUMBER, context_matcher, number_analysis, utterance_words
 from rules.spoken_numbers_lexicon import LEXICONS
 
 _PROMPTS = ("cvv", "expiry", "ssn")
 _SECONDARY = {"possible_pan": Severity.MEDIUM, "expiry_detected": Severity.MEDIUM}
+
+
+def _idle_utterance(utt: Utterance, words: Sequence[str], track: Tracking) -> bool:
+    """True when `utt` changes nothing for a rule with these settings and no run open: it holds no possible number,
+    and, if final, no context phrase either (partials' phrases are not noted; `compute_step` gives no checks)."""
+    kind = track.matcher.word_kinds(words, track.lang)
+    if kind == INERT or (kind != NUMBER and not utt.final):
+        return True
+    return kind != NUMBER and number_analysis(utt, track.lang).quiet(track.matcher)
 
 
 def _fingerprint(digits: str) -> str:
@@ -104,9 +113,10 @@ class SensitiveNumberRule:
     # --- events ------------------------------------------------------------------------------------------
     @classmethod
     def feed_idle(cls, rules: Sequence[SensitiveNumberRule], event: Event) -> bool:
-        """Handle `event` for all `rules` at once when it is surely idle for them: an AudioTick closing no run, or an
-        utterance without any possible number or context phrase while no rule has a run open. The rules' state is then
-        updated exactly as `feed` would (call id, clock); False (nothing done) otherwise."""
+        """Handle `event` for all `rules` at once when it is surely idle for them: an AudioTick closing no run, or,
+        while no rule has a run open, an utterance without any possible number (a final: nor a context phrase).
+        The rules' state is then updated exactly as `feed` would (call id, clock, who is speaking); False (nothing
+        done) otherwise."""
         if isinstance(event, AudioTick):
             for rule in rules:  # a tick only closes runs left open longer than the gap
                 if rule._carry and stale_speakers(rule._carry, event.at, rule.params.continuation_gap_seconds):
@@ -114,16 +124,21 @@ class SensitiveNumberRule:
         elif any(rule._carry for rule in rules):
             return False
         if isinstance(event, Utterance):
-            quiet: Tracking | None = None
+            speaker = event.speaker
+            words: list[str] | None = None
+            idle: Tracking | None = None
             for rule in rules:
                 track = rule._tracking
-                if track is not quiet and event.speaker in rule.params.speakers:
-                    if not number_analysis(event, track.lang).quiet(track.matcher):
+                if track is not idle and speaker in rule.params.speakers:
+                    words = utterance_words(event) if words is None else words
+                    if not _idle_utterance(event, words, track):
                         return False
-                    quiet = track
+                    idle = track
             for rule in rules:
-                if event.speaker in rule.params.speakers and event.end > rule._clock:
-                    rule._clock = event.end  # max(clock, end)
+                if speaker in rule.params.speakers:
+                    if event.end > rule._clock:
+                        rule._clock = event.end  # max(clock, end)
+                    rule._note_speaking(event)
         elif not isinstance(event, AudioTick):
             return False
         for rule in rules:
@@ -131,17 +146,21 @@ class SensitiveNumberRule:
                 rule.call_id = event.call_id
         return True
 
+    def _note_speaking(self, utt: Utterance) -> None:
+        """Track the utterance index each speaker has only partials of so far (see `_speaking`)."""
+        if utt.final:
+            if self._speaking.get(utt.speaker) == utt.index:
+                del self._speaking[utt.speaker]
+        else:
+            self._speaking[utt.speaker] = utt.index
+
     def feed(self, event: Event) -> list[Finding]:
         """Consume one event; return new findings."""
         if isinstance(event, Utterance):
             self.call_id = self.call_id or event.call_id
             if event.speaker not in self.params.speakers:  # a StrEnum: equal to (and hashed as) its value
                 return []
-            if event.final:
-                if self._speaking.get(event.speaker) == event.index:
-                    del self._speaking[event.speaker]
-            else:
-                self._speaking[event.speaker] = event.index
+            self._note_speaking(event)
             return self._utterance(event)
         if isinstance(event, CallStarted):
             self.call_id = event.call_id
