@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,70 +11,12 @@ from rapidfuzz import fuzz
 
 from rules.events import Utterance
 from rules.matching_stopwords import STOPWORDS
+from rules.matching_text import normalize, normalize_tokens
 
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
-_NON_WORD = re.compile(r"[^a-z0-9']+")
-_WHOLE_CONTRACTIONS: dict[str, str] = {
-    "won't": "will not",
-    "can't": "can not",
-    "cannot": "can not",
-    "shan't": "shall not",
-    "ain't": "is not",
-    "let's": "let us",
-    "y'all": "you all",
-    "ok": "okay",
-}
-_SUFFIX_CONTRACTIONS: tuple[tuple[str, str], ...] = (
-    ("n't", " not"),
-    ("'re", " are"),
-    ("'ve", " have"),
-    ("'ll", " will"),
-    ("'d", " would"),
-    ("'m", " am"),
-)
-_IS_PRONOUNS = frozenset(
-    {"it", "that", "what", "there", "here", "he", "she", "who", "where", "how", "this", "call", "everything"}
-)
-
-
-def _strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _expand(word: str) -> str:
-    """One lowercase word with English contractions expanded and other apostrophes split (Italian elision)."""
-    if "'" not in word:
-        return _WHOLE_CONTRACTIONS.get(word, word)
-    if word in _WHOLE_CONTRACTIONS:
-        return _WHOLE_CONTRACTIONS[word]
-    for suffix, replacement in _SUFFIX_CONTRACTIONS:
-        if word.endswith(suffix) and len(word) > len(suffix):
-            return word[: -len(suffix)] + replacement
-    if word.endswith("'s") and len(word) > 2:
-        stem = word[:-2]
-        return f"{stem} is" if stem in _IS_PRONOUNS else stem
-    return word.replace("'", " ")
-
-
-@lru_cache(maxsize=8192)
-def normalize_tokens(text: str) -> tuple[str, ...]:
-    """Lowercase, accent-free, punctuation-free tokens with contractions expanded ("don't" → "do not")."""
-    lowered = text.translate(_APOSTROPHES).lower()
-    if not lowered.isascii():
-        lowered = _strip_accents(lowered)
-    out: list[str] = []
-    for raw in _NON_WORD.split(lowered):
-        word = raw.strip("'")
-        if word:
-            out.extend(_expand(word).split())
-    return tuple(out)
-
-
-def normalize(text: str) -> str:
-    """The normalized form of `text` as one space-joined string."""
-    return " ".join(normalize_tokens(text))
-
+__all__ = [
+    "PhraseMatch", "PhraseMatcher", "TextView", "normalize", "normalize_tokens", "phrase_matcher", "text_view",
+    "utterance_view",
+]
 
 @dataclass(frozen=True, slots=True)
 class TextView:
@@ -157,17 +97,57 @@ def _view_from_words(utterance: Utterance) -> TextView | None:
     return TextView(view.tokens, view.text, view.offsets, starts, ends, view.stems)
 
 
+@lru_cache(maxsize=4096)
+def _text_layout(text: str) -> TextView:
+    """The time-free part of a TextView over a text (no times): tokens, joined text, offsets, stems."""
+    return text_view(normalize_tokens(text), (), ())
+
+
+def _joined(head: TextView, tail: TextView) -> TextView:
+    """The layout of head's text, whitespace, tail's text: normalization works word by word (words split at
+    whitespace), so the tokens are head's then tail's."""
+    if not tail.tokens:
+        return head
+    if not head.tokens:
+        return tail
+    shift = len(head.text) + 1
+    offsets = head.offsets + tuple([offset + shift for offset in tail.offsets])
+    return TextView(head.tokens + tail.tokens, f"{head.text} {tail.text}", offsets, (), (), head.stems | tail.stems)
+
+
+_growing: dict[int, tuple[str, TextView]] = {}
+"""Per channel, the last text laid out and its layout: a recognizer's next partial usually extends it by a word."""
+
+
+def _growing_layout(text: str, channel: int) -> TextView:
+    """`_text_layout(text)`, built from the channel's previous text when `text` extends it at a word boundary."""
+    last = _growing.get(channel)
+    if last is not None and last[0] == text:
+        return last[1]
+    if last is not None and text.startswith(last[0]) and (
+        not last[0] or last[0][-1].isspace() or text[len(last[0])].isspace()
+    ):
+        layout = _joined(last[1], _text_layout(text[len(last[0]) :]))
+    else:
+        layout = _text_layout(text)
+    if len(_growing) >= 64 and channel not in _growing:
+        _growing.clear()
+    _growing[channel] = (text, layout)
+    return layout
+
+
 def _view_from_text(utterance: Utterance) -> TextView:
-    tokens = normalize_tokens(utterance.text)
+    layout = _growing_layout(utterance.text, utterance.channel)
+    tokens = layout.tokens
     count = max(len(tokens), 1)
     begin, finish = utterance.start, max(utterance.end, utterance.start)
     step = (finish - begin) / count
     if step == 0.0:  # a partial (start = end): every token at `begin` (+ 0.0, as the general formula gives)
-        starts = ends = [begin + 0.0] * len(tokens)
+        starts = ends = (begin + 0.0,) * len(tokens)
     else:
-        starts = [begin + i * step for i in range(len(tokens))]
-        ends = [begin + (i + 1) * step for i in range(len(tokens))]
-    return text_view(tokens, starts, ends)
+        starts = tuple([begin + i * step for i in range(len(tokens))])
+        ends = tuple([begin + (i + 1) * step for i in range(len(tokens))])
+    return TextView(tokens, layout.text, layout.offsets, starts, ends, layout.stems)
 
 
 _last_view: list[tuple[Utterance, TextView]] = []
