@@ -15,7 +15,7 @@ from rules.matching_text import normalize, normalize_tokens
 
 __all__ = [
     "PhraseMatch", "PhraseMatcher", "TextView", "normalize", "normalize_tokens", "phrase_matcher", "text_view",
-    "utterance_view",
+    "utterance_layout", "utterance_view",
 ]
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +82,14 @@ def _words_layout(words: tuple[str, ...]) -> _WordsLayout | None:
     return _WordsLayout(view, tuple(word_of), word_of == list(range(len(words))))
 
 
-def _view_from_words(utterance: Utterance) -> TextView | None:
+def _view_from_words(utterance: Utterance, layout: _WordsLayout) -> TextView:
     words = utterance.words
-    layout = _words_layout(tuple(w.text for w in words))
-    if layout is None:
-        return None
     if layout.one_token_per_word:
-        starts = tuple(w.start for w in words)
-        ends = tuple(w.end for w in words)
+        starts = tuple([w.start for w in words])
+        ends = tuple([w.end for w in words])
     else:
-        starts = tuple(words[i].start for i in layout.word_of)
-        ends = tuple(words[i].end for i in layout.word_of)
+        starts = tuple([words[i].start for i in layout.word_of])
+        ends = tuple([words[i].end for i in layout.word_of])
     view = layout.view
     return TextView(view.tokens, view.text, view.offsets, starts, ends, view.stems)
 
@@ -136,8 +133,7 @@ def _growing_layout(text: str, channel: int) -> TextView:
     return layout
 
 
-def _view_from_text(utterance: Utterance) -> TextView:
-    layout = _growing_layout(utterance.text, utterance.channel)
+def _view_from_text(utterance: Utterance, layout: TextView) -> TextView:
     tokens = layout.tokens
     count = max(len(tokens), 1)
     begin, finish = utterance.start, max(utterance.end, utterance.start)
@@ -150,7 +146,25 @@ def _view_from_text(utterance: Utterance) -> TextView:
     return TextView(tokens, layout.text, layout.offsets, starts, ends, layout.stems)
 
 
+_last_layout: list[tuple[Utterance, TextView, _WordsLayout | None]] = []
 _last_view: list[tuple[Utterance, TextView]] = []
+
+
+def _layouts(utterance: Utterance) -> tuple[TextView, _WordsLayout | None]:
+    """The utterance's time-free layout, and its words' layout when the view's tokens come from `words`.
+
+    The last result is memoized by identity, because the engine hands the same event to every rule."""
+    if _last_layout and _last_layout[0][0] is utterance:
+        return _last_layout[0][1], _last_layout[0][2]
+    words = _words_layout(tuple([w.text for w in utterance.words])) if utterance.words else None
+    layout = words.view if words is not None else _growing_layout(utterance.text, utterance.channel)
+    _last_layout[:] = [(utterance, layout, words)]
+    return layout, words
+
+
+def utterance_layout(utterance: Utterance) -> TextView:
+    """`utterance_view(utterance)` without times (`starts`/`ends` empty): its tokens, text, offsets and stems."""
+    return _layouts(utterance)[0]
 
 
 def utterance_view(utterance: Utterance) -> TextView:
@@ -161,9 +175,8 @@ def utterance_view(utterance: Utterance) -> TextView:
     """
     if _last_view and _last_view[0][0] is utterance:
         return _last_view[0][1]
-    view = _view_from_words(utterance) if utterance.words else None
-    if view is None:
-        view = _view_from_text(utterance)
+    layout, words = _layouts(utterance)
+    view = _view_from_words(utterance, words) if words is not None else _view_from_text(utterance, layout)
     _last_view[:] = [(utterance, view)]
     return view
 
@@ -250,6 +263,12 @@ class PhraseMatcher:
     def cannot_match(self, view: TextView) -> bool:
         """True when `best(view, floor)` is surely None for any floor (no phrase shares a needed word stem)."""
         return not view.tokens or not self._phrases or (not self._always and self._stems.isdisjoint(view.stems))
+
+    def best_in(self, utterance: Utterance, floor: float = 0.0) -> PhraseMatch | None:
+        """`best(utterance_view(utterance), floor)`, without building the timed view when no phrase can match."""
+        if self.cannot_match(utterance_layout(utterance)):
+            return None
+        return self.best(utterance_view(utterance), floor)
 
     def best(self, view: TextView, floor: float = 0.0) -> PhraseMatch | None:
         """The highest-similarity phrase occurrence in `view` scoring at least `floor` (0..1), or None.

@@ -41,7 +41,7 @@ from rules.kinds.base import (
     redact_evidence,
 )
 from rules.kinds.consent_answers import Polarity, classify_answer
-from rules.matching import PhraseMatch, PhraseMatcher, TextView, normalize_tokens, phrase_matcher, utterance_view
+from rules.matching import PhraseMatch, PhraseMatcher, normalize_tokens, phrase_matcher
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "consent"
@@ -183,12 +183,12 @@ class ConsentRule:
         at = self._recording_mentioned_at
         return at is not None and utterance.start - at <= self._context_seconds
 
-    def _tail_question(self, utterance: Utterance, view: TextView) -> PhraseMatch | None:
+    def _tail_question(self, utterance: Utterance) -> PhraseMatch | None:
         """A garbled consent question recognized by its tail ("…okay with you"), in a recording context only."""
         if not self._tails.phrases:
             return None
         needed = self._tail_threshold if utterance.final else min(1.0, self._tail_threshold + self._margin)
-        match = self._tails.best(view, floor=needed)
+        match = self._tails.best_in(utterance, floor=needed)
         return match if match is not None and self._recording_context(utterance) else None
 
     def _answered_before(self, window: _Window, start: float) -> bool:
@@ -200,11 +200,10 @@ class ConsentRule:
         if key in self._fired_questions:
             return
         needed = self._threshold if utterance.final else min(1.0, self._threshold + self._margin)
-        view = utterance_view(utterance)
-        plain = self._questions.best(view, floor=needed) if self._questions else None
-        inverted = self._inverted.best(view, floor=needed)
+        plain = self._questions.best_in(utterance, floor=needed) if self._questions else None
+        inverted = self._inverted.best_in(utterance, floor=needed)
         if plain is None and inverted is None:
-            plain = self._tail_question(utterance, view)
+            plain = self._tail_question(utterance)
         if plain is None and inverted is None:
             return
         is_inverted = inverted is not None and (plain is None or inverted.similarity > plain.similarity)
@@ -233,7 +232,7 @@ class ConsentRule:
         if self._withdrawn or self._decision == "consent_refused" or not self._withdrawals.phrases:
             return []
         needed = self._withdrawal_threshold if utterance.final else min(1.0, self._withdrawal_threshold + self._margin)
-        match = self._withdrawals.best(utterance_view(utterance), floor=needed)
+        match = self._withdrawals.best_in(utterance, floor=needed)
         if match is None:
             return []
         self._withdrawn = True

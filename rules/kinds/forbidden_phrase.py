@@ -26,7 +26,7 @@ from rules.kinds.base import (
     redact_evidence,
     speaker_matches,
 )
-from rules.matching import PhraseMatcher, TextView, phrase_matcher, utterance_view
+from rules.matching import PhraseMatcher, TextView, phrase_matcher, utterance_layout
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "forbidden_phrase"
@@ -82,20 +82,17 @@ class ForbiddenPhraseRule:
             call, matcher = rule._call, rule._matcher
             if not call.started or call.ended or matcher is None:
                 return False
-            if utterance is not None and rule._may_fire(utterance):
-                view = view or utterance_view(utterance)
+            if (  # the rule may fire: its speaker (a StrEnum equals its value), phrases, below the limit, not fired
+                utterance is not None
+                and (rule._speaker == "any" or utterance.speaker == rule._speaker)
+                and matcher.phrases
+                and rule._count < rule._max_findings
+                and (utterance.channel, utterance.index) not in rule._fired_utterances
+            ):
+                view = view or utterance_layout(utterance)
                 if not matcher.cannot_match(view):
                     return False
         return True
-
-    def _may_fire(self, utterance: Utterance) -> bool:
-        """False when this utterance surely fires nothing (another speaker, no phrases, at the limit, fired)."""
-        return (
-            (self._speaker == "any" or utterance.speaker == self._speaker)  # speaker_matches; a StrEnum
-            and bool(self._matcher and self._matcher.phrases)
-            and self._count < self._max_findings
-            and (utterance.channel, utterance.index) not in self._fired_utterances
-        )
 
     def feed(self, event: Event) -> list[Finding]:
         """Consume one event; one finding per occurrence of a phrase."""
@@ -122,7 +119,7 @@ class ForbiddenPhraseRule:
         ):
             return []
         needed = self._threshold if utterance.final else self._partial_threshold
-        match = self._matcher.best(utterance_view(utterance), floor=needed)
+        match = self._matcher.best_in(utterance, floor=needed)
         if match is None:
             return []
         self._fired_utterances.add(key)

@@ -29,7 +29,7 @@ from rules.kinds.base import (
     redact_evidence,
     speaker_matches,
 )
-from rules.matching import PhraseMatch, PhraseMatcher, phrase_matcher, utterance_view
+from rules.matching import PhraseMatch, PhraseMatcher, phrase_matcher
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "required_phrase"
@@ -92,7 +92,7 @@ class RequiredPhraseRule:
     def _check_utterance(self, utterance: Utterance) -> list[Finding]:
         if not speaker_matches(self._speaker, utterance.speaker) or self._matcher is None:
             return []
-        match = self._matcher.best(utterance_view(utterance), floor=CANDIDATE_FLOOR)
+        match = self._matcher.best_in(utterance, floor=CANDIDATE_FLOOR)
         if match is None:
             return []
         needed = self._threshold if utterance.final else self._partial_threshold
