@@ -211,6 +211,17 @@ def _candidate_spans(first: int, last: int, size: int) -> tuple[tuple[int, int],
     return tuple(sorted(spans))
 
 
+_Found = tuple[str, float, int, int]
+"""A best match without times: (phrase as written, similarity, first token, last token + 1)."""
+
+
+def _located(found: _Found, view: TextView) -> PhraseMatch:
+    """The match `found` with its times and text taken from `view`."""
+    phrase, similarity, first, last = found
+    return PhraseMatch(phrase, similarity, first, last, view.starts[first], view.ends[last - 1],
+                       view.span_text(first, last))
+
+
 _MEMO_SIZE = 4096
 """Results each PhraseMatcher remembers (oldest dropped first)."""
 
@@ -250,7 +261,7 @@ class PhraseMatcher:
         self._by_stem = {stem: tuple(ids) for stem, ids in by_stem.items()}
         self._always = tuple(i for i, item in enumerate(items) if item.min_hits == 0)
         self._stems = frozenset(self._by_stem)
-        self._memo: dict[tuple[str, float], tuple[str, float, int, int] | None] = {}
+        self._memo: dict[tuple[str, float], _Found | None] = {}
 
     def _candidates(self, view: TextView) -> list[int]:
         """Indexes of the phrases sharing enough word stems with `view` to be worth a fuzzy comparison."""
@@ -265,71 +276,67 @@ class PhraseMatcher:
         return not view.tokens or not self._phrases or (not self._always and self._stems.isdisjoint(view.stems))
 
     def best_in(self, utterance: Utterance, floor: float = 0.0) -> PhraseMatch | None:
-        """`best(utterance_view(utterance), floor)`, without building the timed view when no phrase can match."""
-        if self.cannot_match(utterance_layout(utterance)):
-            return None
-        return self.best(utterance_view(utterance), floor)
+        """`best(utterance_view(utterance), floor)`; the timed view is built only when a phrase matched."""
+        found = self._found(utterance_layout(utterance), floor)
+        return None if found is None else _located(found, utterance_view(utterance))
 
     def best(self, view: TextView, floor: float = 0.0) -> PhraseMatch | None:
-        """The highest-similarity phrase occurrence in `view` scoring at least `floor` (0..1), or None.
+        """The highest-similarity phrase occurrence in `view` scoring at least `floor` (0..1), or None."""
+        found = self._found(view, floor)
+        return None if found is None else _located(found, view)
 
-        Memoized per matcher by (normalized text, floor) in a bounded table (the text determines the tokens;
-        only the times are taken from `view`): scripted lines and their partials recur on every call.
+    def _found(self, view: TextView, floor: float) -> _Found | None:
+        """The best match's (phrase, similarity, first, last) in a view or time-free layout (times unused).
+
+        Memoized per matcher by (normalized text, floor) in a bounded table (the text determines the tokens):
+        scripted lines and their partials recur on every call.
         """
         if not view.tokens or not self._phrases or (not self._always and self._stems.isdisjoint(view.stems)):
             return None
         key = (view.text, floor)
-        if key in self._memo:
-            found = self._memo[key]
-        else:
-            match = self._best(view, floor)
-            found = None if match is None else (match.phrase, match.similarity, match.first, match.last)
-            if len(self._memo) >= _MEMO_SIZE:
-                del self._memo[next(iter(self._memo))]
-            self._memo[key] = found
-        if found is None:
-            return None
-        phrase, similarity, first, last = found
-        return PhraseMatch(phrase, similarity, first, last, view.starts[first], view.ends[last - 1],
-                           view.span_text(first, last))
+        memo = self._memo
+        if key in memo:
+            return memo[key]
+        found = self._best(view, floor)
+        if len(memo) >= _MEMO_SIZE:
+            del memo[next(iter(memo))]
+        memo[key] = found
+        return found
 
-    def _best(self, view: TextView, floor: float) -> PhraseMatch | None:
-        best: PhraseMatch | None = None
+    def _best(self, view: TextView, floor: float) -> _Found | None:
+        best: _Found | None = None
+        phrases = self._phrases
         for i in self._candidates(view):
-            found = self._match_one(self._phrases[i], view, max(floor, best.similarity if best else 0.0))
-            if found is not None and (best is None or found.similarity > best.similarity):
-                best = found
-                if found.similarity >= 1.0:
+            phrase = phrases[i]
+            found = self._match_one(phrase, view, max(floor, best[1] if best is not None else 0.0))
+            if found is not None and (best is None or found[0] > best[1]):
+                best = (phrase.original, *found)
+                if found[0] >= 1.0:
                     break
         return best
 
-    def _match_one(self, phrase: _Phrase, view: TextView, floor: float) -> PhraseMatch | None:
-        size = len(view.tokens)
-        if len(view.text) <= len(phrase.text):
+    def _match_one(self, phrase: _Phrase, view: TextView, floor: float) -> tuple[float, int, int] | None:
+        """(similarity, first, last) of the phrase's best word-aligned span scoring at least `floor`, or None."""
+        tokens, text, offsets = view.tokens, view.text, view.offsets
+        size = len(tokens)
+        target = phrase.text
+        if len(text) <= len(target):
             first, last = 0, size
         else:
             cutoff = max(floor * 100.0 - 10.0, 0.0)
-            alignment = fuzz.partial_ratio_alignment(phrase.text, view.text, score_cutoff=cutoff)
+            alignment = fuzz.partial_ratio_alignment(target, text, score_cutoff=cutoff)
             if alignment is None:
                 return None
             first, last = self._snap(view, alignment.dest_start, alignment.dest_end)
-        best_score, best_span = -1.0, (first, last)
+        best_score, best_first, best_last = -1.0, first, last
+        ratio = fuzz.ratio
         for a, b in _candidate_spans(first, last, size):
-            score = fuzz.ratio(phrase.text, view.span_text(a, b)) / 100.0
+            score = ratio(target, text[offsets[a] : offsets[b - 1] + len(tokens[b - 1])]) / 100.0  # span_text(a, b)
             if score > best_score:
-                best_score, best_span = score, (a, b)
+                best_score, best_first, best_last = score, a, b
         if best_score < floor or best_score <= 0.0:
             return None
-        a, b = best_span
-        return PhraseMatch(
-            phrase=phrase.original,
-            similarity=best_score,
-            first=a,
-            last=b,
-            start=view.starts[a],
-            end=view.ends[b - 1],
-            text=view.span_text(a, b),
-        )
+        return best_score, best_first, best_last
 
     @staticmethod
     def _snap(view: TextView, char_start: int, char_end: int) -> tuple[int, int]:
