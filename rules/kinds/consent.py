@@ -22,11 +22,11 @@ customer's answer can arrive before the question's final: the customer's finals 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rules.events import CallEnded, Event, Speaker, Utterance
+from rules.events import AudioTick, CallEnded, Event, Speaker, Utterance
 from rules.findings import Finding, Severity
 from rules.kinds.base import (
     CallState,
@@ -137,6 +137,22 @@ class ConsentRule:
 
     def _applicable(self) -> bool:
         return bool(self._questions and (self._questions.phrases or self._inverted.phrases))
+
+    @classmethod
+    def feed_idle(cls, rules: Sequence[ConsentRule], event: Event) -> bool:
+        """True (nothing else to do) when `event` is an AudioTick that closes no answer window, for rules already
+        set up for their call (so `feed` would return nothing and change no state); else False."""
+        if not isinstance(event, AudioTick):
+            return False
+        for rule in rules:
+            call, window = rule._call, rule._window
+            if not call.started or call.ended or rule._questions is None:
+                return False
+            if window is not None and rule._applicable():
+                now = event_time(event)  # as _close_if_due: nothing before the window's end
+                if now is not None and now >= window.closes_at:
+                    return False
+        return True
 
     def feed(self, event: Event) -> list[Finding]:
         """Consume one event; a finding when an answer window closes or consent is withdrawn."""

@@ -10,10 +10,10 @@ emitted at most once. "In time" means the matched words end by the deadline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rules.events import CallEnded, Event, Utterance
+from rules.events import AudioTick, CallEnded, Event, Utterance
 from rules.findings import Finding, Severity
 from rules.kinds.base import (
     SPEAKERS,
@@ -69,6 +69,29 @@ class RequiredPhraseRule:
             *check_number(params, "grace_seconds", 0.0, 60.0),
             *check_outcome_severities(params, OUTCOMES),
         ]
+
+    @classmethod
+    def feed_idle(cls, rules: Sequence[RequiredPhraseRule], event: Event) -> bool:
+        """True (nothing else to do) when `feed` would surely return nothing and change no state: an AudioTick or an
+        utterance, for rules already fed their call's start, whose phrase was said (or said late), or whose
+        deadline is not due yet and who do not consider this utterance (another speaker); else False."""
+        utterance = event if isinstance(event, Utterance) else None
+        if utterance is None and not isinstance(event, AudioTick):
+            return False
+        for rule in rules:
+            call, matcher = rule._call, rule._matcher
+            if not call.started or call.ended or matcher is None:
+                return False
+            if not matcher.phrases or rule._said is not None or rule._late:
+                continue
+            if utterance is not None and speaker_matches(rule._speaker, utterance.speaker):
+                return False
+            if rule._not_said_fired:
+                continue
+            now = event_time(event)  # as _check_deadline: fires once the deadline and grace passed
+            if now is not None and now >= rule._deadline + rule._grace:
+                return False
+        return True
 
     @property
     def _deadline(self) -> float:

@@ -121,29 +121,42 @@ class SensitiveNumberRule:
             for rule in rules:  # a tick only closes runs left open longer than the gap
                 if rule._carry and stale_speakers(rule._carry, event.at, rule.params.continuation_gap_seconds):
                     return False
-        elif any(rule._carry for rule in rules):
-            return False
-        if isinstance(event, Utterance):
-            speaker = event.speaker
-            words: list[str] | None = None
-            idle: Tracking | None = None
+        elif isinstance(event, Utterance):
             for rule in rules:
-                track = rule._tracking
-                if track is not idle and speaker in rule.params.speakers:
-                    words = utterance_words(event) if words is None else words
-                    if not _idle_utterance(event, words, track):
-                        return False
-                    idle = track
-            for rule in rules:
-                if speaker in rule.params.speakers:
-                    if event.end > rule._clock:
-                        rule._clock = event.end  # max(clock, end)
-                    rule._note_speaking(event)
-        elif not isinstance(event, AudioTick):
+                if rule._carry:
+                    return False
+            if not cls._idle_for_all(rules, event):
+                return False
+        else:
             return False
         for rule in rules:
             if not rule.call_id:
                 rule.call_id = event.call_id
+        return True
+
+    @staticmethod
+    def _idle_for_all(rules: Sequence[SensitiveNumberRule], utt: Utterance) -> bool:
+        """With no run open: whether `utt` is idle for every rule (then their clock and speaking are updated)."""
+        speaker = utt.speaker
+        words: list[str] | None = None
+        idle: Tracking | None = None
+        for rule in rules:
+            track = rule._tracking
+            if track is not idle and speaker in rule.params.speakers:
+                words = utterance_words(utt) if words is None else words
+                if not _idle_utterance(utt, words, track):
+                    return False
+                idle = track
+        end, final, index = utt.end, utt.final, utt.index
+        for rule in rules:
+            if speaker in rule.params.speakers:
+                if end > rule._clock:
+                    rule._clock = end  # max(clock, end)
+                speaking = rule._speaking  # as _note_speaking
+                if not final:
+                    speaking[speaker] = index
+                elif speaking.get(speaker) == index:
+                    del speaking[speaker]
         return True
 
     def _note_speaking(self, utt: Utterance) -> None:
