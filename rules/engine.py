@@ -139,6 +139,11 @@ class CallMonitor:
 
     def feed(self, event: Event) -> list[Finding]:
         """Consume one event; the new findings (ids filled) in emission order. Never raises on odd input."""
+        if self._started is not None and self._ended is None and event.call_id == self.call_id:
+            if isinstance(event, Utterance):  # the common events of a running call, admitted as `_admit` does
+                return self._dispatch(event) if self._admit_utterance(event) else []
+            if isinstance(event, AudioTick):
+                return self._dispatch(event) if self._admit_tick(event) else []
         accepted = self._admit(event)
         if accepted is None:
             return []
@@ -178,6 +183,43 @@ class CallMonitor:
                 self._clock = event.at
         self.stats["accepted"] += 1
         return event
+
+    def _admit_utterance(self, event: Utterance) -> bool:
+        """`_admit` of an utterance of this running call: True when accepted (then counted and recorded)."""
+        reason = None
+        if not _finite_times(event):
+            reason = "invalid_time"
+        elif event.final:
+            key = (event.channel, event.index)
+            self._finals.add(key)
+            self._partials.pop(key, None)
+        else:
+            key = (event.channel, event.index)
+            if key in self._finals:
+                reason = "late_partial"
+            elif self._partials.get(key) == event.text:
+                reason = "repeated_partial"
+            else:
+                self._partials[key] = event.text
+        if reason is not None:
+            self.stats[reason] += 1
+            return False
+        if event.end > self._clock:
+            self._clock = event.end
+        self.stats["accepted"] += 1
+        return True
+
+    def _admit_tick(self, event: AudioTick) -> bool:
+        """`_admit` of an AudioTick of this running call: True when accepted (then counted, clock advanced)."""
+        at = event.at
+        reason = "invalid_time" if not math.isfinite(at) else "stale_tick" if at < self._clock else None
+        if reason is not None:
+            self.stats[reason] += 1
+            return False
+        if at > self._clock:
+            self._clock = at
+        self.stats["accepted"] += 1
+        return True
 
     def _ignore_reason(self, event: Event) -> str | None:
         if event.call_id != self.call_id:

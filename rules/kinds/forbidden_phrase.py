@@ -50,6 +50,8 @@ class ForbiddenPhraseRule:
         self._matcher: PhraseMatcher | None = None
         self._fired_utterances: set[tuple[int, int]] = set()
         self._count = 0
+        self._ready = False
+        """True once fed the call's start (matcher set), until its end: feed_idle may then answer for this rule."""
 
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> list[ParamError]:
@@ -79,8 +81,8 @@ class ForbiddenPhraseRule:
             return False
         view: TextView | None = None
         for rule in rules:
-            call, matcher = rule._call, rule._matcher
-            if not call.started or call.ended or matcher is None:
+            matcher = rule._matcher
+            if not rule._ready or matcher is None:
                 return False
             if (  # the rule may fire: its speaker (a StrEnum equals its value), phrases, below the limit, not fired
                 utterance is not None
@@ -101,6 +103,7 @@ class ForbiddenPhraseRule:
         if self._matcher is None:
             phrases = phrases_for(self.spec.params, "phrases", self._call.language, self.spec.language)
             self._matcher = phrase_matcher(phrases)
+        self._ready = not self._call.ended
         if not self._matcher.phrases:
             return []
         if isinstance(event, Utterance):
