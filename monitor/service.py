@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Literal
 
+from monitor.alert_latency import AlertLatency
 from monitor.config import Config
 from monitor.crypto import DataKeyError, resolve_data_keys
 from monitor.gdpr import retention_task
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("callwarden.service")
 alerts_log = logging.getLogger("callwarden.alerts")
 
-LATENCY_MEMORY = 10_000  # findings whose audio arrival time we remember until their alert is handed off
 
 
 class Service:
@@ -47,7 +46,7 @@ class Service:
         self.access = AccessControl(config.access, config.host)
         self.sessions: dict[str, CallSession] = {}
         self._stack = AsyncExitStack()
-        self._arrivals: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
+        self.latency = AlertLatency(self.metrics.speech_to_alert_seconds)
         self._store: ResilientStore | None = None
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
@@ -149,12 +148,11 @@ class Service:
         )
         log.info("call %s started (%s, %d leg(s))", session.call_id, opened.protocol, len(opened.legs))
 
-    def finding_raised(self, finding: Finding, arrived_wall: float | None) -> None:
+    def finding_raised(self, finding: Finding, arrived_wall: float | None, refining: bool = False) -> None:
+        """Count and log a finding; remember when its audio arrived for the speech-to-alert histogram."""
         self.metrics.finding_raised(finding.rule_id, str(finding.severity))
         if arrived_wall is not None:
-            self._arrivals[finding.finding_id] = (arrived_wall, finding.rule_id, finding.outcome)
-            while len(self._arrivals) > LATENCY_MEMORY:
-                self._arrivals.popitem(last=False)
+            self.latency.raised(finding.finding_id, finding.rule_id, finding.outcome, arrived_wall, refining)
         level = logging.WARNING if finding.severity in ("high", "critical") else logging.INFO
         alerts_log.log(
             level,
@@ -167,11 +165,7 @@ class Service:
         )
 
     def _alert_delivered(self, finding_id: str, handoff_wall: float) -> None:
-        known = self._arrivals.pop(finding_id, None)
-        if known is not None:
-            arrived, rule_id, outcome = known
-            latency = max(0.0, handoff_wall - arrived)
-            self.metrics.speech_to_alert_seconds.labels(rule_id, outcome).observe(latency)
+        self.latency.delivered(finding_id, handoff_wall)
 
     async def call_ended(self, session: CallSession, ended: CallEnded, report: dict[str, object]) -> None:
         ended_wall = time.time()

@@ -68,6 +68,8 @@ class CallSession:
         self.monitor = CallMonitor(service.ruleset, call_id=self.call_id, default_language=self.language)
         self.redactor = Redactor(lang=self.language)
         self.arrivals = ArrivalClock()
+        self._unrefined: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
+        """Per leg: alerts raised on a wordless partial (finding id, the partial's words), awaiting word times."""
         # The stream has one channel per leg; a chunk carries all legs interleaved or (Twilio) a single leg.
         self.fmt = AudioFormat(WIRE_ENCODINGS[opened.audio.encoding], opened.audio.sample_rate, len(opened.legs))
         self._fed: dict[int, int] = {leg.index: 0 for leg in opened.legs}
@@ -161,11 +163,14 @@ class CallSession:
         findings = self.monitor.feed(event)
         if isinstance(event, Utterance):
             await self._transcript(event)
+            if event.words:
+                self._refine_arrivals(event)
         elif isinstance(event, AudioTick):
             self.service.live.publish({"type": "clock", "call_id": self.call_id, "audio_time": event.at})
             self.service.metrics.asr_lag_seconds.observe(self.lag)
         if findings:
-            await self._findings(findings)
+            wordless = tuple(event.text.split()) if isinstance(event, Utterance) and not event.words else None
+            await self._findings(findings, wordless)
         if isinstance(event, CallEnded):
             await self._finish(event)
         elif isinstance(event, CallStarted):
@@ -189,18 +194,36 @@ class CallSession:
         if utterance.final:
             await self.service.store.add_transcript(utterance, redacted_text=text)
 
-    async def _findings(self, findings: list[Finding]) -> None:
+    async def _findings(self, findings: list[Finding], wordless: tuple[str, ...] | None = None) -> None:
+        """Store, count and show findings. `wordless`: the words of the partial without word times they were raised
+        on (its end is the recognizer's position): the arrival of its last word is refined from later word times."""
         wall = self.wall()
         for finding in findings:
             arrived = self.arrivals.arrival(finding.channel, finding.end) if finding.channel >= 0 else None
-            self.service.finding_raised(finding, arrived)
+            refining = bool(wordless) and arrived is not None
+            if wordless and refining:
+                self._unrefined.setdefault(finding.channel, []).append((finding.finding_id, wordless))
+            self.service.finding_raised(finding, arrived, refining)
         await self.service.store.add_findings(findings, wall_time=wall)
         for finding in findings:
             self.service.live.publish(
                 {"type": "finding", "call_id": self.call_id, "finding": finding.to_json(), "wall_time": wall}
             )
 
+    def _refine_arrivals(self, utterance: Utterance) -> None:
+        """A waiting alert's partial ended with its n-th word: where these word times put that word, if they agree
+        on it, is when its speech ended (else the first estimate stands)."""
+        for finding_id, partial in self._unrefined.pop(utterance.channel, []):
+            n = len(partial)
+            same = len(utterance.words) >= n and utterance.words[n - 1].text == partial[-1]
+            arrived = self.arrivals.arrival(utterance.channel, utterance.words[n - 1].end) if same else None
+            self.service.latency.refined(finding_id, arrived)
+
     async def _finish(self, ended: CallEnded) -> None:
+        for waiting in self._unrefined.values():
+            for finding_id, _words in waiting:
+                self.service.latency.refined(finding_id, None)
+        self._unrefined.clear()
         shed = self._stream.shed_seconds if self._stream is not None else 0.0
         if shed > 0:
             self.service.metrics.asr_shed_seconds.inc(shed)
