@@ -222,6 +222,8 @@ def _located(found: _Found, view: TextView) -> PhraseMatch:
                        view.span_text(first, last))
 
 
+_WORD_CODES_MAX = 65536
+"""Words each PhraseMatcher classifies before its table is cleared (bounds memory on open vocabularies)."""
 _MEMO_SIZE = 4096
 """Results each PhraseMatcher remembers (oldest dropped first)."""
 
@@ -262,6 +264,8 @@ class PhraseMatcher:
         self._always = tuple(i for i, item in enumerate(items) if item.min_hits == 0)
         self._stems = frozenset(self._by_stem)
         self._memo: dict[tuple[str, float], _Found | None] = {}
+        self._word_codes: dict[str, int] = {}
+        """Per word: 0 when it normalizes to no token, 2 when one of its stems is a phrase's stem, else 1."""
 
     def _candidates(self, view: TextView) -> list[int]:
         """Indexes of the phrases sharing enough word stems with `view` to be worth a fuzzy comparison."""
@@ -275,8 +279,39 @@ class PhraseMatcher:
         """True when `best(view, floor)` is surely None for any floor (no phrase shares a needed word stem)."""
         return not view.tokens or not self._phrases or (not self._always and self._stems.isdisjoint(view.stems))
 
+    def surely_unmatched(self, utterance: Utterance) -> bool:
+        """True when `cannot_match(utterance_layout(utterance))` holds, told from the words alone (False: unsure).
+
+        Exact: the layout's tokens and stems are those of its whitespace words (or `words`) put together."""
+        if not self._phrases:
+            return True
+        if self._always:
+            return False
+        words = utterance.words
+        codes = self._word_codes
+        top = 0
+        for text in [w.text for w in words] if words else utterance.text.split():
+            code = codes.get(text)
+            if code is None:
+                if len(codes) >= _WORD_CODES_MAX:
+                    codes.clear()
+                code = codes[text] = self._word_code(text)
+            if code > top:
+                top = code
+                if top == 2:
+                    return False
+        return top == 1 or not words  # no token in `words` at all: the view comes from the text instead
+
+    def _word_code(self, word: str) -> int:
+        tokens = normalize_tokens(word)
+        if not tokens:
+            return 0
+        return 1 if self._stems.isdisjoint(_content_stems(tokens)) else 2
+
     def best_in(self, utterance: Utterance, floor: float = 0.0) -> PhraseMatch | None:
         """`best(utterance_view(utterance), floor)`; the timed view is built only when a phrase matched."""
+        if self.surely_unmatched(utterance):
+            return None
         found = self._found(utterance_layout(utterance), floor)
         return None if found is None else _located(found, utterance_view(utterance))
 

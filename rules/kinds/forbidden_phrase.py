@@ -91,6 +91,8 @@ class ForbiddenPhraseRule:
                 and rule._count < rule._max_findings
                 and (utterance.channel, utterance.index) not in rule._fired_utterances
             ):
+                if matcher.surely_unmatched(utterance):
+                    continue
                 view = view or utterance_layout(utterance)
                 if not matcher.cannot_match(view):
                     return False
