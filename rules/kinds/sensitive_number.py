@@ -113,8 +113,9 @@ class SensitiveNumberRule:
     # --- events ------------------------------------------------------------------------------------------
     @classmethod
     def feed_idle(cls, rules: Sequence[SensitiveNumberRule], event: Event) -> bool:
-        """Handle `event` for all `rules` at once when it is surely idle for them: an AudioTick closing no run, or,
-        while no rule has a run open, an utterance without any possible number (a final: nor a context phrase).
+        """Handle `event` for all `rules` at once when it is surely idle for them: an AudioTick closing no run, or an
+        utterance without any possible number (a final: nor a context phrase, and no run open; a partial: of a
+        speaker without an open run, closing none).
         The rules' state is then updated exactly as `feed` would (call id, clock, who is speaking); False (nothing
         done) otherwise."""
         if isinstance(event, AudioTick):
@@ -122,9 +123,6 @@ class SensitiveNumberRule:
                 if rule._carry and stale_speakers(rule._carry, event.at, rule.params.continuation_gap_seconds):
                     return False
         elif isinstance(event, Utterance):
-            for rule in rules:
-                if rule._carry:
-                    return False
             if not cls._idle_for_all(rules, event):
                 return False
         else:
@@ -136,13 +134,21 @@ class SensitiveNumberRule:
 
     @staticmethod
     def _idle_for_all(rules: Sequence[SensitiveNumberRule], utt: Utterance) -> bool:
-        """With no run open: whether `utt` is idle for every rule (then their clock and speaking are updated)."""
+        """Whether `utt` is idle for every rule (then their clock and speaking are updated): as `compute_step`'s
+        early return without stale runs; with runs open only a partial of a speaker without one, closing none."""
         speaker = utt.speaker
         words: list[str] | None = None
         idle: Tracking | None = None
         for rule in rules:
+            if speaker not in rule.params.speakers:
+                continue
+            carry = rule._carry
+            if carry and (
+                utt.final or speaker in carry or stale_speakers(carry, utt.start, rule.params.continuation_gap_seconds)
+            ):
+                return False
             track = rule._tracking
-            if track is not idle and speaker in rule.params.speakers:
+            if track is not idle:
                 words = utterance_words(utt) if words is None else words
                 if not _idle_utterance(utt, words, track):
                     return False
