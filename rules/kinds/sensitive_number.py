@@ -84,6 +84,9 @@ class SensitiveNumberRule:
         self._reported: set[tuple[str, Speaker, str]] = set()
         self._pan_speakers: dict[str, set[Speaker]] = {}
         self._last_seen: dict[str, float] = {}
+        # Ends of recent payment phrases: a phrase said after a number (the agent's "your payment is complete" that
+        # also closes the customer's run) must not hide the one said before it.
+        self._payment_seen: deque[float] = deque(maxlen=8)
         self._findings: list[Finding] = []
         self._ended = False
         self._pending: deque[tuple[Piece, Speaker]] = deque(maxlen=8)
@@ -235,6 +238,8 @@ class SensitiveNumberRule:
             if kind_ends:
                 last = kind_ends[-1]
                 self._last_seen[kind] = utt.words[last].end if 0 <= last < len(utt.words) else utt.end
+                if kind == "payment":
+                    self._payment_seen.append(self._last_seen[kind])
 
     def _remember_short(self, piece: Piece, speaker: Speaker) -> None:
         """Keep a closed 3–9 digit run: a prompt transcribed later (the other leg lags) may turn out to precede it."""
@@ -335,8 +340,10 @@ class SensitiveNumberRule:
 
     def _recent(self, kind: str, piece: Piece, window: float) -> bool:
         """True when a `kind` phrase preceded the piece in its utterance or ended within `window` s before it."""
-        seen = self._last_seen.get(kind)
-        return kind in piece.context or (seen is not None and -1e-9 <= piece.start - seen <= window)
+        if kind in piece.context:
+            return True
+        seen = self._payment_seen if kind == "payment" else (self._last_seen[kind],) if kind in self._last_seen else ()
+        return any(-1e-9 <= piece.start - end <= window for end in seen)
 
     def _pan_finding(self, piece: Piece, utt: Utterance, digits: str, described: str,
                      brand: str | None, leading: bool = False) -> list[Finding]:
