@@ -235,7 +235,7 @@ DEFAULT_CONTEXT: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "expiry": {
         "en": ("expiry", "expiration", "expires", "expire", "exp date", "valid thru", "valid through",
-               "valid until", "end date"),
+               "valid until", "end date", "month and year"),
         "it": ("scadenza", "scade", "data di scadenza", "valida fino", "valida fino al"),
     },
     "ssn": {

@@ -219,7 +219,7 @@ def _card_scenarios(fsdd: Path) -> list[Scenario]:
     expiry = (
         *OPENING,
         c("i would like to pay with the card you have on file."),
-        a("sure. what is the expiration date of the card?"),
+        a("sure. what month and year does the card expire?"),
         c("", digits="0427"),
         *CLOSING,
     )
