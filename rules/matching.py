@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import LCSseq
 
 from rules.events import Utterance
 from rules.matching_stopwords import STOPWORDS
@@ -222,6 +223,15 @@ def _located(found: _Found, view: TextView) -> PhraseMatch:
                        view.span_text(first, last))
 
 
+def _similarity_bound(phrase: str, text: str) -> float:
+    """An upper bound of `fuzz.ratio(phrase, span) / 100` for every substring `span` of `text`.
+
+    ratio = 2·LCS(phrase, span) / (|phrase| + |span|), and LCS(phrase, span) ≤ min(L, |span|) with
+    L = LCS(phrase, text); that fraction is largest at |span| = L, giving 2L / (|phrase| + L)."""
+    common = LCSseq.similarity(phrase, text)
+    return 2.0 * common / (len(phrase) + common) if common else 0.0
+
+
 _WORD_CODES_MAX = 65536
 """Words each PhraseMatcher classifies before its table is cleared (bounds memory on open vocabularies)."""
 _MEMO_SIZE = 4096
@@ -355,6 +365,8 @@ class PhraseMatcher:
         tokens, text, offsets = view.tokens, view.text, view.offsets
         size = len(tokens)
         target = phrase.text
+        if floor > 0.0 and _similarity_bound(target, text) < floor - 1e-9:
+            return None  # no span of the text can reach the floor: skip the costlier alignment
         if len(text) <= len(target):
             first, last = 0, size
         else:
