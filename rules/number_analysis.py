@@ -98,14 +98,24 @@ class NumberAnalysis:
     Every result is a pure function of (words, lang, arguments); results are memoized on this object only.
     """
 
-    __slots__ = ("_content_tokens", "_contexts", "_evidence", "_runs", "has_numbers", "lang", "tokens", "words")
+    __slots__ = (
+        "_content_tokens", "_contexts", "_evidence", "_grown", "_runs", "has_numbers", "lang", "tokens", "words",
+    )
 
-    def __init__(self, words: tuple[str, ...], lang: str) -> None:
+    def __init__(self, words: tuple[str, ...], lang: str, grown: NumberAnalysis | None = None) -> None:
+        """`grown`: an analysis of `words` without its last word (same language), whose results are reused."""
         self.words = words
         self.lang = lang
-        self.tokens: tuple[Token, ...] = tuple(tokenize(words))
-        self.has_numbers = may_hold_number(self.tokens, lang)
-        """False when no digit run can be parsed from the words, whatever the parse options."""
+        if grown is None:
+            self.tokens: tuple[Token, ...] = tuple(tokenize(words))
+            self.has_numbers = may_hold_number(self.tokens, lang)
+        else:  # tokens are per word: the earlier words' tokens, then the last word's (at its index)
+            index = len(words) - 1
+            added = tuple([Token(t.text, index, t.pause_after) for t in tokenize(words[index:])])
+            self.tokens = grown.tokens + added
+            self.has_numbers = grown.has_numbers or may_hold_number(added, lang)
+        """has_numbers: False when no digit run can be parsed from the words, whatever the parse options."""
+        self._grown = grown
         self._runs: dict[tuple[int, bool], tuple[DigitRun, ...]] = {}
         self._contexts: dict[ContextMatcher, tuple[tuple[int, ...], ...]] = {}
         self._evidence: str | None = None
@@ -118,7 +128,12 @@ class NumberAnalysis:
         key = (max_fillers, continues)
         found = self._runs.get(key)
         if found is None:
-            found = self._runs[key] = tuple(parse_tokens(self.tokens, self.lang, max_fillers, continues))
+            earlier = self._grown._runs.get(key) if self._grown is not None else None
+            found = grown_runs(earlier, self.tokens, self.lang) if earlier is not None else None
+            if found is None:
+                found = tuple(parse_tokens(self.tokens, self.lang, max_fillers, continues))
+            self._runs[key] = found
+            self._grown = None  # drop the chain: keep memory per analysis bounded
         return found
 
     def context_ends(self, matcher: ContextMatcher) -> tuple[tuple[int, ...], ...]:
@@ -151,10 +166,58 @@ class NumberAnalysis:
         return self._content_tokens
 
 
+def grown_runs(earlier: tuple[DigitRun, ...], tokens: Sequence[Token], lang: str) -> tuple[DigitRun, ...] | None:
+    """The runs of `tokens` given `earlier`, the runs (same options) of `tokens` without its last token, when the
+    last token is a digit word ("one") right after a digit word that ends the last run: that run grows by the
+    digit; None otherwise (parse instead).
+
+    Exact for the parser (rules/spoken_numbers.py): a digit word right after a digit word starts a new group of
+    the open run (a unit never extends a unit's cardinal, and a digit word before a unit is read alone), and no
+    earlier decision looked past the earlier last token (a digit word stops every look-ahead)."""
+    if len(tokens) < 2 or not earlier:
+        return None
+    digits = _plain_digits(lang)
+    new, before = tokens[-1], tokens[-2]
+    run = earlier[-1]
+    if new.text not in digits or before.text not in digits or new.word != before.word + 1:
+        return None
+    if not run.open_end or run.last_word != before.word or before.word not in run.number_words:
+        return None
+    grown = DigitRun(
+        digits=run.digits + digits[new.text],
+        first_word=run.first_word,
+        last_word=new.word,
+        number_words=(*run.number_words, new.word),
+        chunk_starts=(*run.chunk_starts, len(run.digits)),
+        segment_starts=run.segment_starts,
+        open_start=run.open_start,
+        open_end=True,
+        weak=False,
+    )
+    return (*earlier[:-1], grown)
+
+
+@lru_cache(maxsize=8)
+def _plain_digits(lang: str) -> dict[str, str]:
+    """Digit words read as one digit wherever they stand (not ordinals): word → the digit the parser gives."""
+    lex = lexicon_for(lang)
+    return {
+        word: "0" if word == "zero" else str(int(digit))
+        for word, digit in lex.digits.items()
+        if word not in lex.ordinals
+    }
+
+
 @lru_cache(maxsize=1024)
 def _shared_analysis(words: tuple[str, ...], lang: str) -> NumberAnalysis:
     """Analyses of recent word sequences: scripted agent lines and their partials recur across calls."""
-    return NumberAnalysis(words, lang)
+    latest = _latest.get(lang)
+    grown = latest if latest is not None and latest.words == words[:-1] else None
+    return NumberAnalysis(words, lang, grown)
+
+
+_latest: dict[str, NumberAnalysis] = {}
+"""Per language, the analysis asked for last: a recognizer's next partial usually adds one word to it."""
 
 
 _last: list[tuple[Utterance, dict[str, NumberAnalysis]]] = []
@@ -179,5 +242,5 @@ def number_analysis(utterance: Utterance, lang: str) -> NumberAnalysis:
         _last[:] = [(utterance, by_lang)]
     found = by_lang.get(lang)
     if found is None:
-        found = by_lang[lang] = _shared_analysis(tuple(utterance_words(utterance)), lang)
+        found = by_lang[lang] = _latest[lang] = _shared_analysis(tuple(utterance_words(utterance)), lang)
     return found
