@@ -180,6 +180,8 @@ _WORD_STEMS: dict[str, frozenset[str] | None] = {}
 """Per word: the content stems of its normalized tokens, None when it normalizes to no token (bounded)."""
 _WORD_STEMS_MAX = 65536
 _last_stems: list[tuple[Utterance, frozenset[str] | None]] = []
+_growing_stems: dict[int, tuple[str, frozenset[str]]] = {}
+"""Per channel, the last text whose stems were told and those stems (a partial usually extends the last one)."""
 
 
 def utterance_stems(utterance: Utterance) -> frozenset[str] | None:
@@ -189,9 +191,36 @@ def utterance_stems(utterance: Utterance) -> frozenset[str] | None:
     Memoized for the last utterance by identity, because the engine hands the same event to every rule."""
     if _last_stems and _last_stems[0][0] is utterance:
         return _last_stems[0][1]
-    words = utterance.words
+    result: frozenset[str] | None
+    if utterance.words:
+        parts = _word_stems([w.text for w in utterance.words])
+        result = frozenset().union(*parts) if parts else None
+    else:
+        result = _text_stems(utterance.text, utterance.channel)
+    _last_stems[:] = [(utterance, result)]
+    return result
+
+
+def _text_stems(text: str, channel: int) -> frozenset[str]:
+    """The stems of a text's words, from the channel's previous text when `text` extends it at a word boundary."""
+    last = _growing_stems.get(channel)
+    base: frozenset[str] = frozenset()
+    rest = text
+    if last is not None and text.startswith(last[0]):
+        known = last[0]
+        if not known or known[-1].isspace() or len(text) == len(known) or text[len(known)].isspace():
+            base, rest = last[1], text[len(known) :]
+    result = base.union(*_word_stems(rest.split()))
+    if len(_growing_stems) >= 64 and channel not in _growing_stems:
+        _growing_stems.clear()
+    _growing_stems[channel] = (text, result)
+    return result
+
+
+def _word_stems(words: list[str]) -> list[frozenset[str]]:
+    """The stems of each word that normalizes to at least one token (memoized per word)."""
     parts: list[frozenset[str]] = []
-    for text in [w.text for w in words] if words else utterance.text.split():
+    for text in words:
         found = _WORD_STEMS.get(text, _UNKNOWN)
         if found is _UNKNOWN:
             if len(_WORD_STEMS) >= _WORD_STEMS_MAX:
@@ -200,7 +229,4 @@ def utterance_stems(utterance: Utterance) -> frozenset[str] | None:
             found = _WORD_STEMS[text] = content_stems(tokens) if tokens else None
         if found is not None:
             parts.append(found)
-    result = None if words and not parts else frozenset().union(*parts)
-    _last_stems[:] = [(utterance, result)]
-    return result
-
+    return parts
