@@ -64,19 +64,23 @@ def _finite_times(event: Event) -> bool:
     if not (math.isfinite(event.start) and math.isfinite(event.end)):
         return False
     words = event.words  # map/attrgetter keep the per-word test in C
-    return all(map(math.isfinite, map(_WORD_START, words))) and all(map(math.isfinite, map(_WORD_END, words)))
+    return not words or (
+        all(map(math.isfinite, map(_WORD_START, words))) and all(map(math.isfinite, map(_WORD_END, words)))
+    )
 
 
 _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (Finding, RuleOutcome)}
 """Field names of the dataclasses the engine copies with changes (all are init fields; no __post_init__)."""
+_GETTERS = {cls: (names, attrgetter(*names)) for cls, names in _FIELDS.items()}
 
 
 def _with(obj: Any, **changes: Any) -> Any:
     """`dataclasses.replace(obj, **changes)` for Finding/RuleOutcome, without its per-call field introspection."""
-    names = _FIELDS.get(type(obj))
-    if names is None:  # another class (a subclass): the general way
+    known = _GETTERS.get(type(obj))
+    if known is None:  # another class (a subclass): the general way
         return dataclasses.replace(obj, **changes)
-    values = {name: getattr(obj, name) for name in names}
+    names, values_of = known
+    values = dict(zip(names, values_of(obj), strict=True))
     values.update(changes)
     return type(obj)(**values)
 
