@@ -44,25 +44,17 @@ from rules.kinds.sensitive_number_track import (
     Check,
     Piece,
     Tracking,
+    idle_utterance,
     stale_speakers,
     tracking,
     utterance_step,
 )
 from rules.model import ParamError, RuleOutcome, RuleSpec
-from rules.number_analysis import INERT, NUMBER, context_matcher, number_analysis, utterance_words
+from rules.number_analysis import context_matcher, utterance_words
 from rules.spoken_numbers_lexicon import LEXICONS
 
 _PROMPTS = ("cvv", "expiry", "ssn")
 _SECONDARY = {"possible_pan": Severity.MEDIUM, "expiry_detected": Severity.MEDIUM}
-
-
-def _idle_utterance(utt: Utterance, words: Sequence[str], track: Tracking) -> bool:
-    """True when `utt` changes nothing for a rule with these settings and no run open: it holds no possible number,
-    and, if final, no context phrase either (partials' phrases are not noted; `compute_step` gives no checks)."""
-    kind = track.matcher.word_kinds(words, track.lang)
-    if kind == INERT or (kind != NUMBER and not utt.final):
-        return True
-    return kind != NUMBER and number_analysis(utt, track.lang).quiet(track.matcher)
 
 
 def _fingerprint(digits: str) -> str:
@@ -116,11 +108,9 @@ class SensitiveNumberRule:
     # --- events ------------------------------------------------------------------------------------------
     @classmethod
     def feed_idle(cls, rules: Sequence[SensitiveNumberRule], event: Event) -> bool:
-        """Handle `event` for all `rules` at once when it is surely idle for them: an AudioTick closing no run, or an
-        utterance without any possible number (a final: nor a context phrase, and no run open; a partial: of a
-        speaker without an open run, closing none).
-        The rules' state is then updated exactly as `feed` would (call id, clock, who is speaking); False (nothing
-        done) otherwise."""
+        """Handle `event` for all `rules` when surely idle: a tick closing no run, or an utterance without a possible
+        number (a final: nor a context phrase, no run open; a partial: its speaker has no open run, it closes none).
+        State is then updated exactly as `feed` would (call id, clock, who is speaking); else False, nothing done."""
         if isinstance(event, AudioTick):
             for rule in rules:  # a tick only closes runs left open longer than the gap
                 if rule._carry and stale_speakers(rule._carry, event.at, rule.params.continuation_gap_seconds):
@@ -153,7 +143,7 @@ class SensitiveNumberRule:
             track = rule._tracking
             if track is not idle:
                 words = utterance_words(utt) if words is None else words
-                if not _idle_utterance(utt, words, track):
+                if not idle_utterance(utt, words, track):
                     return False
                 idle = track
         end, final, index = utt.end, utt.final, utt.index

@@ -7,13 +7,13 @@ utterance (memoized for the most recent Utterance object only; see `utterance_st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rules.cards import MONTHS
 from rules.events import Speaker, Utterance
-from rules.number_analysis import ContextMatcher, NumberAnalysis, number_analysis
+from rules.number_analysis import INERT, NUMBER, ContextMatcher, NumberAnalysis, number_analysis
 from rules.spoken_numbers import DigitRun
 
 LEADING_HOMOPHONES = {"en": {"for": "4", "fore": "4", "to": "2", "too": "2"}}
@@ -223,3 +223,12 @@ _QUIET_STEP = Step((), _NO_ENDS, (), {})
 
 def _quiet(utt: Utterance, track: Tracking) -> bool:
     return number_analysis(utt, track.lang).quiet(track.matcher)
+
+
+def idle_utterance(utt: Utterance, words: Sequence[str], track: Tracking) -> bool:
+    """True when `utt` changes nothing for a rule with these settings and no run open: it holds no possible number,
+    and, if final, no context phrase either (partials' phrases are not noted; `compute_step` gives no checks)."""
+    kind = track.matcher.word_kinds(words, track.lang)
+    if kind == INERT or (kind != NUMBER and not utt.final):
+        return True
+    return kind != NUMBER and number_analysis(utt, track.lang).quiet(track.matcher)
