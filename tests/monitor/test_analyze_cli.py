@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,11 @@ pytestmark = pytest.mark.slow
 
 SUBSET = ("compliant", "consent-refused", "pan-mastercard", "cvv", "near-order")
 """One per family: clean call, consent, card number, security code (answer transcribed before its prompt), near miss."""
+
+
+def _holds_number(text: str, digits: str) -> bool:
+    """`digits` as a number of its own in `text`, not inside another number such as a confidence 0.707375."""
+    return re.search(rf"(?<![\d.]){digits}(?!\d)", text) is not None
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -61,14 +67,20 @@ def test_scenario_gives_its_labelled_findings(
     assert analysis.report["final"] is True
 
 
+def test_the_digit_check_tells_a_spoken_code_from_digits_inside_other_numbers() -> None:
+    assert _holds_number("code [number] 737", "737") and _holds_number('"text":"737 is it"', "737")
+    assert not _holds_number('"conf":0.707375', "737") and not _holds_number('"end":21.737', "737")
+    assert not _holds_number("17370", "737")
+
+
 def test_no_card_or_code_digits_in_transcript_or_report(
     analyses: dict[str, tuple[CallLabels, CallAnalysis, Path]],
 ) -> None:
     for scenario in ("pan-mastercard", "cvv"):
         _labels, analysis, _wav = analyses[scenario]
         shown = json.dumps(analysis.report) + "\n".join(line.text for line in analysis.transcript)
-        assert "5555" not in shown and "five five five five" not in shown
-        assert "seven three seven" not in shown and "737" not in shown
+        assert not _holds_number(shown, "5555") and "five five five five" not in shown
+        assert "seven three seven" not in shown and not _holds_number(shown, "737")
 
 
 def test_cli_json_report_and_event_log_replay_to_the_same_findings(
@@ -84,7 +96,7 @@ def test_cli_json_report_and_event_log_replay_to_the_same_findings(
     assert "cvv_detected" in {f["outcome"] for f in report["findings"]}
     assert events.stat().st_mode & 0o077 == 0  # transcripts: owner only
     logged = events.read_text()
-    assert "seven three seven" not in logged and "737" not in logged  # card data never leaves the process
+    assert "seven three seven" not in logged and not _holds_number(logged, "737")  # card data never leaves
     replay = _parse(["replay", str(events), "--json"])
     replayed = io.StringIO()
     assert replay.func(replay, replayed, io.StringIO()) == 0
