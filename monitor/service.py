@@ -34,7 +34,6 @@ log = logging.getLogger("callwarden.service")
 alerts_log = logging.getLogger("callwarden.alerts")
 
 
-
 class Service:
     """Owns every shared resource; `async with Service(config) as service:` starts and stops them in order."""
 

@@ -200,9 +200,10 @@ class CallSession:
         wall = self.wall()
         for finding in findings:
             arrived = self.arrivals.arrival(finding.channel, finding.end) if finding.channel >= 0 else None
-            refining = bool(wordless) and arrived is not None
-            if wordless and refining:
+            refining = False
+            if wordless and arrived is not None:
                 self._unrefined.setdefault(finding.channel, []).append((finding.finding_id, wordless))
+                refining = True
             self.service.finding_raised(finding, arrived, refining)
         await self.service.store.add_findings(findings, wall_time=wall)
         for finding in findings:

@@ -75,10 +75,8 @@ class SensitiveNumberRule:
         self._carry: Carries = {}
         self._reported: set[tuple[str, Speaker, str]] = set()
         self._pan_speakers: dict[str, set[Speaker]] = {}
-        self._last_seen: dict[str, float] = {}
-        # Ends of recent payment phrases: a phrase said after a number (the agent's "your payment is complete" that
-        # also closes the customer's run) must not hide the one said before it.
-        self._payment_seen: deque[float] = deque(maxlen=8)
+        self._last_seen: dict[str, float] = {}  # prompt kind → end of the latest prompt (the latest one wins)
+        self._payment_seen: deque[float] = deque(maxlen=8)  # recent payment phrases' ends: one said after a number
         self._findings: list[Finding] = []
         self._ended = False
         self._pending: deque[tuple[Piece, Speaker]] = deque(maxlen=8)
@@ -227,9 +225,11 @@ class SensitiveNumberRule:
         for kind, kind_ends in found.items():
             if kind_ends:
                 last = kind_ends[-1]
-                self._last_seen[kind] = utt.words[last].end if 0 <= last < len(utt.words) else utt.end
+                end = utt.words[last].end if 0 <= last < len(utt.words) else utt.end
                 if kind == "payment":
-                    self._payment_seen.append(self._last_seen[kind])
+                    self._payment_seen.append(end)
+                else:
+                    self._last_seen[kind] = end
 
     def _remember_short(self, piece: Piece, speaker: Speaker) -> None:
         """Keep a closed 3–9 digit run: a prompt transcribed later (the other leg lags) may turn out to precede it."""
@@ -265,7 +265,7 @@ class SensitiveNumberRule:
         payment phrase in the piece's utterances or remembered from before."""
         p = self.params
         short = len(piece.digits) < min(p.min_pan_digits, p.possible_min_digits)
-        return short and not piece.context and not self._last_seen
+        return short and not piece.context and not self._last_seen and not self._payment_seen
 
     def _evaluate(self, piece: Piece, utt: Utterance, closed: bool) -> list[Finding]:
         if closed and 3 <= len(piece.digits) <= 9 and any(k in self.params.detectors for k in _PROMPTS):
@@ -332,8 +332,10 @@ class SensitiveNumberRule:
         """True when a `kind` phrase preceded the piece in its utterance or ended within `window` s before it."""
         if kind in piece.context:
             return True
-        seen = self._payment_seen if kind == "payment" else (self._last_seen[kind],) if kind in self._last_seen else ()
-        return any(-1e-9 <= piece.start - end <= window for end in seen)
+        if kind == "payment":
+            return any(-1e-9 <= piece.start - end <= window for end in self._payment_seen)
+        seen = self._last_seen.get(kind)
+        return seen is not None and -1e-9 <= piece.start - seen <= window
 
     def _pan_finding(self, piece: Piece, utt: Utterance, digits: str, described: str,
                      brand: str | None, leading: bool = False) -> list[Finding]:
