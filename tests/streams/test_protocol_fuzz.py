@@ -171,6 +171,26 @@ def check_outputs(outputs: list[Output]) -> bool:
     return closed
 
 
+def play(proto: IngestProtocol, sequence: list[Frame]) -> bool:
+    """Feed a frame sequence to a protocol core, then lose the connection, checking every output on the way: nothing
+    after a Close, at most one call opened and exactly as many closed. Returns whether the core closed the stream."""
+    opened = closed_calls = 0
+    closed = False
+    for kind, payload in sequence:
+        outputs = proto.receive_text(payload) if isinstance(payload, str) else proto.receive_bytes(payload)
+        if closed:
+            assert outputs == [], f"{kind} after Close produced {outputs}"
+        closed = check_outputs(outputs) or closed
+        opened += sum(isinstance(out, CallOpened) for out in outputs)
+        closed_calls += sum(isinstance(out, CallClosed) for out in outputs)
+    final = proto.connection_lost()
+    check_outputs(final)
+    closed_calls += sum(isinstance(out, CallClosed) for out in final)
+    assert opened <= 1 and closed_calls == opened, (opened, closed_calls)
+    assert proto.connection_lost() == []
+    return closed
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_random_frames_never_raise_and_close_properly(name: str) -> None:
     factory, shaped_text = CASES[name]
@@ -178,20 +198,6 @@ def test_random_frames_never_raise_and_close_properly(name: str) -> None:
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(frames(shaped_text, CANNED[name]))
     def run(sequence: list[Frame]) -> None:
-        proto: IngestProtocol = factory()
-        opened = closed_calls = 0
-        closed = False
-        for kind, payload in sequence:
-            outputs = proto.receive_text(payload) if isinstance(payload, str) else proto.receive_bytes(payload)
-            if closed:
-                assert outputs == [], f"{kind} after Close produced {outputs}"
-            closed = check_outputs(outputs) or closed
-            opened += sum(isinstance(out, CallOpened) for out in outputs)
-            closed_calls += sum(isinstance(out, CallClosed) for out in outputs)
-        final = proto.connection_lost()
-        check_outputs(final)
-        closed_calls += sum(isinstance(out, CallClosed) for out in final)
-        assert opened <= 1 and closed_calls == opened, (opened, closed_calls)
-        assert proto.connection_lost() == []
+        play(factory(), sequence)
 
     run()

@@ -7,8 +7,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from streams.protocols.base import CallClosed, CallOpened, IngestProtocol
-from tests.streams.test_protocol_fuzz import CANNED, CASES, Frame, check_outputs, frames
+from tests.streams.test_protocol_fuzz import CANNED, CASES, Frame, frames, play
 
 pytestmark = pytest.mark.slow
 
@@ -24,19 +23,7 @@ def test_ten_thousand_random_frames_per_protocol(name: str) -> None:
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(frames(shaped_text, CANNED[name]))
     def run(sequence: list[Frame]) -> None:
-        proto: IngestProtocol = factory()
-        opened = ended = 0
-        closed = False
-        for _, payload in sequence:
-            outputs = proto.receive_text(payload) if isinstance(payload, str) else proto.receive_bytes(payload)
-            assert not (closed and outputs), outputs
-            closed = check_outputs(outputs) or closed
-            opened += sum(isinstance(out, CallOpened) for out in outputs)
-            ended += sum(isinstance(out, CallClosed) for out in outputs)
-        final = proto.connection_lost()
-        check_outputs(final)
-        ended += sum(isinstance(out, CallClosed) for out in final)
-        assert opened <= 1 and ended == opened
+        closed = play(factory(), sequence)
         fed["frames"] += len(sequence)
         fed["sequences"] += 1
         fed["closed"] += closed
