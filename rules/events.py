@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Any
+
+
+def rebuild_args(obj: Any) -> tuple[type[Any], tuple[Any, ...]]:
+    """`__reduce__` of the frozen dataclasses here: rebuilt from their fields in order, so copy and pickle work
+    alike in pure Python and compiled by mypyc (monitor/native.py), whose frozen classes refuse setattr-based state."""
+    return type(obj), tuple([getattr(obj, f.name) for f in fields(obj)])
 
 
 class Speaker(StrEnum):
@@ -23,6 +30,9 @@ class Word:
     end: float
     conf: float = 1.0
 
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return rebuild_args(self)
+
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
@@ -32,6 +42,9 @@ class CallStarted:
     at: float = 0.0
     language: str = "en"
     metadata: dict[str, str] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return rebuild_args(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +65,9 @@ class Utterance:
     end: float
     final: bool
 
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return rebuild_args(self)
+
 
 @dataclass(frozen=True, slots=True)
 class AudioTick:
@@ -59,6 +75,9 @@ class AudioTick:
 
     call_id: str
     at: float
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return rebuild_args(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +87,9 @@ class CallEnded:
     call_id: str
     at: float
     reason: str = "hangup"
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return rebuild_args(self)
 
 
 Event = CallStarted | Utterance | AudioTick | CallEnded

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from rules.events import Speaker
+from rules.events import Speaker, rebuild_args
 
 
 class Severity(StrEnum):
@@ -47,6 +47,9 @@ class Finding:
     pack_id: str = ""
     pack_version: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return rebuild_args(self)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the shape alerts, reports and storage use)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rules.events import Event
+from rules.events import Event, rebuild_args
 from rules.findings import Finding, Severity
 
 
@@ -54,6 +54,9 @@ class RuleOutcome:
     passed: bool | None
     summary: str
     finding_ids: tuple[str, ...] = ()
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return rebuild_args(self)
 
 
 class Rule(Protocol):

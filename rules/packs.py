@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
@@ -20,7 +21,8 @@ from rules.model import Example, RuleSpec
 from rules.pack_nodes import NodeReader, PackProblem
 from rules.transcripts import TranscriptError, parse_line
 
-BUILTIN_PACKS_DIR = Path(__file__).resolve().parent / "packs"
+BUILTIN_PACKS_DIR = Path(str(files("rules") / "packs")).resolve()
+"""Found through the package, not this module's `__file__`: a mypyc-compiled module knows only its build path."""
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]+)*$")
