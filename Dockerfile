@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     CALLWARDEN_HOST=0.0.0.0 CALLWARDEN_PORT=8080
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends maven libsndfile1 sox \
+ && apt-get install -y --no-install-recommends maven libsndfile1 sox gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/callwarden/src
@@ -15,7 +15,12 @@ COPY pyproject.toml README.md ./
 COPY rules ./rules
 COPY streams ./streams
 COPY monitor ./monitor
-RUN pip install --no-cache-dir . \
+# The rules engine is compiled with mypyc in the installed package (monitor/native.py; about twice as fast).
+RUN pip install --no-cache-dir . mypy \
+ && callwarden native build \
+ && pip uninstall -y mypy \
+ && apt-get purge -y gcc libc6-dev && apt-get autoremove -y \
+ && callwarden native status \
  && callwarden model fetch --source auto \
  && rm -rf /root/.m2
 

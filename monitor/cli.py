@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from monitor.native import stale_message
+from monitor.native import status as native_status
 from streams.models import ModelError
 
 # Each module exposes add_parser(subparsers) which sets `func` (args -> exit code) on its parser(s).
@@ -23,6 +25,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "monitor.keys_cli",
     "monitor.auth_cli",
     "monitor.users",
+    "monitor.native_cli",
 )
 
 
@@ -52,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    if args.command != "native":
+        current = native_status()
+        if current.state == "stale":
+            print(f"callwarden: {stale_message(current)}", file=sys.stderr)
+            return 2
     try:
         code: int = func(args)
     except ModelError as exc:

@@ -18,6 +18,23 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 
 
+def pytest_report_header() -> str:
+    """Say which rules engine the tests run: the mypyc-compiled one (`callwarden native build`) or pure Python."""
+    from monitor.native import status
+
+    current = status()
+    return f"rules engine: {current.state} ({current.detail})"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test a compiled rules engine built from other sources than rules/ now holds."""
+    from monitor.native import stale_message, status
+
+    current = status()
+    if current.state == "stale":
+        pytest.exit(stale_message(current), returncode=4)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The shared test data directory (../shared/data), skipping loudly when it is absent."""
