@@ -8,19 +8,32 @@ Two workloads:
   hold a number, most events are partials extending the previous one.
 Each row is measured after a warm-up pass over other calls of the same workload (another seed), so the bounded
 text caches are in a steady state whatever row ran before. CPU time is measured with time.process_time on one
-core. Run: .venv/bin/python bench/engine.py [--calls N]
+core. The engine runs as built in rules/: compiled by mypyc when `callwarden native build` ran (the header says
+which), else pure Python. `--pure` runs a pure copy of rules/; `--compare N` runs both N times, alternating, each in
+its own process, and reports medians and the median of the paired ratios (compiled / pure).
+Run: .venv/bin/python bench/engine.py [--calls N] [--pure | --compare N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+PURE_RULES = os.environ.get("CALLWARDEN_BENCH_PURE_RULES", "")
+"""Set by --pure/--compare for the child process: a directory holding a copy of rules/ without extensions."""
 sys.path.insert(0, str(REPO))
+if PURE_RULES:
+    sys.path.insert(0, PURE_RULES)
 
 from bench.engine_mix import realistic_calls  # noqa: E402
 from rules.engine import CallMonitor  # noqa: E402
@@ -78,12 +91,8 @@ def measure(ruleset: RuleSet, calls: list[list[Event]]) -> tuple[int, int, float
     return utterances, total, time.process_time() - begin
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--turns", type=int, default=24)
-    parser.add_argument("--mix-calls", type=int, default=360, help="calls of the realistic mix")
-    args = parser.parse_args()
+def run_rows(args: argparse.Namespace) -> list[tuple[str, int, int, int, float]]:
+    """(row name, rules, utterance events, all events, CPU seconds) for each workload × rule set."""
     rng = random.Random(7)
     workloads = {
         "worst case": [scripted_call(rng, f"bench-{i}", args.turns) for i in range(args.calls)],
@@ -96,14 +105,79 @@ def main() -> None:
     }
     full = load_packs()
     phrase_packs = RuleSet(tuple(p for p in full.packs if p.id != "pci"))
-    print(f"{'workload, rules loaded':<40}{'rules':>6}{'utt events':>12}{'all events':>12}{'cpu s':>8}{'utt ev/s':>11}")
+    rows = []
     for workload, calls in workloads.items():
         for label, ruleset in (("all packs", full), ("all packs except pci", phrase_packs)):
             measure(ruleset, warm_ups[workload])
             utterances, total, seconds = measure(ruleset, calls)
-            rate = utterances / seconds if seconds else float("inf")
-            name = f"{workload}, {label}"
-            print(f"{name:<40}{len(ruleset.rules):>6}{utterances:>12}{total:>12}{seconds:>8.2f}{rate:>11.0f}")
+            rows.append((f"{workload}, {label}", len(ruleset.rules), utterances, total, seconds))
+    return rows
+
+
+def engine_build() -> str:
+    """Which rules engine this process imported."""
+    import rules.engine
+
+    where = Path(rules.engine.__file__ or "?")
+    return f"compiled (mypyc), {where.parent}" if where.suffix in (".so", ".pyd") else f"pure Python, {where.parent}"
+
+
+def child(args: argparse.Namespace, pure_copy: Path | None) -> list[list[object]]:
+    """The rows of one run in a fresh process (pure when `pure_copy` is given)."""
+    env = {**os.environ, "CALLWARDEN_BENCH_PURE_RULES": str(pure_copy) if pure_copy else ""}
+    command = [sys.executable, __file__, "--json", "--calls", str(args.calls), "--turns", str(args.turns),
+               "--mix-calls", str(args.mix_calls)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    rows: list[list[object]] = json.loads(done.stdout)
+    return rows
+
+
+def compare(args: argparse.Namespace, pure_copy: Path) -> None:
+    """Alternate pure and compiled runs; medians per row and the median of the paired ratios."""
+    pure_rates: dict[str, list[float]] = {}
+    compiled_rates: dict[str, list[float]] = {}
+    for _ in range(args.compare):
+        for rates, copy in ((pure_rates, pure_copy), (compiled_rates, None)):
+            for name, _rules, utterances, _total, seconds in child(args, copy):
+                rates.setdefault(str(name), []).append(float(str(utterances)) / float(str(seconds)))
+    print(f"{args.compare} runs of each, alternating (pure, compiled); utterance events per CPU second")
+    print(f"{'workload, rules loaded':<40}{'pure':>10}{'compiled':>10}{'ratio':>8}  paired ratios")
+    for name, pure in pure_rates.items():
+        compiled = compiled_rates[name]
+        ratios = [c / p for c, p in zip(compiled, pure, strict=True)]
+        listed = " ".join(f"{r:.2f}" for r in ratios)
+        print(f"{name:<40}{statistics.median(pure):>10.0f}{statistics.median(compiled):>10.0f}"
+              f"{statistics.median(ratios):>8.2f}  {listed}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--turns", type=int, default=24)
+    parser.add_argument("--mix-calls", type=int, default=360, help="calls of the realistic mix")
+    parser.add_argument("--pure", action="store_true", help="run a pure Python copy of rules/ (no extensions)")
+    parser.add_argument("--compare", type=int, default=0, metavar="N", help="N alternating pure/compiled runs")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if (args.pure or args.compare) and not PURE_RULES:
+        with tempfile.TemporaryDirectory(prefix="bench-pure-") as scratch:
+            shutil.copytree(REPO / "rules", Path(scratch) / "rules",
+                            ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", ".native-stamp.json"))
+            if args.compare:
+                compare(args, Path(scratch))
+                return
+            env = {**os.environ, "CALLWARDEN_BENCH_PURE_RULES": scratch}
+            argv = [a for a in sys.argv[1:] if a != "--pure"]
+            sys.exit(subprocess.run([sys.executable, __file__, *argv], env=env, check=False).returncode)
+    rows = run_rows(args)
+    if args.json:
+        print(json.dumps([list(row) for row in rows]))
+        return
+    print(f"engine: {engine_build()}")
+    print(f"{'workload, rules loaded':<40}{'rules':>6}{'utt events':>12}{'all events':>12}{'cpu s':>8}{'utt ev/s':>11}")
+    for name, rules, utterances, total, seconds in rows:
+        rate = utterances / seconds if seconds else float("inf")
+        print(f"{name:<40}{rules:>6}{utterances:>12}{total:>12}{seconds:>8.2f}{rate:>11.0f}")
 
 
 if __name__ == "__main__":
