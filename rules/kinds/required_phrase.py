@@ -5,11 +5,14 @@ Outcomes: `said` (info) when it was said in time; `late` (default high) when sai
 AudioTick, an utterance's end, CallEnded) and timestamped AT the deadline. A call that ends before the deadline
 without the phrase gets `not_said` at its end time (the caller never heard it). After `not_said`, a later match
 still yields `late`. Partials may confirm `said` early, but only at threshold + partial_margin; each outcome is
-emitted at most once. "In time" means the matched words end by the deadline.
+emitted at most once. "In time" means the matched words end by the deadline. `not_said` reports the best
+candidate heard before the deadline (similarity ≥ 0.5), taken from final transcripts, whose words carry real
+times (a partial is a provisional hypothesis without word times); partials are matched only at their threshold.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -115,10 +118,10 @@ class RequiredPhraseRule:
     def _check_utterance(self, utterance: Utterance) -> list[Finding]:
         if not speaker_matches(self._speaker, utterance.speaker) or self._matcher is None:
             return []
-        match = self._matcher.best_in(utterance, floor=CANDIDATE_FLOOR)
+        needed = self._threshold if utterance.final else self._partial_threshold
+        match = self._matcher.best_in(utterance, floor=self._floor(needed, utterance.final))
         if match is None:
             return []
-        needed = self._threshold if utterance.final else self._partial_threshold
         if match.similarity < needed:
             if self._candidate is None or match.similarity > self._candidate.similarity:
                 self._candidate = match
@@ -130,6 +133,16 @@ class RequiredPhraseRule:
         self._late = True
         reason = f"said at {match.start:.1f} s, after the {self._window:g} s window (deadline {self._deadline:.1f} s)"
         return [self._finding("late", outcome_severity(self.spec, "late", Severity.HIGH), utterance, match, reason)]
+
+    def _floor(self, needed: float, final: bool) -> float:
+        """The lowest similarity that can still matter: `needed` to be said, or, for a final, to beat the best
+        candidate so far (rounded down to 0.05 so matcher memos stay shared; never below CANDIDATE_FLOOR).
+        Candidates come from finals only (a partial is a provisional hypothesis, not evidence), and only until
+        the deadline fired (they are reported in `not_said`)."""
+        if self._not_said_fired or not final:
+            return needed
+        beat = CANDIDATE_FLOOR if self._candidate is None else math.floor(self._candidate.similarity * 20) / 20
+        return min(needed, max(CANDIDATE_FLOOR, beat))
 
     def _check_deadline(self, event: Event) -> list[Finding]:
         if self._said is not None or self._late or self._not_said_fired:
