@@ -242,21 +242,17 @@ class SensitiveNumberRule:
         for piece, speaker in self._pending:
             if piece.end < self._clock - self.params.prompt_window_seconds:
                 continue
-            utt = Utterance(self.call_id, speaker, piece.channel, piece.index, "", (), piece.start, piece.end, True)
-            found += self._prompted(piece, utt)
+            found += self._prompted(piece, speaker, True)
         return found
 
     def _check_all(self, checks: Sequence[Check]) -> list[Finding]:
         found: list[Finding] = []
         for check in checks:
             utt = check.utterance
-            if utt is None:  # a run closed from an earlier utterance
-                if self._cannot_find(check.piece):
-                    continue
-                piece = check.piece
-                utt = Utterance(self.call_id, check.speaker, piece.channel, piece.index, "", (), piece.start,
-                                piece.end, True)
-            found += self._evaluate(check.piece, utt, check.closed)
+            if utt is None and self._cannot_find(check.piece):  # a run closed from an earlier utterance
+                continue
+            final = True if utt is None else utt.final  # a run closed later is judged as a final of its own
+            found += self._evaluate(check.piece, check.speaker, final, check.closed)
         return found
 
     # --- detection ---------------------------------------------------------------------------------------
@@ -267,9 +263,10 @@ class SensitiveNumberRule:
         short = len(piece.digits) < min(p.min_pan_digits, p.possible_min_digits)
         return short and not piece.context and not self._last_seen and not self._payment_seen
 
-    def _evaluate(self, piece: Piece, utt: Utterance, closed: bool) -> list[Finding]:
+    def _evaluate(self, piece: Piece, speaker: Speaker, final: bool, closed: bool) -> list[Finding]:
+        """Findings for `piece`, said by `speaker` in a final (or partial) utterance; `closed`: it cannot grow."""
         if closed and 3 <= len(piece.digits) <= 9 and any(k in self.params.detectors for k in _PROMPTS):
-            self._remember_short(piece, utt.speaker)
+            self._remember_short(piece, speaker)
         if self._cannot_find(piece):
             return []
         p = self.params
@@ -282,17 +279,17 @@ class SensitiveNumberRule:
                 pan = self._lead_pan(piece, closed)
         if pan is not None:
             if "pan" in p.detectors:
-                found += self._pan_finding(piece, utt, pan.digits, pan.describe(), pan.brand,
+                found += self._pan_finding(piece, speaker, final, pan.digits, pan.describe(), pan.brand,
                                            leading=pan.digits != piece.digits[pan.start : pan.end])
             return found
         if closed and "possible_pan" in p.detectors and len(piece.digits) >= p.possible_min_digits and (
             not p.possible_requires_context or self._recent("payment", piece, p.context_window_seconds)
         ):
             reason = f"{len(piece.digits)} digits in a payment context, not a valid card number (Luhn fails)"
-            found += self._emit("possible_pan", piece, utt, piece.digits, reason, {"luhn": False})
-        if not (closed or utt.final):
+            found += self._emit("possible_pan", piece, speaker, piece.digits, reason, {"luhn": False})
+        if not (closed or final):
             return found
-        found += self._prompted(piece, utt)
+        found += self._prompted(piece, speaker, final)
         return found
 
     def _lead_pan(self, piece: Piece, closed: bool) -> PanMatch | None:
@@ -305,20 +302,20 @@ class SensitiveNumberRule:
             return None
         return pan
 
-    def _prompted(self, piece: Piece, utt: Utterance) -> list[Finding]:
+    def _prompted(self, piece: Piece, speaker: Speaker, final: bool) -> list[Finding]:
         p, found = self.params, []
         window = p.prompt_window_seconds
         if "cvv" in p.detectors and is_cvv(piece.digits) and self._recent("cvv", piece, window):
-            found += self._answered("cvv", self._emit("cvv_detected", piece, utt, piece.digits,
+            found += self._answered("cvv", self._emit("cvv_detected", piece, speaker, piece.digits,
                                 f"{len(piece.digits)}-digit security code after a security-code prompt", {}))
         if "expiry" in p.detectors and self._recent("expiry", piece, window):
             expiry = parse_expiry(piece.digits)
             year = expiry_year(piece.digits) if piece.month_before else None
             if expiry is not None or year is not None:
-                found += self._answered("expiry", self._emit("expiry_detected", piece, utt, piece.digits,
+                found += self._answered("expiry", self._emit("expiry_detected", piece, speaker, piece.digits,
                                                              "card expiry date after an expiry prompt", {}))
         if "ssn" in p.detectors and ssn_valid(piece.digits) and self._recent("ssn", piece, window):
-            found += self._answered("ssn", self._emit("ssn_detected", piece, utt, piece.digits,
+            found += self._answered("ssn", self._emit("ssn_detected", piece, speaker, piece.digits,
                                 "9 digits shaped like a US social security number after an SSN prompt", {}))
         return found
 
@@ -337,27 +334,27 @@ class SensitiveNumberRule:
         seen = self._last_seen.get(kind)
         return seen is not None and -1e-9 <= piece.start - seen <= window
 
-    def _pan_finding(self, piece: Piece, utt: Utterance, digits: str, described: str,
+    def _pan_finding(self, piece: Piece, speaker: Speaker, final: bool, digits: str, described: str,
                      brand: str | None, leading: bool = False) -> list[Finding]:
-        earlier = self._pan_speakers.get(_fingerprint(digits), set()) - {utt.speaker}
+        earlier = self._pan_speakers.get(_fingerprint(digits), set()) - {speaker}
         read_back = bool(earlier)
-        reason = f"{described}, spoken by {utt.speaker.value}"
+        reason = f"{described}, spoken by {speaker.value}"
         if leading:
             reason += " (its first digit transcribed as a homophone such as 'for')"
         if piece.utterances > 1:
             reason += f" (split over {piece.utterances} utterances)"
         if read_back:
             reason += f"; read back (first spoken by {', '.join(sorted(s.value for s in earlier))})"
-        details = {"brand": brand or "unknown", "luhn": True, "read_back": read_back, "partial": not utt.final,
+        details = {"brand": brand or "unknown", "luhn": True, "read_back": read_back, "partial": not final,
                    "leading_homophone": leading}
-        found = self._emit("pan_detected", piece, utt, digits, reason, details)
+        found = self._emit("pan_detected", piece, speaker, digits, reason, details)
         if found:
-            self._pan_speakers.setdefault(_fingerprint(digits), set()).add(utt.speaker)
+            self._pan_speakers.setdefault(_fingerprint(digits), set()).add(speaker)
         return found
 
-    def _emit(self, outcome: str, piece: Piece, utt: Utterance, digits: str, reason: str,
+    def _emit(self, outcome: str, piece: Piece, speaker: Speaker, digits: str, reason: str,
               extra: dict[str, Any]) -> list[Finding]:
-        key = (outcome, utt.speaker, _fingerprint(digits))
+        key = (outcome, speaker, _fingerprint(digits))
         if key in self._reported:
             return []
         self._reported.add(key)
@@ -365,9 +362,9 @@ class SensitiveNumberRule:
         details: dict[str, Any] = {"digit_count": len(digits), "last4": digits[-4:] if len(digits) >= 13 else "",
                                    "utterances": piece.utterances, **extra}
         finding = Finding(
-            call_id=self.call_id or utt.call_id, rule_id=self.spec.id, kind=self.spec.kind, outcome=outcome,
+            call_id=self.call_id, rule_id=self.spec.id, kind=self.spec.kind, outcome=outcome,
             severity=severity, start=piece.start, end=piece.end, reason=reason, evidence=piece.evidence,
-            speaker=utt.speaker, channel=utt.channel, details=details,
+            speaker=speaker, channel=piece.channel, details=details,
         )
         self._findings.append(finding)
         return [finding]
