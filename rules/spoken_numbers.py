@@ -107,18 +107,24 @@ def may_hold_number(tokens: Sequence[Token], lang: str = "en") -> bool:
     return lex.word_value is not None and any(_is_compound_number(lex.lang, text) for text in texts)
 
 
-@dataclass(slots=True)
 class _Building:
-    digits: list[str]
-    first_word: int
-    last_word: int
-    number_words: list[int]
-    chunk_starts: list[int]
-    segment_starts: list[int]
-    open_start: bool
-    weak_candidate: bool
-    length: int = 0
-    """len("".join(digits))"""
+    """A digit run being parsed (mutable; becomes a DigitRun). A plain class: its `__init__` compiles natively
+    (mypyc leaves dataclass-generated methods interpreted, and the parser makes one per run)."""
+
+    __slots__ = ("chunk_starts", "digits", "first_word", "last_word", "length", "number_words", "open_start",
+                 "segment_starts", "weak_candidate")
+
+    def __init__(self, first_word: int, last_word: int, open_start: bool) -> None:
+        self.digits: list[str] = []
+        self.first_word = first_word
+        self.last_word = last_word
+        self.number_words: list[int] = []
+        self.chunk_starts: list[int] = []
+        self.segment_starts: list[int] = [0]
+        self.open_start = open_start
+        self.weak_candidate = True
+        self.length = 0
+        """len("".join(digits))"""
 
 
 class _Parser:
@@ -312,7 +318,7 @@ class _Parser:
                 digits, nxt = chunk
                 words = [self.toks[i].word] if nxt == i + 1 else sorted({t.word for t in self.toks[i:nxt]})
                 if cur is None:
-                    cur = _Building([], words[0], words[-1], [], [], [0], not seen_other, True)
+                    cur = _Building(words[0], words[-1], not seen_other)
                 elif fillers:
                     cur.segment_starts.append(cur.length)
                 single_digit_word = nxt == i + 1 and len(digits) == 1 and not self.toks[i].is_literal

@@ -30,9 +30,15 @@ def rule_class(kind: str) -> RuleClass:
         target = KIND_CLASSES[kind]
     except KeyError:
         raise KeyError(f"unknown rule kind {kind!r}; known kinds: {', '.join(sorted(KIND_CLASSES))}") from None
-    module_name, _, class_name = target.partition(":")
-    cls: RuleClass = getattr(importlib.import_module(module_name), class_name)
+    cls = _LOADED.get(target)
+    if cls is None:
+        module_name, _, class_name = target.partition(":")
+        cls = _LOADED[target] = getattr(importlib.import_module(module_name), class_name)
     return cls
+
+
+_LOADED: dict[str, RuleClass] = {}
+"""Classes already imported, by KIND_CLASSES target (a call builds every rule: no import machinery per call)."""
 
 
 def build_rule(spec: RuleSpec) -> Rule:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 from rules.cards import MONTHS
 from rules.events import Speaker, Utterance
@@ -23,26 +24,33 @@ CONTEXT_KINDS = ("payment", "cvv", "expiry", "ssn")
 """The order of the phrase lists in a Tracking's matcher (and of `Step.context_ends`)."""
 
 
-@dataclass(frozen=True, slots=True)
 class Piece:
     """A digit run located in time, possibly joined from several utterances of one speaker.
 
     `sources` are the analyses of those utterances; the redacted evidence is built from them only when a
     finding is emitted. `context`: the prompt kinds (and "payment") said before the run in its utterances.
+    `lead`: the digit of a homophone ("for" → "4") right before the run's first word, else "".
+    Pieces, checks and steps are plain classes with read-only (Final) attributes rather than frozen dataclasses:
+    several are made per utterance, and mypyc compiles their `__init__` natively (not a dataclass-generated one).
     """
 
-    digits: str
-    segments: tuple[int, ...]
-    start: float
-    end: float
-    sources: tuple[NumberAnalysis, ...]
-    utterances: int
-    index: int
-    month_before: bool
-    channel: int
-    context: frozenset[str]
-    lead: str = ""
-    """The digit of a homophone ("for" → "4") right before the run's first word, else ""."""
+    __slots__ = ("channel", "context", "digits", "end", "index", "lead", "month_before", "segments", "sources",
+                 "start", "utterances")
+
+    def __init__(self, digits: str, segments: tuple[int, ...], start: float, end: float,
+                 sources: tuple[NumberAnalysis, ...], utterances: int, index: int, month_before: bool, channel: int,
+                 context: frozenset[str], lead: str = "") -> None:
+        self.digits: Final = digits
+        self.segments: Final = segments
+        self.start: Final = start
+        self.end: Final = end
+        self.sources: Final = sources
+        self.utterances: Final = utterances
+        self.index: Final = index
+        self.month_before: Final = month_before
+        self.channel: Final = channel
+        self.context: Final = context
+        self.lead: Final = lead
 
     @property
     def evidence(self) -> str:
@@ -50,29 +58,34 @@ class Piece:
         return " … ".join(source.evidence() for source in self.sources)
 
 
-@dataclass(frozen=True, slots=True)
 class Check:
     """A piece to evaluate: `closed` (it cannot grow) or still open. `utterance` is None for a run closed
     from an earlier utterance of `speaker` (the rule judges it as a final utterance of its own)."""
 
-    piece: Piece
-    utterance: Utterance | None
-    closed: bool
-    speaker: Speaker
+    __slots__ = ("closed", "piece", "speaker", "utterance")
+
+    def __init__(self, piece: Piece, utterance: Utterance | None, closed: bool, speaker: Speaker) -> None:
+        self.piece: Final = piece
+        self.utterance: Final = utterance
+        self.closed: Final = closed
+        self.speaker: Final = speaker
 
 
 Carries = Mapping[Speaker, Piece]
 """The run each speaker left open at the end of their last final utterance."""
 
 
-@dataclass(frozen=True, slots=True)
 class Step:
     """What one utterance does: close stale runs, then (after the rule notes `context_ends`) the `checks`."""
 
-    stale: tuple[Check, ...]
-    context_ends: tuple[tuple[int, ...], ...]
-    checks: tuple[Check, ...]
-    carries: Carries
+    __slots__ = ("carries", "checks", "context_ends", "stale")
+
+    def __init__(self, stale: tuple[Check, ...], context_ends: tuple[tuple[int, ...], ...], checks: tuple[Check, ...],
+                 carries: Carries) -> None:
+        self.stale: Final = stale
+        self.context_ends: Final = context_ends
+        self.checks: Final = checks
+        self.carries: Final = carries
 
 
 @dataclass(frozen=True, slots=True, eq=False)
