@@ -29,14 +29,14 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every subcommand whose module is installed."""
+def build_parser(modules: Sequence[str] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
+    """The argument parser with the subcommands of `modules` (default: all) whose module is installed."""
     parser = argparse.ArgumentParser(
         prog="callwarden",
         description="Real-time compliance monitoring of call audio: transcribe, check rules, alert, score.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -49,17 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; errors that users can fix print one clear line and exit non-zero."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["native"]:  # only the native group: it must work whatever state rules/ is in
+        parser = build_parser(("monitor.native_cli",))
+    else:
+        current = native_status()  # before any subcommand module imports a stale compiled rules/
+        if current.state == "stale":
+            print(f"callwarden: {stale_message(current)}", file=sys.stderr)
+            return 2
+        parser = build_parser()
+    args = parser.parse_args(words)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
         return 2
-    if args.command != "native":
-        current = native_status()
-        if current.state == "stale":
-            print(f"callwarden: {stale_message(current)}", file=sys.stderr)
-            return 2
     try:
         code: int = func(args)
     except ModelError as exc:

@@ -149,6 +149,14 @@ def test_cli_refuses_a_stale_build_but_lets_native_fix_it(monkeypatch: pytest.Mo
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     stale = NativeStatus("stale", 3, "compiled modules were built from other sources than rules/ holds")
     monkeypatch.setattr(cli, "native_status", lambda: stale)
+    real_build_parser = cli.build_parser
+
+    def only_native(modules: tuple[str, ...] = cli.SUBCOMMAND_MODULES) -> object:
+        # importing the other subcommands would import the stale compiled rules/ (maybe incompatible)
+        assert tuple(modules) == ("monitor.native_cli",), modules
+        return real_build_parser(modules)
+
+    monkeypatch.setattr(cli, "build_parser", only_native)
     assert cli.main(["rules", "check"]) == 2
     err = capsys.readouterr().err
     assert "stale" in err and "callwarden native build" in err and "callwarden native clean" in err
