@@ -24,6 +24,10 @@ class RuleClass(Protocol):
     def check_params(self, params: Mapping[str, Any]) -> list[ParamError]: ...
 
 
+_LOADED: dict[str, RuleClass] = {}
+"""Classes already imported, by KIND_CLASSES target (a call builds every rule: no import machinery per call)."""
+
+
 def rule_class(kind: str) -> RuleClass:
     """The class implementing `kind`; raises KeyError naming the known kinds when it is unknown."""
     try:
@@ -35,10 +39,6 @@ def rule_class(kind: str) -> RuleClass:
         module_name, _, class_name = target.partition(":")
         cls = _LOADED[target] = getattr(importlib.import_module(module_name), class_name)
     return cls
-
-
-_LOADED: dict[str, RuleClass] = {}
-"""Classes already imported, by KIND_CLASSES target (a call builds every rule: no import machinery per call)."""
 
 
 def build_rule(spec: RuleSpec) -> Rule:

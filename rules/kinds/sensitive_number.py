@@ -242,7 +242,7 @@ class SensitiveNumberRule:
         for piece, speaker in self._pending:
             if piece.end < self._clock - self.params.prompt_window_seconds:
                 continue
-            found += self._prompted(piece, speaker, True)
+            found += self._prompted(piece, speaker)
         return found
 
     def _check_all(self, checks: Sequence[Check]) -> list[Finding]:
@@ -289,7 +289,7 @@ class SensitiveNumberRule:
             found += self._emit("possible_pan", piece, speaker, piece.digits, reason, {"luhn": False})
         if not (closed or final):
             return found
-        found += self._prompted(piece, speaker, final)
+        found += self._prompted(piece, speaker)
         return found
 
     def _lead_pan(self, piece: Piece, closed: bool) -> PanMatch | None:
@@ -302,7 +302,7 @@ class SensitiveNumberRule:
             return None
         return pan
 
-    def _prompted(self, piece: Piece, speaker: Speaker, final: bool) -> list[Finding]:
+    def _prompted(self, piece: Piece, speaker: Speaker) -> list[Finding]:
         p, found = self.params, []
         window = p.prompt_window_seconds
         if "cvv" in p.detectors and is_cvv(piece.digits) and self._recent("cvv", piece, window):
