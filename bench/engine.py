@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,9 @@ sys.path.insert(0, str(REPO))
 if PURE_RULES:
     sys.path.insert(0, PURE_RULES)
 
+import rules.engine  # noqa: E402
 from bench.engine_mix import realistic_calls  # noqa: E402
+from monitor.native import loaded_build, pure_copy  # noqa: E402
 from rules.engine import CallMonitor  # noqa: E402
 from rules.events import Event, Utterance  # noqa: E402
 from rules.packs import RuleSet, load_packs  # noqa: E402
@@ -114,22 +115,13 @@ def run_rows(args: argparse.Namespace) -> list[tuple[str, int, int, int, float]]
     return rows
 
 
-def engine_build() -> str:
-    """Which rules engine this process imported."""
-    import rules.engine
-
-    where = Path(rules.engine.__file__ or "?")
-    return f"compiled (mypyc), {where.parent}" if where.suffix in (".so", ".pyd") else f"pure Python, {where.parent}"
-
-
-def child(args: argparse.Namespace, pure_copy: Path | None) -> list[list[object]]:
-    """The rows of one run in a fresh process (pure when `pure_copy` is given)."""
-    env = {**os.environ, "CALLWARDEN_BENCH_PURE_RULES": str(pure_copy) if pure_copy else ""}
+def child(args: argparse.Namespace, pure_rules: Path | None) -> list[tuple[str, int, int, int, float]]:
+    """The rows of `run_rows` from a fresh process (pure when `pure_rules` holds a copy of rules/)."""
+    env = {**os.environ, "CALLWARDEN_BENCH_PURE_RULES": str(pure_rules) if pure_rules else ""}
     command = [sys.executable, __file__, "--json", "--calls", str(args.calls), "--turns", str(args.turns),
                "--mix-calls", str(args.mix_calls)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    rows: list[list[object]] = json.loads(done.stdout)
-    return rows
+    return [(str(n), int(r), int(u), int(t), float(s)) for n, r, u, t, s in json.loads(done.stdout)]
 
 
 def compare(args: argparse.Namespace, pure_copy: Path) -> None:
@@ -139,7 +131,7 @@ def compare(args: argparse.Namespace, pure_copy: Path) -> None:
     for _ in range(args.compare):
         for rates, copy in ((pure_rates, pure_copy), (compiled_rates, None)):
             for name, _rules, utterances, _total, seconds in child(args, copy):
-                rates.setdefault(str(name), []).append(float(str(utterances)) / float(str(seconds)))
+                rates.setdefault(name, []).append(utterances / seconds)
     print(f"{args.compare} runs of each, alternating (pure, compiled); utterance events per CPU second")
     print(f"{'workload, rules loaded':<40}{'pure':>10}{'compiled':>10}{'ratio':>8}  paired ratios")
     for name, pure in pure_rates.items():
@@ -161,8 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     if (args.pure or args.compare) and not PURE_RULES:
         with tempfile.TemporaryDirectory(prefix="bench-pure-") as scratch:
-            shutil.copytree(REPO / "rules", Path(scratch) / "rules",
-                            ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", ".native-stamp.json"))
+            pure_copy(Path(scratch))
             if args.compare:
                 compare(args, Path(scratch))
                 return
@@ -173,11 +164,11 @@ def main() -> None:
     if args.json:
         print(json.dumps([list(row) for row in rows]))
         return
-    print(f"engine: {engine_build()}")
+    print(f"engine: {loaded_build()} ({Path(rules.engine.__file__ or '?').parent})")
     print(f"{'workload, rules loaded':<40}{'rules':>6}{'utt events':>12}{'all events':>12}{'cpu s':>8}{'utt ev/s':>11}")
-    for name, rules, utterances, total, seconds in rows:
+    for name, rule_count, utterances, total, seconds in rows:
         rate = utterances / seconds if seconds else float("inf")
-        print(f"{name:<40}{rules:>6}{utterances:>12}{total:>12}{seconds:>8.2f}{rate:>11.0f}")
+        print(f"{name:<40}{rule_count:>6}{utterances:>12}{total:>12}{seconds:>8.2f}{rate:>11.0f}")
 
 
 if __name__ == "__main__":

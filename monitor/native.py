@@ -2,7 +2,7 @@
 
 `rules/` is plain, mypy-strict Python. mypyc compiles every module of it (package `__init__` files stay Python) to
 C extensions placed beside the sources, where Python prefers them; the engine then runs about twice as fast with
-identical findings (tests/rules/test_native.py compares the two). A stamp beside them records a digest of the
+identical findings (tests/monitor/test_native.py compares the two). A stamp beside them records a digest of the
 sources they were built from, so a build older than its sources is told apart ("stale") and never used unknowingly:
 `./dev` rebuilds it, the CLI and the tests refuse to run on it. Without a C compiler the engine stays pure Python.
 """
@@ -92,6 +92,13 @@ def status(rules_dir: Path = RULES_DIR) -> NativeStatus:
     return NativeStatus("compiled", len(built), f"{len(built)} extension modules built by mypyc {version}")
 
 
+def pure_copy(target: Path, rules_dir: Path = RULES_DIR) -> Path:
+    """Copy rules/ sources (no extension modules, stamp or caches) to target/rules; return target/rules."""
+    copied = target / "rules"
+    shutil.copytree(rules_dir, copied, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", STAMP_NAME))
+    return copied
+
+
 def stale_message(current: NativeStatus) -> str:
     """What to tell a user whose rules/ build is stale, and the two ways out."""
     return (
@@ -115,8 +122,9 @@ def build(rules_dir: Path = RULES_DIR, jobs: int = 2, force: bool = False) -> Na
 
     Does nothing when the build is already fresh (unless `force`). Raises NativeBuildError with the compiler's
     last lines when a step fails; rules/ is then left as it was."""
-    if not force and status(rules_dir).state == "compiled":
-        return status(rules_dir)
+    current = status(rules_dir)
+    if not force and current.state == "compiled":
+        return current
     try:
         import mypyc  # noqa: F401  (only to tell a missing mypyc apart from a compile error)
     except ImportError as exc:
@@ -126,7 +134,7 @@ def build(rules_dir: Path = RULES_DIR, jobs: int = 2, force: bool = False) -> Na
     digest = source_digest(rules_dir)
     with tempfile.TemporaryDirectory(prefix="callwarden-native-") as scratch:
         work = Path(scratch)
-        shutil.copytree(rules_dir, work / "rules", ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+        pure_copy(work, rules_dir)
         (work / "mypy.ini").write_text(_MYPY_INI)
         (work / "setup_native.py").write_text(_SETUP % GROUP)
         paths = [p.relative_to(work).as_posix() for p in compiled_sources(work / "rules")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from monitor.native import (
     clean,
     compiled_sources,
     loaded_build,
+    pure_copy,
     source_digest,
     stale_message,
     status,
@@ -84,11 +84,6 @@ print(json.dumps({"file": rules.engine.__file__, "compiled": compiled, "digest":
 '''
 
 
-def _pure_copy(target: Path) -> Path:
-    """rules/ sources only (no extension modules, no stamp) under target/rules."""
-    shutil.copytree(RULES_DIR, target / "rules", ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__",
-                                                                             STAMP_NAME))
-    return target
 
 
 def _run_workload(first_on_path: Path) -> dict[str, object]:
@@ -107,7 +102,8 @@ def test_compiled_engine_finds_exactly_what_the_pure_engine_finds(tmp_path: Path
         pytest.skip(f"SKIPPED LOUDLY: no compiled rules engine to compare ({status().detail}); "
                     "run `callwarden native build`")
     compiled = _run_workload(REPO)
-    pure = _run_workload(_pure_copy(tmp_path))
+    pure_copy(tmp_path)
+    pure = _run_workload(tmp_path)
     assert compiled["compiled"] is True and str(compiled["file"]).startswith(str(RULES_DIR))
     assert pure["compiled"] is False and str(pure["file"]).startswith(str(tmp_path))
     outcomes = pure["outcomes"]
@@ -125,7 +121,7 @@ def test_this_process_runs_the_build_rules_holds() -> None:
 
 
 def test_status_tells_pure_compiled_and_stale_builds_apart(tmp_path: Path) -> None:
-    rules_dir = _pure_copy(tmp_path) / "rules"
+    rules_dir = pure_copy(tmp_path)
     assert status(rules_dir) == NativeStatus("pure", 0, "rules/ runs as pure Python")
     assert rules_dir / "engine.py" in compiled_sources(rules_dir)
     assert not any(p.name == "__init__.py" for p in compiled_sources(rules_dir))
