@@ -37,6 +37,10 @@ class PhraseMatch:
     start: float
     end: float
     text: str
+    intent: str = ""
+    """The intent whose pattern matched ("" for a phrase list)."""
+    parts: tuple[tuple[str, str], ...] = ()
+    """For an intent: each required part of the pattern and the words that matched it."""
 
 
 @dataclass(frozen=True, slots=True)

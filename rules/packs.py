@@ -12,10 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from rules.findings import Severity
+from rules.intents import check_concepts
 from rules.kinds import KIND_CLASSES, rule_class
 from rules.model import Example, RuleSpec
 from rules.pack_nodes import NodeReader, PackProblem
@@ -26,7 +28,7 @@ BUILTIN_PACKS_DIR = Path(str(files("rules") / "packs")).resolve()
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]+)*$")
-PACK_FIELDS = ("pack", "version", "description", "language", "rules")
+PACK_FIELDS = ("pack", "version", "description", "language", "concepts", "rules")
 RULE_FIELDS = (
     "id",
     "kind",
@@ -145,11 +147,12 @@ def _read_pack(reader: NodeReader, text: str) -> Pack | None:
     version = reader.string(fields.get("version"), "version", pattern=_SEMVER, hint='a quoted semver like "1.0.0"')
     description = reader.string(fields.get("description"), "description", default="")
     language = reader.string(fields.get("language"), "language", pattern=_LANGUAGE, hint="e.g. en", default="en")
+    concepts = _read_concepts(reader, fields.get("concepts"))
     rule_nodes = reader.sequence(fields.get("rules"), "rules", non_empty=True)
     rules: list[RuleSpec] = []
     seen: set[str] = set()
     for i, node in enumerate(rule_nodes):
-        spec = _read_rule(reader, node, f"rules[{i}]", pack_id or "", version or "", language or "en")
+        spec = _read_rule(reader, node, f"rules[{i}]", (pack_id or "", version or "", language or "en"), concepts)
         if spec is None:
             continue
         if spec.id in seen:
@@ -161,9 +164,37 @@ def _read_pack(reader: NodeReader, text: str) -> Pack | None:
     return Pack(pack_id, version, description or "", language or "en", reader.source, tuple(rules))
 
 
+def _read_concepts(reader: NodeReader, node: yaml.Node | None) -> dict[str, Any]:
+    """The pack's `concepts` (language → {NAME: [phrases]}) shared by its rules' intent patterns; {} if none."""
+    if node is None:
+        return {}
+    table = reader.params(node, "concepts")
+    if table is None:
+        return {}
+    for language, concepts in table.items():
+        problem = check_concepts(concepts)
+        if problem is not None:
+            reader.problem(reader.locate(node, str(language)), f"concepts.{language}", problem)
+            return {}
+    return table
+
+
+def _with_concepts(params: dict[str, Any], concepts: dict[str, Any]) -> dict[str, Any]:
+    """A rule's params with the pack's concepts merged under its own `concepts` (the rule's names win)."""
+    if not concepts or not any(str(key).endswith("patterns") for key in params):
+        return params
+    own = params.get("concepts")
+    merged = {lang: dict(table) for lang, table in concepts.items()}
+    if isinstance(own, dict):
+        for lang, table in own.items():
+            merged[lang] = {**merged.get(lang, {}), **(table if isinstance(table, dict) else {})}
+    return {**params, "concepts": merged}
+
+
 def _read_rule(
-    reader: NodeReader, node: yaml.Node, where: str, pack_id: str, version: str, language: str
+    reader: NodeReader, node: yaml.Node, where: str, pack: tuple[str, str, str], concepts: dict[str, Any]
 ) -> RuleSpec | None:
+    pack_id, version, language = pack
     fields = reader.mapping(node, where, RULE_FIELDS, required=("id", "kind", "severity", "examples"))
     if fields is None:
         return None
@@ -176,6 +207,8 @@ def _read_rule(
     description = reader.string(fields.get("description"), f"{where}.description", default="")
     params_node = fields.get("params")
     params = reader.params(params_node, f"{where}.params")
+    if params is not None:
+        params = _with_concepts(params, concepts)
     if kind is not None and kind not in KIND_CLASSES:
         reader.problem(
             fields["kind"], f"{where}.kind", f"unknown kind {kind!r}; known: {', '.join(sorted(KIND_CLASSES))}"

@@ -41,7 +41,15 @@ from rules.kinds.base import (
     redact_evidence,
 )
 from rules.kinds.consent_answers import Polarity, classify_answer
-from rules.matching import PhraseMatch, PhraseMatcher, normalize_tokens, phrase_matcher
+from rules.kinds.matchers import (
+    Matcher,
+    check_concepts_param,
+    check_matcher_params,
+    describe,
+    match_details,
+    matcher_for,
+)
+from rules.matching import PhraseMatch, normalize_tokens, phrase_matcher
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "consent"
@@ -51,6 +59,11 @@ PARAMS = (
     "inverted_question_phrases",
     "withdrawal_phrases",
     "tail_question_phrases",
+    "question_patterns",
+    "inverted_question_patterns",
+    "withdrawal_patterns",
+    "tail_question_patterns",
+    "concepts",
     "tail_threshold",
     "recording_words",
     "recording_context_seconds",
@@ -91,14 +104,14 @@ class ConsentRule:
         self._require_question = bool(params.get("require_question", False))
         self._tail_threshold = float(params.get("tail_threshold", 0.8))
         self._context_seconds = float(params.get("recording_context_seconds", 20.0))
-        self._tails = phrase_matcher(())
+        self._tails: Matcher = phrase_matcher(())
         self._recording_words: tuple[str, ...] = ()
         self._recording_mentioned_at: float | None = None
         self._recent_answers: list[Utterance] = []
         self._call = CallState()
-        self._questions: PhraseMatcher | None = None
-        self._inverted = phrase_matcher(())
-        self._withdrawals = phrase_matcher(())
+        self._questions: Matcher | None = None
+        self._inverted: Matcher = phrase_matcher(())
+        self._withdrawals: Matcher = phrase_matcher(())
         self._window: _Window | None = None
         self._decision: str = ""
         self._asked = False
@@ -110,10 +123,11 @@ class ConsentRule:
         """Problems with a consent rule's params."""
         return [
             *check_unknown(params, PARAMS),
-            *check_phrase_lists(params, "question_phrases", required=True),
-            *check_phrase_lists(params, "inverted_question_phrases", required=False),
-            *check_phrase_lists(params, "withdrawal_phrases", required=False),
-            *check_phrase_lists(params, "tail_question_phrases", required=False),
+            *check_matcher_params(params, "question_phrases", "question_patterns", required=True),
+            *check_matcher_params(params, "inverted_question_phrases", "inverted_question_patterns", required=False),
+            *check_matcher_params(params, "withdrawal_phrases", "withdrawal_patterns", required=False),
+            *check_matcher_params(params, "tail_question_phrases", "tail_question_patterns", required=False),
+            *check_concepts_param(params),
             *check_phrase_lists(params, "recording_words", required=False),
             *check_number(params, "tail_threshold", 0.5, 1.0),
             *check_number(params, "recording_context_seconds", 0.0, 600.0),
@@ -128,10 +142,19 @@ class ConsentRule:
     def _setup(self) -> None:
         language, own = self._call.language, self.spec.language
         params = self.spec.params
-        self._questions = phrase_matcher(phrases_for(params, "question_phrases", language, own))
-        self._inverted = phrase_matcher(phrases_for(params, "inverted_question_phrases", language, own))
-        self._withdrawals = phrase_matcher(phrases_for(params, "withdrawal_phrases", language, own))
-        self._tails = phrase_matcher(phrases_for(params, "tail_question_phrases", language, own))
+        self._questions = matcher_for(
+            params, "question_phrases", "question_patterns", "consent_question", language, own
+        )
+        self._inverted = matcher_for(
+            params, "inverted_question_phrases", "inverted_question_patterns", "consent_question_inverted",
+            language, own,
+        )
+        self._withdrawals = matcher_for(
+            params, "withdrawal_phrases", "withdrawal_patterns", "consent_withdrawal", language, own
+        )
+        self._tails = matcher_for(
+            params, "tail_question_phrases", "tail_question_patterns", "consent_question_tail", language, own
+        )
         words = phrases_for(params, "recording_words", language, own) if "recording_words" in params else None
         self._recording_words = tuple(w.lower() for w in (words or RECORDING_WORDS.get(language, ())))
 
@@ -263,13 +286,13 @@ class ConsentRule:
                 severity=outcome_severity(self.spec, "consent_withdrawn", Severity.CRITICAL),
                 start=match.start,
                 end=match.end,
-                reason=f"customer withdrew consent {when}: {said!r} (similarity {match.similarity:.2f})",
+                reason=f"customer withdrew consent {when}: {said!r} ({describe(match)})",
                 evidence=redact_evidence(utterance.text, self._call.language),
                 speaker=utterance.speaker,
                 channel=utterance.channel,
                 matched_phrase=match.phrase,
                 similarity=match.similarity,
-                details={"final": utterance.final},
+                details={"final": utterance.final, **match_details(match)},
             )
         ]
 

@@ -20,17 +20,26 @@ from rules.kinds.base import (
     check_bool,
     check_choice,
     check_number,
-    check_phrase_lists,
     check_unknown,
-    phrases_for,
     redact_evidence,
     speaker_matches,
 )
-from rules.matching import PhraseMatcher, TextView, phrase_matcher, utterance_layout
+from rules.kinds.matchers import (
+    Matcher,
+    check_concepts_param,
+    check_matcher_params,
+    describe,
+    match_details,
+    matcher_for,
+)
+from rules.matching import TextView, utterance_layout
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "forbidden_phrase"
-PARAMS = ("speaker", "phrases", "threshold", "partial_margin", "outcome", "violation", "max_findings")
+PARAMS = (
+    "speaker", "phrases", "patterns", "intent", "concepts", "threshold", "partial_margin", "outcome", "violation",
+    "max_findings",
+)
 _OUTCOME_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -47,7 +56,7 @@ class ForbiddenPhraseRule:
         self._violation = bool(params.get("violation", True))
         self._max_findings = int(params.get("max_findings", 20))
         self._call = CallState()
-        self._matcher: PhraseMatcher | None = None
+        self._matcher: Matcher | None = None
         self._fired_utterances: set[tuple[int, int]] = set()
         self._count = 0
         self._ready = False
@@ -58,7 +67,8 @@ class ForbiddenPhraseRule:
         """Problems with a forbidden_phrase rule's params."""
         errors = [
             *check_unknown(params, PARAMS),
-            *check_phrase_lists(params, "phrases", required=True),
+            *check_matcher_params(params, "phrases", "patterns", required=True),
+            *check_concepts_param(params),
             *check_choice(params, "speaker", (*SPEAKERS, "any")),
             *check_number(params, "threshold", 0.5, 1.0),
             *check_number(params, "partial_margin", 0.0, 0.5),
@@ -103,8 +113,9 @@ class ForbiddenPhraseRule:
         if not self._call.observe(event, self.spec):
             return []
         if self._matcher is None:
-            phrases = phrases_for(self.spec.params, "phrases", self._call.language, self.spec.language)
-            self._matcher = phrase_matcher(phrases)
+            params = self.spec.params
+            intent = str(params.get("intent", self._outcome))
+            self._matcher = matcher_for(params, "phrases", "patterns", intent, self._call.language, self.spec.language)
         self._ready = not self._call.ended
         if not self._matcher.phrases:
             return []
@@ -142,14 +153,14 @@ class ForbiddenPhraseRule:
                 end=match.end,
                 reason=(
                     f"{utterance.speaker.value} said {said!r} at {match.start:.1f} s "
-                    f"(similarity {match.similarity:.2f} to {match.phrase!r})"
+                    f"({describe(match)})"
                 ),
                 evidence=redact_evidence(utterance.text, self._call.language),
                 speaker=utterance.speaker,
                 channel=utterance.channel,
                 matched_phrase=match.phrase,
                 similarity=match.similarity,
-                details={"final": utterance.final, "violation": self._violation},
+                details={"final": utterance.final, "violation": self._violation, **match_details(match)},
             )
         ]
 
@@ -162,7 +173,7 @@ class ForbiddenPhraseRule:
             severity=Severity.INFO,
             start=ended.at,
             end=ended.at,
-            reason=f"none of the {len(self._matcher.phrases) if self._matcher else 0} phrases was said",
+            reason=f"none of the {len(self._matcher.phrases) if self._matcher else 0} phrases or patterns was said",
             details={"violation": self._violation},
         )
 

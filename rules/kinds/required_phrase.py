@@ -24,20 +24,29 @@ from rules.kinds.base import (
     check_choice,
     check_number,
     check_outcome_severities,
-    check_phrase_lists,
     check_unknown,
     event_time,
     outcome_severity,
-    phrases_for,
     redact_evidence,
     speaker_matches,
 )
-from rules.matching import PhraseMatch, PhraseMatcher, phrase_matcher
+from rules.kinds.matchers import (
+    Matcher,
+    check_concepts_param,
+    check_matcher_params,
+    describe,
+    match_details,
+    matcher_for,
+)
+from rules.matching import PhraseMatch
 from rules.model import ParamError, RuleOutcome, RuleSpec
 
 KIND = "required_phrase"
 OUTCOMES = ("said", "late", "not_said")
-PARAMS = ("speaker", "phrases", "window_seconds", "threshold", "partial_margin", "grace_seconds", "outcome_severity")
+PARAMS = (
+    "speaker", "phrases", "patterns", "intent", "concepts", "window_seconds", "threshold", "partial_margin",
+    "grace_seconds", "outcome_severity",
+)
 CANDIDATE_FLOOR = 0.5
 
 
@@ -53,7 +62,7 @@ class RequiredPhraseRule:
         self._partial_threshold = min(1.0, self._threshold + float(params.get("partial_margin", 0.05)))
         self._grace = float(params.get("grace_seconds", 1.0))
         self._call = CallState()
-        self._matcher: PhraseMatcher | None = None
+        self._matcher: Matcher | None = None
         self._said: PhraseMatch | None = None
         self._late = False
         self._not_said_fired = False
@@ -64,7 +73,8 @@ class RequiredPhraseRule:
         """Problems with a required_phrase rule's params."""
         return [
             *check_unknown(params, PARAMS),
-            *check_phrase_lists(params, "phrases", required=True),
+            *check_matcher_params(params, "phrases", "patterns", required=True),
+            *check_concepts_param(params),
             *check_choice(params, "speaker", (*SPEAKERS, "any")),
             *check_number(params, "window_seconds", 0.0, 86400.0),
             *check_number(params, "threshold", 0.5, 1.0),
@@ -105,8 +115,9 @@ class RequiredPhraseRule:
         if not self._call.observe(event, self.spec):
             return []
         if self._matcher is None:
-            phrases = phrases_for(self.spec.params, "phrases", self._call.language, self.spec.language)
-            self._matcher = phrase_matcher(phrases)
+            params = self.spec.params
+            intent = str(params.get("intent", self.spec.id))
+            self._matcher = matcher_for(params, "phrases", "patterns", intent, self._call.language, self.spec.language)
         if not self._matcher.phrases:
             return []
         findings: list[Finding] = []
@@ -178,7 +189,7 @@ class RequiredPhraseRule:
             return "no candidate came close"
         c = self._candidate
         text = redact_evidence(c.text, self._call.language)
-        return f"best candidate {text!r} at {c.start:.1f} s (similarity {c.similarity:.2f} to {c.phrase!r})"
+        return f"best candidate {text!r} at {c.start:.1f} s ({describe(c)})"
 
     def _finding(
         self, outcome: str, severity: Severity, utterance: Utterance, match: PhraseMatch, reason: str
@@ -191,13 +202,16 @@ class RequiredPhraseRule:
             severity=severity,
             start=match.start,
             end=match.end,
-            reason=f"{reason} (similarity {match.similarity:.2f} to {match.phrase!r})",
+            reason=f"{reason} ({describe(match)})",
             evidence=redact_evidence(utterance.text, self._call.language),
             speaker=utterance.speaker,
             channel=utterance.channel,
             matched_phrase=match.phrase,
             similarity=match.similarity,
-            details={"window_seconds": self._window, "deadline": self._deadline, "final": utterance.final},
+            details={
+                "window_seconds": self._window, "deadline": self._deadline, "final": utterance.final,
+                **match_details(match),
+            },
         )
 
     def outcome(self) -> RuleOutcome:
