@@ -37,7 +37,7 @@ def test_finding_ids_are_stable_and_filled(ruleset: RuleSet) -> None:
     said = next(f for f in runs[0] if f.outcome == "said")
     assert said.finding_id == finding_id("call-7", "disclosure.recording", "said", 0)
     assert len(said.finding_id) == 16 and int(said.finding_id, 16) >= 0
-    assert (said.pack_id, said.pack_version) == ("recording-disclosure", "1.0.0")
+    assert (said.pack_id, said.pack_version) == ("recording-disclosure", "2.0.0")
     assert len({f.finding_id for f in runs[0]}) == len(runs[0])
 
 
@@ -99,8 +99,10 @@ def test_not_said_at_call_end_before_the_deadline(ruleset: RuleSet) -> None:
 def test_partial_then_final_fires_once(ruleset: RuleSet) -> None:
     monitor = CallMonitor([ruleset.rule("conduct.threats"), ruleset.rule("disclosure.recording")])
     monitor.feed(CallStarted("c1"))
-    first = monitor.feed(utt("this call may be recorded and you will be arrested", 1.0, final=False))
-    again = monitor.feed(utt("this call may be recorded and you will be arrested today", 1.0))
+    # a partial fires once enough words follow the match (words that could still veto it: "… if anyone says")
+    said = "this call may be recorded and you will be arrested if you do not pay it"
+    first = monitor.feed(utt(said, 1.0, final=False))
+    again = monitor.feed(utt(f"{said} today", 1.0))
     assert sorted(f.outcome for f in first) == ["forbidden_said", "said"]
     assert again == []
     assert [f.outcome for f in monitor.feed(utt("you will be arrested", 9.0, index=1))] == ["forbidden_said"]

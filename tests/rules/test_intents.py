@@ -1,0 +1,197 @@
+"""Intent matching: the matcher's rules (concepts, negation, order-free windows, sound-alikes) and the regression
+cases quoted in the [intents] issue, run through the built-in packs and the engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.engine import CallMonitor
+from rules.findings import Finding
+from rules.intents import IntentMatcher, PatternError, compile_intent
+from rules.kinds.matchers import check_matcher_params
+from rules.matching_text import normalize_tokens
+from rules.matching_views import TextView, text_view
+from rules.packs import load_packs
+from rules.transcripts import transcript_events
+
+CONCEPTS = {
+    "ERASE": ["delete", "erase", "wipe", "remove"],
+    "DATA": ["data", "personal information", "details"],
+    "WANT": ["want", "wish"],
+    "RECORD": ["record", "recording"],
+    "POLICE": ["=police"],
+    "NOBODY": ["nobody"],
+}
+
+
+def view(text: str) -> TextView:
+    tokens = normalize_tokens(text)
+    return text_view(tokens, [float(i) for i in range(len(tokens))], [i + 0.5 for i in range(len(tokens))])
+
+
+def matcher(*patterns: str, language: str = "en") -> IntentMatcher:
+    return IntentMatcher(compile_intent("test", patterns, CONCEPTS, language))
+
+
+def test_concepts_match_inflections_in_any_order_within_the_window() -> None:
+    m = matcher("ERASE DATA @6")
+    assert m.best(view("please wipe my details")) is not None
+    assert m.best(view("my personal information should be deleted")) is not None  # other order, inflected
+    assert m.best(view("delete the photo I sent with the form asking about my old data")) is None  # too far apart
+
+
+def test_a_match_names_the_words_of_each_part_and_its_times() -> None:
+    found = matcher("ERASE DATA").best(view("could you erase my personal information"))
+    assert found is not None
+    assert found.intent == "test" and found.similarity == 1.0
+    assert dict(found.parts) == {"ERASE": "erase", "DATA": "personal information"}
+    assert (found.text, found.start, found.end) == ("erase my personal information", 2.0, 5.5)
+
+
+def test_negation_reaches_the_negated_verb_and_through_clause_taking_verbs() -> None:
+    withdrawal = matcher("-WANT ~RECORD")
+    assert withdrawal.best(view("I don't want this recorded")) is not None
+    assert withdrawal.best(view("I want this recorded")) is None
+    assert withdrawal.best(view("I don't mind, I want it recorded")) is None
+    erasure = matcher("ERASE DATA")
+    assert erasure.best(view("please don't delete my data")) is None
+    assert erasure.best(view("I never asked you to delete my data")) is None  # asked → to → delete
+    assert erasure.best(view("if you don't mind, delete my data")) is not None  # the negation ends at "mind"
+
+
+def test_italian_negation_and_discourse_markers() -> None:
+    m = IntentMatcher(compile_intent("t", ["ERASE DATA"], {"ERASE": ["cancellare"], "DATA": ["=dati"]}, "it"))
+    assert m.best(view("non voglio cancellare i miei dati")) is None
+    assert m.best(view("e niente volevo cancellare i miei dati")) is not None  # "e niente": no negation
+    assert m.best(view("vorrei che cancellaste i miei dati")) is not None  # an inflection the stemmer keeps whole
+
+
+def test_forbidden_parts_veto_and_exact_words_take_no_sound_alikes() -> None:
+    m = matcher("POLICE !NOBODY")
+    assert m.best(view("the police will be there")) is not None
+    assert m.best(view("your policy will be there")) is None  # =police: no stem, no sound-alike
+    assert m.best(view("nobody is calling the police")) is None
+
+
+def test_sound_alikes_are_per_content_word_and_score_below_one() -> None:
+    m = matcher("ERASE DATA")
+    found = m.best(view("please delete my personal informaton"))
+    assert found is not None and 0.86 <= found.similarity < 1.0
+    assert dict(found.parts)["DATA"] == "personal informaton"
+    assert m.best(view("please delete my personal informaton"), floor=0.99) is None
+    assert m.best(view("please delete my personal formation")) is None  # another word, not a sound-alike
+
+
+def test_a_near_miss_is_reported_only_below_the_candidate_ceiling() -> None:
+    m = matcher("ERASE DATA")
+    assert m.best(view("please delete the photo")) is None
+    near = m.best(view("please delete the photo"), floor=0.3)
+    assert near is not None and near.similarity == pytest.approx(0.4) and dict(near.parts) == {"ERASE": "delete"}
+
+
+def test_a_partial_waits_for_the_words_that_may_veto_it() -> None:
+    m = matcher("POLICE !NOBODY")
+    layout = view("the police will come")
+    from rules.events import Speaker, Utterance
+    partial = Utterance("c", Speaker.AGENT, 0, 0, layout.text, (), 0.0, 2.0, False)
+    final = Utterance("c", Speaker.AGENT, 0, 0, layout.text, (), 0.0, 2.0, True)
+    assert m.best_in(partial) is None  # "… but nobody …" may still follow
+    assert m.best_in(final) is not None
+
+
+def test_function_words_never_make_a_match() -> None:
+    m = matcher("you_are_going_to POLICE")
+    assert m.best(view("you are going to get a refund")) is None
+
+
+def test_pattern_errors_say_what_is_wrong() -> None:
+    with pytest.raises(PatternError, match="unknown concept 'NOPE'"):
+        compile_intent("t", ["ERASE NOPE"], CONCEPTS, "en")
+    with pytest.raises(PatternError, match="at least one required part"):
+        compile_intent("t", ["ERASE? !DATA"], CONCEPTS, "en")
+    errors = check_matcher_params({"patterns": {"en": ["ERASE Bad-Part"]}, "concepts": {"en": CONCEPTS}},
+                                  "phrases", "patterns", required=True)
+    assert errors and errors[0].field == "patterns.en[0]" and "neither an UPPERCASE concept" in errors[0].message
+    assert check_matcher_params({}, "phrases", "patterns", required=True)[0].field == "patterns"
+
+
+# --- the regression cases quoted in the [intents] issue, through the built-in packs -------------------------
+
+RULES = load_packs()
+
+
+def findings(lines: list[str], language: str = "en") -> list[Finding]:
+    monitor = CallMonitor(RULES.rules, call_id="intents")
+    out: list[Finding] = []
+    for event in transcript_events("intents", lines, language):
+        out.extend(monitor.feed(event))
+    return out
+
+
+def outcomes(lines: list[str], rule_id: str) -> set[str]:
+    return {f.outcome for f in findings(lines) if f.rule_id == rule_id}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "you are going to get a refund",
+        "you are going to love the new plan",
+        "you're going to find the form on our website",
+        "you're going to fit just but you're going to drive the car",
+    ],
+)
+def test_ordinary_sentences_raise_no_threat(sentence: str) -> None:
+    assert "forbidden_said" not in outcomes([f"agent: {sentence}"], "conduct.threats")
+
+
+@pytest.mark.parametrize("sentence", ["you could end up in prison over this"])
+def test_quoted_threats_are_caught(sentence: str) -> None:
+    assert "forbidden_said" in outcomes([f"agent: {sentence}"], "conduct.threats")
+
+
+@pytest.mark.parametrize(
+    "sentence", ["please wipe my details from your database", "I want everything you store about me removed"]
+)
+def test_quoted_erasure_requests_are_caught(sentence: str) -> None:
+    lines = ["agent: how can I help you today", f"customer: {sentence}"]
+    assert "erasure_requested" in outcomes(lines, "gdpr.erasure-request")
+
+
+@pytest.mark.parametrize(
+    "sentence", ["wait, I don't want this conversation recorded anymore", "turn the recording off please"]
+)
+def test_quoted_withdrawals_are_caught(sentence: str) -> None:
+    lines = ["agent: how can I help you today", f"customer: {sentence}"]
+    assert "consent_withdrawn" in outcomes(lines, "consent.recording")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["calls are monitored and recorded to help us improve our service", "your call today will be recorded"],
+)
+def test_quoted_disclosures_are_caught(sentence: str) -> None:
+    assert "said" in outcomes([f"agent: {sentence}"], "disclosure.recording")
+
+
+@pytest.mark.parametrize("question", ["are you alright with that?", "is it okay if we continue?"])
+def test_a_consent_question_by_itself_opens_the_answer_window_after_a_disclosure(question: str) -> None:
+    lines = [
+        "agent: thanks for calling, this call may be recorded for quality purposes",
+        f"agent: {question}",
+        "customer: yes that's fine",
+    ]
+    assert "consent_given" in outcomes(lines, "consent.recording")
+
+
+def test_a_consent_question_without_a_disclosure_opens_nothing() -> None:
+    lines = ["agent: we will post the new card, is that okay with you?", "customer: yes that's fine"]
+    assert outcomes(lines, "consent.recording") & {"consent_given", "consent_refused", "consent_unclear"} == set()
+
+
+def test_findings_explain_the_intent_and_its_parts() -> None:
+    lines = ["agent: how can I help you today", "customer: please wipe my details from your database"]
+    found = next(f for f in findings(lines) if f.outcome == "erasure_requested")
+    assert found.details["intent"] == "erasure"
+    assert dict(found.details["matched_parts"]) == {"ERASE": "wipe", "PERSONAL_DATA": "details"}
+    assert "intent erasure, score 1.00" in found.reason
