@@ -28,6 +28,8 @@ from rules.packs import RuleSet, load_packs
 from rules.transcripts import transcript_events
 
 DATA = Path(__file__).resolve().parent / "data"
+EXTRA = Path(__file__).resolve().parent / "extra"
+"""A second, independently written set used only for development (every row counts as dev; see README.md)."""
 WINDOW_OUTCOMES = ("consent_given", "consent_refused", "consent_unclear")
 ANSWER = {"en": "customer: yes that's fine", "it": "customer: sì va bene"}
 OPENER = {"en": "agent: how can I help you today", "it": "agent: come posso aiutarla oggi"}
@@ -74,9 +76,16 @@ class Row:
     text: str
 
 
-def load_rows(data: Path = DATA) -> list[Row]:
-    """Every row of every data file (comment lines skipped)."""
+def load_rows(data: Path = DATA, extra: Path = EXTRA) -> list[Row]:
+    """Every row of every data file (comment lines skipped); rows of the extra set are all dev."""
     rows: list[Row] = []
+    for path in sorted(extra.glob("*.tsv")):
+        intent, language = path.stem.rsplit(".", 1)
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+        header = lines[0].split("\t")
+        for line in lines[1:]:
+            fields = dict(zip(header, line.split("\t"), strict=True))
+            rows.append(Row(intent, language, "dev", fields["label"] == "pos", fields["text"]))
     for path in sorted(data.glob("*.tsv")):
         intent, language = path.stem.rsplit(".", 1)
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
@@ -150,9 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-builtin", action="store_true", help="only the packs of --rules")
     parser.add_argument("--errors", action="store_true", help="list every misclassified row")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-extra", action="store_true", help="leave out the extra dev set (bench/paraphrase/extra)")
     args = parser.parse_args(argv)
     rules = load_packs(args.rules, builtin=not args.no_builtin)
-    rows = [r for r in load_rows() if args.split == "all" or r.split == args.split]
+    extra = Path("/nonexistent") if args.no_extra else EXTRA
+    rows = [r for r in load_rows(extra=extra) if args.split == "all" or r.split == args.split]
     table, errors = evaluate(rules, rows)
     records = report(table)
     if args.json:

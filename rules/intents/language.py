@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import snowballstemmer  # type: ignore[import-untyped]
+import snowballstemmer  # type: ignore[import-untyped, unused-ignore]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ def stem(token: str, code: str) -> str:
     stemmer = _STEMMERS.get(code)
     if stemmer is None:
         stemmer = _STEMMERS[code] = snowballstemmer.stemmer(_SNOWBALL_NAMES.get(code, "english"))
-    result = str(stemmer.stemWord(token))  # type: ignore[attr-defined]
+    result = str(stemmer.stemWord(token))  # type: ignore[attr-defined, unused-ignore]
     if len(_STEM_CACHE) >= _STEM_CACHE_MAX:
         _STEM_CACHE.clear()
     _STEM_CACHE[key] = result
