@@ -134,8 +134,9 @@ class PhraseMatcher:
         stems = utterance_stems(utterance)
         return stems is not None and self._stems.isdisjoint(stems)
 
-    def best_in(self, utterance: Utterance, floor: float = 0.0) -> PhraseMatch | None:
-        """`best(utterance_view(utterance), floor)`; the timed view is built only when a phrase matched."""
+    def best_in(self, utterance: Utterance, floor: float = 0.0, near_misses: bool = False) -> PhraseMatch | None:
+        """`best(utterance_view(utterance), floor)`; the timed view is built only when a phrase matched.
+        (`near_misses` is for intent matchers: a phrase's similarity already says how near it came.)"""
         if self.surely_unmatched(utterance):
             return None
         found = self._found(utterance_layout(utterance), floor)

@@ -26,7 +26,7 @@ SOUND_ALIKE_MIN = 0.86
 """Lowest similarity (rapidfuzz ratio of the two words) at which a word stands for a pattern word of 6+ letters."""
 CANDIDATE_CEILING = 0.8
 """A near miss (some required parts absent, too far apart or vetoed) scores at most this, and only a caller that
-asks with a floor this low hears of it (required_phrase's `not_said` candidate)."""
+asks for near misses hears of it (required_phrase's `not_said` candidate)."""
 PARTIAL_LOOKAHEAD = 6
 """Words a partial transcript must hold after a match of a pattern with `!` parts: what follows may forbid it."""
 MAX_OCCURRENCES = 8
@@ -34,6 +34,8 @@ MAX_OCCURRENCES = 8
 FORBIDDEN_REACH = 12
 """Words around a match within which a forbidden (`!`) part vetoes it, at least."""
 
+_Found = tuple[str, float, int, int, tuple[tuple[str, str], ...]]
+"""A match before its times are looked up: (pattern, score, first token, last token + 1, (part, words) pairs)."""
 _Occurrence = tuple[int, int, float]
 """(first token, last token + 1, score) of one part."""
 
@@ -92,7 +94,7 @@ class IntentMatcher:
         self._vocabulary = frozenset(w.stem for p in parts.values() for t in p.terms for w in t.words)
         self._fuzzy_words = tuple(sorted(fuzzy.items()))
         self._token_readings: dict[str, tuple[tuple[str, float], ...]] = {}
-        self._memo: dict[tuple[str, float, bool], tuple[str, float, int, int, tuple[tuple[str, str], ...]] | None] = {}
+        self._memo: dict[tuple[str, float, bool, bool], _Found | None] = {}
 
     def surely_unmatched(self, utterance: Utterance) -> bool:
         """Always False: an intent is told from the words' stems and sound-alikes, which `best_in` looks at."""
@@ -104,11 +106,12 @@ class IntentMatcher:
             return True
         return self._found(view, 0.0) is None and not self._occurrences(_analysis(view, self._code))
 
-    def best_in(self, utterance: Utterance, floor: float = 0.0) -> PhraseMatch | None:
-        """The best pattern occurrence in the utterance scoring at least `floor`, with its times, or None."""
+    def best_in(self, utterance: Utterance, floor: float = 0.0, near_misses: bool = False) -> PhraseMatch | None:
+        """The best pattern occurrence in the utterance scoring at least `floor`, with its times, or None; with
+        `near_misses`, a near miss (scored below CANDIDATE_CEILING) when nothing matched."""
         if not self.phrases:
             return None
-        found = self._found(utterance_layout(utterance), floor, utterance.final)
+        found = self._found(utterance_layout(utterance), floor, utterance.final, near_misses)
         return None if found is None else self._located(found, utterance_view(utterance))
 
     def best(self, view: TextView, floor: float = 0.0) -> PhraseMatch | None:
@@ -117,7 +120,7 @@ class IntentMatcher:
         return None if found is None else self._located(found, view)
 
     def _located(
-        self, found: tuple[str, float, int, int, tuple[tuple[str, str], ...]], view: TextView
+        self, found: _Found, view: TextView
     ) -> PhraseMatch:
         source, score, first, last, parts = found
         return PhraseMatch(
@@ -126,29 +129,29 @@ class IntentMatcher:
         )
 
     def _found(
-        self, view: TextView, floor: float, final: bool = True
-    ) -> tuple[str, float, int, int, tuple[tuple[str, str], ...]] | None:
+        self, view: TextView, floor: float, final: bool = True, near_misses: bool = False
+    ) -> _Found | None:
         """The best match as (pattern, score, first, last, parts); a partial (not `final`) may still grow, so a
         pattern with forbidden parts counts there only when PARTIAL_LOOKAHEAD words follow its match."""
         if not view.tokens or not self.phrases:
             return None
-        key = (view.text, floor, final)
+        key = (view.text, floor, final, near_misses)
         memo = self._memo
         if key in memo:
             return memo[key]
-        found = self._best(_analysis(view, self._code), floor, 0 if final else PARTIAL_LOOKAHEAD)
+        found = self._best(_analysis(view, self._code), floor, 0 if final else PARTIAL_LOOKAHEAD, near_misses)
         if len(memo) >= 4096:
             del memo[next(iter(memo))]
         memo[key] = found
         return found
 
     def _best(
-        self, analysis: _Analysis, floor: float, lookahead: int
-    ) -> tuple[str, float, int, int, tuple[tuple[str, str], ...]] | None:
+        self, analysis: _Analysis, floor: float, lookahead: int, near_misses: bool
+    ) -> _Found | None:
         occurrences = self._occurrences(analysis)
         if not occurrences:
             return None
-        best: tuple[str, float, int, int, tuple[tuple[str, str], ...]] | None = None
+        best: _Found | None = None
         for pattern in self.intent.patterns:
             chosen = _choose(pattern, occurrences, analysis)
             if chosen is None:
@@ -160,16 +163,16 @@ class IntentMatcher:
                 continue
             parts = tuple((label, " ".join(analysis.tokens[a:b])) for label, (a, b, _s) in picks)
             best = (pattern.source, score, first, last, parts)
-        if best is None and 0.0 < floor <= CANDIDATE_CEILING:
+        if best is None and near_misses:
             return self._candidate(occurrences, analysis, floor)
         return best
 
     def _candidate(
         self, occurrences: dict[str, list[_Occurrence]], analysis: _Analysis, floor: float
-    ) -> tuple[str, float, int, int, tuple[tuple[str, str], ...]] | None:
+    ) -> _Found | None:
         """The nearest miss, for reports ("best candidate"): the pattern with the largest share of its required
         parts present (anywhere, vetoes ignored), scored CANDIDATE_CEILING × that share, so never a match."""
-        best: tuple[str, float, int, int, tuple[tuple[str, str], ...]] | None = None
+        best: _Found | None = None
         for pattern in self.intent.patterns:
             required = [p for p in pattern.parts if not p.optional and not p.forbidden]
             present: list[tuple[str, _Occurrence]] = []

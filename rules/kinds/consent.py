@@ -11,11 +11,14 @@ agent may ask again, opening a new window). Outside an open window, a customer u
 `withdrawal_phrases` gives `consent_withdrawn` (critical) once. With `require_question: true`, a call that
 ends without the question gives `not_asked` (high).
 
-Real ASR garbles the start of short questions ("is that okay with you" → "that's okay with you", "in map okay
-will you"), so `tail_question_phrases` ("okay with you", "do you agree", "is that all right") also open a
-window, matched at `tail_threshold`, but only in a recording context: the agent utterance itself mentions
-recording (a token starting with one of `recording_words`, default "record"/"monitor", Italian "registr"), or an
-agent utterance did within `recording_context_seconds` before. Legs are transcribed in parallel, so the
+Questions are told by intent (`question_patterns`, `inverted_question_patterns`; rules.intents). Real ASR
+garbles the start of short questions ("is that okay with you" → "that's okay with you", "in map okay will you"),
+so `tail_question_*` ("okay with you", "do you agree", "is it okay if we continue") also open a window, matched at
+`tail_threshold`, but only in a recording context: the agent utterance itself is a recording notice (it matches
+`context_patterns`; without them, a token starting with one of `recording_words`, default "record"/"monitor",
+Italian "registr"), or an agent utterance was within `recording_context_seconds` before. In that context only,
+the fuzzy `question_phrases` / `inverted_question_phrases` of a rule that also has patterns are a fallback for
+questions too garbled for the patterns ("do you have read or being recorded"). Legs are transcribed in parallel, so the
 customer's answer can arrive before the question's final: the customer's finals of the last
 `answer_window_seconds` are kept and join a window opened by a question that started before them.
 """
@@ -63,6 +66,8 @@ PARAMS = (
     "inverted_question_patterns",
     "withdrawal_patterns",
     "tail_question_patterns",
+    "context_patterns",
+    "fallback_veto_patterns",
     "concepts",
     "tail_threshold",
     "recording_words",
@@ -75,6 +80,8 @@ PARAMS = (
     "outcome_severity",
 )
 OVERRUN_SECONDS = 5.0
+CONTEXT_THRESHOLD = 0.9
+"""Score a `context_patterns` match needs for an utterance to count as a recording notice."""
 RECORDING_WORDS = {"en": ("record", "monitor"), "it": ("registr",)}
 """Default token prefixes that make an agent utterance a recording context (per language)."""
 _OUTCOME_OF = {Polarity.YES: "consent_given", Polarity.NO: "consent_refused", Polarity.UNCLEAR: "consent_unclear"}
@@ -111,6 +118,10 @@ class ConsentRule:
         self._call = CallState()
         self._questions: Matcher | None = None
         self._inverted: Matcher = phrase_matcher(())
+        self._fuzzy_questions: Matcher = phrase_matcher(())
+        self._fuzzy_inverted: Matcher = phrase_matcher(())
+        self._context: Matcher = phrase_matcher(())
+        self._fallback_veto: Matcher = phrase_matcher(())
         self._withdrawals: Matcher = phrase_matcher(())
         self._window: _Window | None = None
         self._decision: str = ""
@@ -127,6 +138,8 @@ class ConsentRule:
             *check_matcher_params(params, "inverted_question_phrases", "inverted_question_patterns", required=False),
             *check_matcher_params(params, "withdrawal_phrases", "withdrawal_patterns", required=False),
             *check_matcher_params(params, "tail_question_phrases", "tail_question_patterns", required=False),
+            *check_matcher_params(params, "", "context_patterns", required=False),
+            *check_matcher_params(params, "", "fallback_veto_patterns", required=False),
             *check_concepts_param(params),
             *check_phrase_lists(params, "recording_words", required=False),
             *check_number(params, "tail_threshold", 0.5, 1.0),
@@ -142,12 +155,16 @@ class ConsentRule:
     def _setup(self) -> None:
         language, own = self._call.language, self.spec.language
         params = self.spec.params
-        self._questions = matcher_for(
+        self._questions, self._fuzzy_questions = _split(
             params, "question_phrases", "question_patterns", "consent_question", language, own
         )
-        self._inverted = matcher_for(
+        self._inverted, self._fuzzy_inverted = _split(
             params, "inverted_question_phrases", "inverted_question_patterns", "consent_question_inverted",
             language, own,
+        )
+        self._context = matcher_for(params, "", "context_patterns", "recording_notice", language, own)
+        self._fallback_veto = matcher_for(
+            params, "", "fallback_veto_patterns", "not_a_consent_question", language, own
         )
         self._withdrawals = matcher_for(
             params, "withdrawal_phrases", "withdrawal_patterns", "consent_withdrawal", language, own
@@ -159,7 +176,10 @@ class ConsentRule:
         self._recording_words = tuple(w.lower() for w in (words or RECORDING_WORDS.get(language, ())))
 
     def _applicable(self) -> bool:
-        return bool(self._questions and (self._questions.phrases or self._inverted.phrases))
+        return bool(self._questions and (
+            self._questions.phrases or self._inverted.phrases or self._fuzzy_questions.phrases
+            or self._fuzzy_inverted.phrases
+        ))
 
     @classmethod
     def feed_idle(cls, rules: Sequence[ConsentRule], event: Event) -> bool:
@@ -212,6 +232,8 @@ class ConsentRule:
         return findings
 
     def _mentions_recording(self, utterance: Utterance) -> bool:
+        if self._context.phrases:  # a recording notice, told by its intent patterns
+            return self._context.best_in(utterance, floor=CONTEXT_THRESHOLD) is not None
         words = self._recording_words
         return bool(words) and any(t.startswith(words) for t in normalize_tokens(utterance.text))
 
@@ -223,12 +245,24 @@ class ConsentRule:
         return at is not None and utterance.start - at <= self._context_seconds
 
     def _tail_question(self, utterance: Utterance) -> PhraseMatch | None:
-        """A garbled consent question recognized by its tail ("…okay with you"), in a recording context only."""
+        """A garbled consent question recognized by its tail ("…okay with you"), in a recording context only, and
+        never one about something `fallback_veto_patterns` names (a hold, a transfer, an address…)."""
         if not self._tails.phrases:
             return None
         needed = self._tail_threshold if utterance.final else min(1.0, self._tail_threshold + self._margin)
         match = self._tails.best_in(utterance, floor=needed)
-        return match if match is not None and self._recording_context(utterance) else None
+        if match is None or not self._recording_context(utterance) or self._vetoed(utterance):
+            return None
+        return match
+
+    def _fallback_applies(self, utterance: Utterance) -> bool:
+        """Whether the fuzzy question phrases may open a window: as a tail question (context, no veto)."""
+        if not (self._fuzzy_questions.phrases or self._fuzzy_inverted.phrases):
+            return False
+        return self._recording_context(utterance) and not self._vetoed(utterance)
+
+    def _vetoed(self, utterance: Utterance) -> bool:
+        return self._fallback_veto.best_in(utterance, floor=CONTEXT_THRESHOLD) is not None
 
     def _answered_before(self, window: _Window, start: float) -> bool:
         finals = [u for u in window.answers.values() if u.final]
@@ -243,6 +277,9 @@ class ConsentRule:
         inverted = self._inverted.best_in(utterance, floor=needed)
         if plain is None and inverted is None:
             plain = self._tail_question(utterance)
+        if plain is None and inverted is None and self._fallback_applies(utterance):
+            plain = self._fuzzy_questions.best_in(utterance, floor=needed)
+            inverted = self._fuzzy_inverted.best_in(utterance, floor=needed)
         if plain is None and inverted is None:
             return
         is_inverted = inverted is not None and (plain is None or inverted.similarity > plain.similarity)
@@ -380,3 +417,16 @@ class ConsentRule:
         if self._require_question and self._call.ended:
             return RuleOutcome(rid, False, "consent question not asked")
         return RuleOutcome(rid, None, "consent question not asked" if self._call.ended else "pending")
+
+
+def _split(
+    params: Mapping[str, Any], phrases_key: str, patterns_key: str, intent: str, language: str, own: str
+) -> tuple[Matcher, Matcher]:
+    """(matcher used anywhere, fuzzy phrases used only in a recording context). With patterns, the phrase list
+    is an ASR fallback, trusted only right after a recording notice; without, the phrases are the matcher."""
+    if not phrases_for(params, patterns_key, language, own):
+        return matcher_for(params, phrases_key, "", intent, language, own), phrase_matcher(())
+    return (
+        matcher_for(params, "", patterns_key, intent, language, own),
+        phrase_matcher(phrases_for(params, phrases_key, language, own)),
+    )

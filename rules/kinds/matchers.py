@@ -36,9 +36,11 @@ class EitherMatcher:
         """True when neither matcher can match `view`."""
         return self._phrases.cannot_match(view) and self._intent.cannot_match(view)
 
-    def best_in(self, utterance: Utterance, floor: float = 0.0) -> PhraseMatch | None:
+    def best_in(self, utterance: Utterance, floor: float = 0.0, near_misses: bool = False) -> PhraseMatch | None:
         """The better of the two matches scoring at least `floor`."""
-        return _better(self._phrases.best_in(utterance, floor), self._intent.best_in(utterance, floor))
+        return _better(
+            self._phrases.best_in(utterance, floor), self._intent.best_in(utterance, floor, near_misses)
+        )
 
 
 Matcher = PhraseMatcher | IntentMatcher | EitherMatcher

@@ -130,7 +130,8 @@ class RequiredPhraseRule:
         if not speaker_matches(self._speaker, utterance.speaker) or self._matcher is None:
             return []
         needed = self._threshold if utterance.final else self._partial_threshold
-        match = self._matcher.best_in(utterance, floor=self._floor(needed, utterance.final))
+        floor = self._floor(needed, utterance.final)
+        match = self._matcher.best_in(utterance, floor=floor, near_misses=floor < needed)
         if match is None:
             return []
         if match.similarity < needed:

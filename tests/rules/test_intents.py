@@ -85,7 +85,10 @@ def test_sound_alikes_are_per_content_word_and_score_below_one() -> None:
 def test_a_near_miss_is_reported_only_below_the_candidate_ceiling() -> None:
     m = matcher("ERASE DATA")
     assert m.best(view("please delete the photo")) is None
-    near = m.best(view("please delete the photo"), floor=0.3)
+    from rules.events import Speaker, Utterance
+    said = Utterance("c", Speaker.CUSTOMER, 1, 0, "please delete the photo", (), 0.0, 2.0, True)
+    assert m.best_in(said, floor=0.3) is None
+    near = m.best_in(said, floor=0.3, near_misses=True)
     assert near is not None and near.similarity == pytest.approx(0.4) and dict(near.parts) == {"ERASE": "delete"}
 
 
