@@ -63,7 +63,8 @@ _IT_SKIPPED = frozenset(
         "alcuno", "assolutamente", "già", "gia", "mica", "poi", "sto", "stai", "sta", "stiamo", "stanno", "solo",
         "c", "ce", "della", "dello", "degli", "delle", "del", "nella", "nel", "nelle", "negli", "alla", "allo",
         "al", "agli", "alle", "dal", "dalla", "dai", "dalle", "sulla", "sul", "con", "in", "su", "tra", "fra",
-        "nostra", "nostri", "nostre", "vostra", "sue", "tuoi", "tua", "tuo"
+        "nostra", "nostri", "nostre", "vostra", "sue", "tuoi", "tua", "tuo", "venisse", "venissero", "fosse",
+        "fossero", "venga", "vengano", "sia", "siano"
     ]
 )
 
@@ -99,7 +100,8 @@ LANGUAGES: dict[str, Language] = {
             extending=frozenset(
                 {"vogl", "vuol", "vol", "vorre", "desider", "pens", "cred", "intend", "vad", "and", "dev", "pot",
                  "può", "puo", "poss", "acconsent", "accett", "piac", "far", "fa", "lasc", "permett", "serv",
-                 "interess", "chied", "chiedend", "mod", "possibil", "permess", "promett", "minacc", "dic", "dir"}
+                 "interess", "chied", "chiedend", "mod", "possibil", "permess", "promett", "minacc", "dic", "dir",
+                 "dett", "dov"}
             ),
             weak=frozenset({"no"}),
             compound=frozenset({("no", "piu")}),
@@ -169,7 +171,10 @@ def negated_tokens(tokens: Sequence[str], stems: Sequence[str], code: str) -> tu
         elif token in rules.negators:
             out[i] = NEGATOR
             _negate_from(out, tokens, stems, i, i + 1, rules)
-        elif token in rules.weak and i + 1 < size and tokens[i + 1] not in rules.skipped:
+        elif (
+            token in rules.weak and i + 1 < size and tokens[i + 1] not in rules.skipped
+            and tokens[i + 1] not in rules.negators
+        ):
             out[i] = NEGATOR
             out[i + 1] = i
         i += 1
