@@ -61,7 +61,7 @@ def read_rows(snap: Path) -> list[dict]:
             if fixed_split is None and "split" not in header:
                 continue
             for line in lines[1:]:
-                f = dict(zip(header, line.split("\t")))
+                f = dict(zip(header, line.split("\t"), strict=False))
                 rows.append({"intent": intent, "lang": lang, "split": fixed_split or f["split"],
                              "pos": f["label"] == "pos", "text": f["text"], "extra": folder == "extra"})
     return rows
@@ -90,13 +90,14 @@ def cmd_rules(snap: Path, out: Path) -> None:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(HERE))
     import run  # bench/paraphrase/run.py
+
     from rules.packs import load_packs
 
     rows = [r for r in run.load_rows(data=snap / "data", extra=snap / "extra") if r.split == "test"]
     _table, errors = run.evaluate(load_packs([], builtin=True), rows)
     wrong = set()
     for line in errors:
-        kind, key, _split, text = line.split(" ", 3)
+        _kind, key, _split, text = line.split(" ", 3)
         intent, lang = key.rsplit(".", 1)
         wrong.add((intent, lang, text))
     decisions = [{"intent": r.intent, "lang": r.language, "text": r.text, "pos": r.positive,
@@ -206,7 +207,6 @@ class MiniLMFp32:
 
     def embed(self, text: str):
         import numpy as np
-        from math import erf, sqrt  # noqa: F401
 
         w = self.w
         ids, _mask, types = self.tok(text)
@@ -266,7 +266,7 @@ def cmd_info() -> None:
             b = cls()
             b.embed("warm up")
             ok = "loads with HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 (no network used)"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             ok = f"FAILED: {exc!r}"
         info["load_s"] = round(time.perf_counter() - t0, 2)
         info["offline"] = ok
@@ -330,9 +330,9 @@ def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 
 
 def _counts(pred, gold) -> tuple[int, int, int]:
-    tp = sum(1 for p, g in zip(pred, gold) if p and g)
-    fp = sum(1 for p, g in zip(pred, gold) if p and not g)
-    fn = sum(1 for p, g in zip(pred, gold) if not p and g)
+    tp = sum(1 for p, g in zip(pred, gold, strict=True) if p and g)
+    fp = sum(1 for p, g in zip(pred, gold, strict=True) if p and not g)
+    fn = sum(1 for p, g in zip(pred, gold, strict=True) if not p and g)
     return tp, fp, fn
 
 
@@ -398,7 +398,7 @@ def cmd_accuracy(name: str, snap: Path, rules_json: Path) -> None:
         cells = []
         for key, pred in (("emb", emb), ("rules", rules), ("or", emb | rules)):
             c = _counts(pred, tgold)
-            totals[key] = [a + b_ for a, b_ in zip(totals[key], c)]
+            totals[key] = [a + b_ for a, b_ in zip(totals[key], c, strict=True)]
             cells.append(_prf(*c))
         verdict = ("F1 up, P held" if cells[2][2] > cells[1][2] + 1e-9 and cells[2][0] >= cells[1][0] - 1e-9
                    else "F1 up, P down" if cells[2][2] > cells[1][2] + 1e-9 else "no gain")
@@ -406,6 +406,7 @@ def cmd_accuracy(name: str, snap: Path, rules_json: Path) -> None:
               + " | ".join(f"{p:.2f}/{r:.2f}/{f:.2f}  " for p, r, f in cells) + f" | {verdict}")
     tot = [_prf(*totals[k]) for k in ("emb", "rules", "or")]
     print(f"{'ALL (micro)':<24}{'':>4}{'':>19} | " + " | ".join(f"{p:.2f}/{r:.2f}/{f:.2f}  " for p, r, f in tot))
+    print("ALL tp/fp/fn: " + "  ".join(f"{k} {totals[k]}" for k in ("emb", "rules", "or")))
 
 
 def main(argv: list[str]) -> int:

@@ -30,7 +30,7 @@ class Negation:
     """Negative pronouns as subjects ("nobody", "no one", "nessuno"): they negate their whole clause."""
     clause_ends: frozenset[str] = frozenset()
     """Words that end a clause, and with it a subject's negation ("but", "so", "ma", "quindi")."""
-    reach: int = 3
+    reach: int = 2
     clause_reach: int = 16
 
 
@@ -81,7 +81,7 @@ LANGUAGES: dict[str, Language] = {
             extending=frozenset(
                 {"want", "wanna", "wish", "like", "think", "believ", "need", "plan", "intend", "tri", "mean", "go",
                  "let", "allow", "expect", "see", "consent", "agre", "happi", "get", "keep", "way", "chanc",
-                 "promis", "threaten", "say", "tell", "permit", "abl", "ask", "request"}
+                 "promis", "threaten", "say", "tell", "permit", "abl", "ask", "request", "intent", "intend", "give"}
             ),
             weak=frozenset({"no"}),
             compound=frozenset({("no", "longer"), ("no", "one"), ("no", "more"), ("no", "way"), ("no", "chance")}),
@@ -91,7 +91,7 @@ LANGUAGES: dict[str, Language] = {
         code="it",
         fillers=frozenset({"ehm", "eh", "uhm", "mah", "boh", "cioe", "insomma", "allora", "tipo", "beh", "ecco"}),
         negation=Negation(
-            negators=frozenset({"non", "mai", "nessuno", "nessuna", "nessun", "niente", "nulla", "neanche",
+            negators=frozenset({"non", "nun", "mai", "nessuno", "nessuna", "nessun", "niente", "nulla", "neanche",
                                 "nemmeno", "neppure", "ne", "senza"}),
             subjects=frozenset({"nessuno", "nessuna"}),
             clause_ends=frozenset({"ma", "pero", "quindi", "perche", "invece", "mentre", "anche", "altrimenti",
@@ -101,7 +101,7 @@ LANGUAGES: dict[str, Language] = {
                 {"vogl", "vuol", "vol", "vorre", "desider", "pens", "cred", "intend", "vad", "and", "dev", "pot",
                  "può", "puo", "poss", "acconsent", "accett", "piac", "far", "fa", "lasc", "permett", "serv",
                  "interess", "chied", "chiedend", "mod", "possibil", "permess", "promett", "minacc", "dic", "dir",
-                 "dett", "dov"}
+                 "dett", "dov", "intenzion", "prest", "do", "desider"}
             ),
             weak=frozenset({"no"}),
             compound=frozenset({("no", "piu")}),

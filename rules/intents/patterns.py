@@ -2,6 +2,7 @@
 
 A pattern is a space-separated list of parts, all of which must occur, in any order, within `window` tokens:
   `ERASE PERSONAL_DATA`          two concepts from the pack's `concepts` (UPPERCASE names)
+  `PERSONAL_DATA|ACCOUNT`        either concept
   `stop|end recording`           literal words (stemmed: "recording" also matches "recorded"); `|` = or
   `recorded_line`                `_` joins the words of one multi-word part
   `CONSENT?`                     `?`: optional (widens the evidence when present, never needed)
@@ -129,14 +130,17 @@ def _compile_part(
         raise PatternError(f"pattern {source!r}: empty part {item!r}")
     if forbidden and optional:
         raise PatternError(f"pattern {source!r}: part {item!r} cannot be both forbidden `!` and optional `?`")
-    if _CONCEPT.match(body):
-        if body not in terms:
-            if body not in concepts:
-                known = ", ".join(sorted(concepts)) or "none"
-                raise PatternError(f"pattern {source!r}: unknown concept {body!r} (known: {known})")
-            terms[body] = _unique(_term(t, f"concept {body}", language) for t in concepts[body])
-        return Part(body, terms[body], polarity, optional, forbidden)
     alternatives = body.split("|")
+    if all(_CONCEPT.match(a) for a in alternatives):  # CONCEPT or CONCEPT|OTHER: the terms of all of them
+        found: list[Term] = []
+        for name in alternatives:
+            if name not in terms:
+                if name not in concepts:
+                    known = ", ".join(sorted(concepts)) or "none"
+                    raise PatternError(f"pattern {source!r}: unknown concept {name!r} (known: {known})")
+                terms[name] = _unique(_term(t, f"concept {name}", language) for t in concepts[name])
+            found.extend(terms[name])
+        return Part(body, _unique(found), polarity, optional, forbidden)
     for alternative in alternatives:
         if not _LITERAL.match(alternative):
             raise PatternError(
