@@ -79,8 +79,8 @@ class Row:
 def load_rows(data: Path = DATA, extra: Path = EXTRA) -> list[Row]:
     """Every row of every data file (comment lines skipped); rows of the extra set are all dev."""
     rows: list[Row] = []
-    for path in sorted(extra.glob("*.tsv")):
-        intent, language = path.stem.rsplit(".", 1)
+    for path in sorted(extra.glob("*.tsv")):  # <intent>.<lang>.tsv or <intent>.<lang>.<set>.tsv
+        intent, language = path.name.split(".")[:2]
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
         header = lines[0].split("\t")
         for line in lines[1:]:

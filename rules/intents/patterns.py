@@ -8,7 +8,7 @@ A pattern is a space-separated list of parts, all of which must occur, in any or
   `CONSENT?`                     `?`: optional (widens the evidence when present, never needed)
   `-WANT`                        `-`: must be negated ("I don't want …"); by default a part must NOT be negated
   `~RECORD`                      `~`: either polarity
-  `!NOBODY`                      `!`: must not occur (affirmatively) near the match
+  `!NOBODY`                      `!`: must not occur near the match (negated or not; `!+X` only affirmatively)
   `… @8`                         a trailing `@N` sets this pattern's window (tokens from first to last part)
 A concept's terms are phrases ("personal information"); `=word` in a term or part matches that word form only:
 no other inflection, no sound-alike ("=police" never matches "policy", "=registro" never "registrata").
@@ -124,6 +124,11 @@ def _compile_part(
     if body[:1] in "!-~" and body:
         polarity = {"-": NEGATED, "~": EITHER}.get(body[0], AFFIRMATIVE)
         body = body[1:]
+    if forbidden:  # a veto word counts whether or not a negation reaches it ("don't call it a …"), unless
+        polarity = EITHER  # written `!+PART` (affirmative only) or `!-PART` (negated only)
+        if body[:1] in "+-":
+            polarity = AFFIRMATIVE if body[0] == "+" else NEGATED
+            body = body[1:]
     optional = body.endswith("?")
     body = body.rstrip("?")
     if not body:
