@@ -73,6 +73,21 @@ def test_forbidden_parts_veto_and_exact_words_take_no_sound_alikes() -> None:
     assert m.best(view("nobody is calling the police")) is None
 
 
+def test_a_veto_counts_negated_or_not_unless_written_affirmative_only() -> None:
+    concepts = {**CONCEPTS, "SAFE": ["call it"], "LOSE": ["lose"], "CAUTION": ["can lose"]}
+    either = IntentMatcher(compile_intent("t", ["POLICE !SAFE"], concepts, "en"))
+    assert either.best(view("don't call it police work")) is None  # "call it" vetoes although negated
+    affirmative = IntentMatcher(compile_intent("t", ["-LOSE !+CAUTION"], concepts, "en"))
+    assert affirmative.best(view("you can't lose")) is not None  # the caution is negated here: no veto
+    assert affirmative.best(view("you can lose, you can't lose everything")) is None
+
+
+def test_a_part_may_be_one_of_several_concepts() -> None:
+    m = IntentMatcher(compile_intent("t", ["ERASE DATA|POLICE"], CONCEPTS, "en"))
+    found = m.best(view("remove the police"))
+    assert found is not None and dict(found.parts) == {"ERASE": "remove", "DATA|POLICE": "police"}
+
+
 def test_sound_alikes_are_per_content_word_and_score_below_one() -> None:
     m = matcher("ERASE DATA")
     found = m.best(view("please delete my personal informaton"))
