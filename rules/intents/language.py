@@ -81,7 +81,8 @@ LANGUAGES: dict[str, Language] = {
             extending=frozenset(
                 {"want", "wanna", "wish", "like", "think", "believ", "need", "plan", "intend", "tri", "mean", "go",
                  "let", "allow", "expect", "see", "consent", "agre", "happi", "get", "keep", "way", "chanc",
-                 "promis", "threaten", "say", "tell", "permit", "abl", "ask", "request", "intent", "give"}
+                 "promis", "threaten", "say", "tell", "permit", "abl", "ask", "request", "intent", "give", "authoris",
+                 "authoriz"}
             ),
             weak=frozenset({"no"}),
             compound=frozenset({("no", "longer"), ("no", "one"), ("no", "more"), ("no", "way"), ("no", "chance")}),
@@ -101,7 +102,7 @@ LANGUAGES: dict[str, Language] = {
                 {"vogl", "vuol", "vol", "vorre", "desider", "pens", "cred", "intend", "vad", "and", "dev", "pot",
                  "può", "puo", "poss", "acconsent", "accett", "piac", "far", "fa", "lasc", "permett", "serv",
                  "interess", "chied", "chiedend", "mod", "possibil", "permess", "promett", "minacc", "dic", "dir",
-                 "dett", "dov", "intenzion", "prest", "do"}
+                 "dett", "dov", "intenzion", "prest", "do", "autorizz", "va"}
             ),
             weak=frozenset({"no"}),
             compound=frozenset({("no", "piu")}),
