@@ -92,8 +92,15 @@ class IntentMatcher:
                         fuzzy.setdefault(word.text, word.stem)
         self._by_first = by_first
         self._vocabulary = frozenset(w.stem for p in parts.values() for t in p.terms for w in t.words)
+        self._anchors = tuple(
+            tuple(frozenset(t.words[0].stem for t in part.terms) for part in pattern.parts
+                  if not part.optional and not part.forbidden)
+            for pattern in intent.patterns
+        )
+        """Per pattern, per required part: the keys its terms start with (a part cannot occur without one)."""
         self._fuzzy_words = tuple(sorted(fuzzy.items()))
         self._token_readings: dict[str, tuple[tuple[str, float], ...]] = {}
+        self._last_possible: tuple[_Analysis, bool] | None = None
         self._memo: dict[tuple[str, float, bool, bool], _Found | None] = {}
 
     def surely_unmatched(self, utterance: Utterance) -> bool:
@@ -101,10 +108,22 @@ class IntentMatcher:
         return not self.phrases
 
     def cannot_match(self, view: TextView) -> bool:
-        """True when no part of any pattern occurs in `view` (so `best` is None at any floor)."""
-        if not view.tokens or not self.phrases:
-            return True
-        return self._found(view, 0.0) is None and not self._occurrences(_analysis(view, self._code))
+        """True when no pattern can match `view`: some required part of each has no word to start from."""
+        return not view.tokens or not self.phrases or not self._possible(_analysis(view, self._code))
+
+    def _possible(self, analysis: _Analysis) -> bool:
+        """Whether some pattern has, for each required part, a word its terms may start with (a cheap bound;
+        remembered for the last analysis, which feed_idle and feed ask about in turn)."""
+        last = self._last_possible
+        if last is not None and last[0] is analysis:
+            return last[1]
+        keys: set[str] = set()
+        for token, token_stem in zip(analysis.tokens, analysis.stems, strict=True):
+            for key, _score in self._readings(token, token_stem):
+                keys.add(key)
+        possible = any(all(not part.isdisjoint(keys) for part in anchors) for anchors in self._anchors)
+        self._last_possible = (analysis, possible)
+        return possible
 
     def best_in(self, utterance: Utterance, floor: float = 0.0, near_misses: bool = False) -> PhraseMatch | None:
         """The best pattern occurrence in the utterance scoring at least `floor`, with its times, or None; with
@@ -148,6 +167,8 @@ class IntentMatcher:
     def _best(
         self, analysis: _Analysis, floor: float, lookahead: int, near_misses: bool
     ) -> _Found | None:
+        if not near_misses and not self._possible(analysis):
+            return None
         occurrences = self._occurrences(analysis)
         if not occurrences:
             return None

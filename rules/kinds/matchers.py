@@ -67,8 +67,25 @@ def matcher_for(
     return EitherMatcher(phrases, matcher) if phrases.phrases else matcher
 
 
+_CONCEPTS: dict[tuple[int, str], tuple[Any, _Concepts]] = {}
+"""`_concepts_for` results by (id of the concepts table, language), with the table itself to check identity."""
+
+
 def _concepts_for(params: Mapping[str, Any], language: str) -> _Concepts:
+    """The concepts of `language` as a hashable, sorted tuple (memoized per table: every call's rules ask)."""
     table = params.get("concepts")
+    key = (id(table), language)
+    known = _CONCEPTS.get(key)
+    if known is not None and known[0] is table:
+        return known[1]
+    result = _concepts_of(table, language)
+    if len(_CONCEPTS) >= 256:
+        _CONCEPTS.clear()
+    _CONCEPTS[key] = (table, result)
+    return result
+
+
+def _concepts_of(table: Any, language: str) -> _Concepts:
     concepts = table.get(language) if isinstance(table, Mapping) else None
     if not isinstance(concepts, Mapping):
         return ()
