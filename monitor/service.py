@@ -6,36 +6,39 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
-from monitor.alert_latency import AlertLatency
-from monitor.config import Config
-from monitor.crypto import DataKeyError, resolve_data_keys
-from monitor.gdpr import retention_task
-from monitor.live import LiveHub
+from monitor.access.users import AccessControl
+from monitor.call.latency import AlertLatency
+from monitor.call.session import Arrival, CallSession
+from monitor.config.settings import Config
 from monitor.metrics import Metrics
-from monitor.mqtt_sink import MqttAlertSink
-from monitor.outbox_sink import LogAlertSink, OutboxSink
-from monitor.store_resilient import ResilientStore
-from monitor.store_types import StoreError
-from monitor.users import AccessControl
-from rules.events import CallEnded
+from monitor.sinks.live import LiveHub
+from monitor.sinks.mqtt import MqttAlertSink
+from monitor.sinks.outbox import LogAlertSink, OutboxSink
+from monitor.store.crypto import DataKeyError, resolve_data_keys
+from monitor.store.gdpr import retention_task
+from monitor.store.records import StoreError
+from monitor.store.resilient import ResilientStore
+from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
+from streams.codecs import AudioFormat
 from streams.legbuffer import Overflow
-from streams.pipeline import PipelineConfig, Transcription
+from streams.pipeline import CallStream, PipelineConfig, Transcription
 from streams.transcriber import AsrConfig
-
-if TYPE_CHECKING:
-    from monitor.session import CallSession
 
 log = logging.getLogger("callwarden.service")
 alerts_log = logging.getLogger("callwarden.alerts")
 
 
 class Service:
-    """Owns every shared resource; `async with Service(config) as service:` starts and stops them in order."""
+    """Owns every shared resource; `async with Service(config) as service:` starts and stops them in order.
+
+    It is the CallHost of every call (monitor/call/session.py): a call's redacted, ordered output is fanned out
+    here to the store (with the outbox in the same transaction), the /live hub, metrics and logs."""
 
     def __init__(self, config: Config, ruleset: RuleSet | None = None) -> None:
         self.config = config
@@ -122,7 +125,54 @@ class Service:
             return f"ASR overloaded: recognition is {lag:.1f} s behind the audio (limit {limit:g} s), try again later"
         return None
 
-    # -- callbacks from call sessions ----------------------------------------------------------------------------
+    # -- the CallHost of call sessions ----------------------------------------------------------------------------
+
+    @property
+    def language(self) -> str:
+        return self.config.language
+
+    def open_stream(
+        self, call_id: str, fmt: AudioFormat, roles: Mapping[int, Speaker], language: str, metadata: Mapping[str, str]
+    ) -> CallStream:
+        return self.asr.call(call_id, fmt, roles, language, metadata)
+
+    def audio_received(self, protocol: str, seconds: float) -> None:
+        self.metrics.audio_received(protocol, seconds)
+
+    def clock(self, call_id: str, audio_time: float, lag: float) -> None:
+        self.live.publish({"type": "clock", "call_id": call_id, "audio_time": audio_time})
+        self.metrics.asr_lag_seconds.observe(lag)
+
+    async def transcript(self, call_id: str, utterance: Utterance, text: str) -> None:
+        """One redacted transcript line: every one to /live, finals to the store."""
+        self.live.publish(
+            {
+                "type": "transcript",
+                "call_id": call_id,
+                "speaker": str(utterance.speaker),
+                "channel": utterance.channel,
+                "index": utterance.index,
+                "text": text,
+                "start": round(utterance.start, 3),
+                "end": round(utterance.end, 3),
+                "final": utterance.final,
+            }
+        )
+        if utterance.final:
+            await self.store.add_transcript(utterance, redacted_text=text)
+
+    async def findings(self, findings: list[Finding], arrivals: list[Arrival], wall: float) -> None:
+        """Count and log findings, store them with their outbox rows in one transaction, then show them live."""
+        for finding, arrival in zip(findings, arrivals, strict=True):
+            self.finding_raised(finding, arrival.wall, arrival.refining)
+        await self.store.add_findings(findings, wall_time=wall)
+        for finding in findings:
+            self.live.publish(
+                {"type": "finding", "call_id": finding.call_id, "finding": finding.to_json(), "wall_time": wall}
+            )
+
+    def alert_refined(self, finding_id: str, arrived_wall: float | None) -> None:
+        self.latency.refined(finding_id, arrived_wall)
 
     async def call_started(self, session: CallSession) -> None:
         self.sessions[session.call_id] = session
@@ -166,7 +216,9 @@ class Service:
     def _alert_delivered(self, finding_id: str, handoff_wall: float) -> None:
         self.latency.delivered(finding_id, handoff_wall)
 
-    async def call_ended(self, session: CallSession, ended: CallEnded, report: dict[str, object]) -> None:
+    async def call_ended(self, session: CallSession, ended: CallEnded, report: dict[str, Any], shed: float) -> None:
+        if shed > 0:
+            self.metrics.asr_shed_seconds.inc(shed)
         ended_wall = time.time()
         status: Literal["completed", "incomplete"] = (
             "incomplete" if ended.reason in ("error", "connection-lost") else "completed"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store import Store
-from monitor.store_async import AsyncStore
-from monitor.store_rows import topic_segment
-from monitor.store_types import StoreError
+from monitor.store.async_store import AsyncStore
+from monitor.store.database import Store
+from monitor.store.records import StoreError
+from monitor.store.rows import topic_segment
 from tests.monitor.store_helpers import make_finding
 
 T0 = 1_718_000_000.0
