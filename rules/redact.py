@@ -197,6 +197,13 @@ class Redactor:
                 self._cvv_prompt_at = end
         return result
 
+    def context(self, start: float, end: float) -> tuple[bool, bool]:
+        """(in a security-code window, in a payment window) for speech between `start` and `end`; no state change."""
+        cvv = self._cvv_prompt_at is not None and self._cvv_prompt_at <= end
+        in_cvv = cvv and start - (self._cvv_prompt_at or 0.0) <= self.cvv_window_seconds
+        in_payment = self._payment_at is not None and start - self._payment_at <= self.payment_window_seconds
+        return in_cvv, in_payment
+
     def redact_utterance(self, utterance: Utterance) -> Redacted:
         """The redacted text of an Utterance event (its words when present, else its text)."""
         words = [w.text for w in utterance.words] if utterance.words else split_words(utterance.text)
