@@ -15,7 +15,13 @@ from monitor.call.latency import AlertLatency
 from monitor.call.session import Arrival, CallSession
 from monitor.config.settings import Config
 from monitor.metrics import Metrics
-from monitor.sinks.live import LiveHub
+from monitor.sinks.live import (
+    LiveHub,
+    call_ended_message,
+    clock_message,
+    finding_message,
+    transcript_message,
+)
 from monitor.sinks.mqtt import MqttAlertSink
 from monitor.sinks.outbox import LogAlertSink, OutboxSink
 from monitor.store.crypto import DataKeyError, resolve_data_keys
@@ -25,6 +31,7 @@ from monitor.store.resilient import ResilientStore
 from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
+from rules.redact import Redacted
 from streams.codecs import AudioFormat
 from streams.legbuffer import Overflow
 from streams.pipeline import CallStream, PipelineConfig, Transcription
@@ -140,24 +147,12 @@ class Service:
         self.metrics.audio_received(protocol, seconds)
 
     def clock(self, call_id: str, audio_time: float, lag: float) -> None:
-        self.live.publish({"type": "clock", "call_id": call_id, "audio_time": audio_time})
+        self.live.publish(clock_message(call_id, audio_time))
         self.metrics.asr_lag_seconds.observe(lag)
 
-    async def transcript(self, call_id: str, utterance: Utterance, text: str) -> None:
+    async def transcript(self, call_id: str, utterance: Utterance, text: Redacted) -> None:
         """One redacted transcript line: every one to /live, finals to the store."""
-        self.live.publish(
-            {
-                "type": "transcript",
-                "call_id": call_id,
-                "speaker": str(utterance.speaker),
-                "channel": utterance.channel,
-                "index": utterance.index,
-                "text": text,
-                "start": round(utterance.start, 3),
-                "end": round(utterance.end, 3),
-                "final": utterance.final,
-            }
-        )
+        self.live.publish(transcript_message(call_id, utterance, text))
         if utterance.final:
             await self.store.add_transcript(utterance, redacted_text=text)
 
@@ -167,9 +162,7 @@ class Service:
             self.finding_raised(finding, arrival.wall, arrival.refining)
         await self.store.add_findings(findings, wall_time=wall)
         for finding in findings:
-            self.live.publish(
-                {"type": "finding", "call_id": finding.call_id, "finding": finding.to_json(), "wall_time": wall}
-            )
+            self.live.publish(finding_message(finding, wall))
 
     def alert_refined(self, finding_id: str, arrived_wall: float | None) -> None:
         self.latency.refined(finding_id, arrived_wall)
@@ -231,15 +224,7 @@ class Service:
             report=report,
             status=status,
         )
-        self.live.publish(
-            {
-                "type": "call_ended",
-                "call_id": session.call_id,
-                "reason": ended.reason,
-                "ended_wall": ended_wall,
-                "report": report,
-            }
-        )
+        self.live.publish(call_ended_message(session.call_id, ended.reason, ended_wall, report))
         outcome = "incomplete" if status == "incomplete" else ("passed" if report.get("passed") else "failed")
         self.metrics.calls.labels(protocol=session.opened.protocol, outcome=outcome).inc()
         log.info("call %s ended (%s): score %s, %s", session.call_id, ended.reason, report.get("score"), outcome)

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
+from monitor.call.redaction import CallRedaction
 from rules.engine import CallMonitor
 from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet
-from rules.redact import Redactor
+from rules.redact import Redacted
 from streams.codecs import AudioFormat, Encoding
 from streams.pipeline import CallStream
 from streams.protocols.base import AudioChunk, CallOpened
@@ -71,7 +72,7 @@ class CallHost(Protocol):
 
     async def call_started(self, session: CallSession) -> None: ...
 
-    async def transcript(self, call_id: str, utterance: Utterance, text: str) -> None: ...
+    async def transcript(self, call_id: str, utterance: Utterance, text: Redacted) -> None: ...
 
     async def findings(self, findings: list[Finding], arrivals: list[Arrival], wall: float) -> None: ...
 
@@ -103,7 +104,7 @@ class CallSession:
         self.started_wall = wall()
         self.language = _rules_language(opened.metadata.get("language", ""), host.language)
         self.monitor = CallMonitor(host.ruleset, call_id=self.call_id, default_language=self.language)
-        self.redactor = Redactor(lang=self.language)
+        self.redaction = CallRedaction(self.language)
         self.arrivals = ArrivalClock()
         self._unrefined: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
         """Per leg: alerts raised on a wordless partial (finding id, the partial's words), awaiting word times."""
@@ -213,11 +214,12 @@ class CallSession:
             return
 
     async def _transcript(self, utterance: Utterance) -> None:
-        await self.host.transcript(self.call_id, utterance, self.redactor.redact_utterance(utterance))
+        await self.host.transcript(self.call_id, utterance, self.redaction.utterance(utterance))
 
     async def _findings(self, findings: list[Finding], wordless: tuple[str, ...] | None = None) -> None:
         """Hand findings on with when their audio arrived. `wordless`: the words of the partial without word times
         they were raised on (its end is the recognizer's position): that arrival is refined from later word times."""
+        findings = [self.redaction.finding(finding) for finding in findings]
         arrivals = []
         for finding in findings:
             arrived = self.arrivals.arrival(finding.channel, finding.end) if finding.channel >= 0 else None
@@ -244,7 +246,7 @@ class CallSession:
         shed = self._stream.shed_seconds if self._stream is not None else 0.0
         if shed > 0:
             log.warning("call %s: %.1f s of audio shed because recognition fell behind (overload)", self.call_id, shed)
-        self.report = self.monitor.report()
+        self.report = self.redaction.report(self.monitor.report())
         await self.host.call_ended(self, ended, self.report, shed)
         self.stored.set()
 

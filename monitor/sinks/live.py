@@ -8,7 +8,44 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from rules.events import Utterance
+from rules.findings import Finding
+from rules.redact import Redacted
+
 SNAPSHOT_TRANSCRIPT_LINES = 200
+
+
+# -- the /live messages of a call (docs/live-feed.md) -------------------------------------------------------------
+
+
+def transcript_message(call_id: str, utterance: Utterance, text: Redacted) -> dict[str, Any]:
+    """A transcript line (partial or final): its redacted text with the utterance's place and times."""
+    return {
+        "type": "transcript",
+        "call_id": call_id,
+        "speaker": str(utterance.speaker),
+        "channel": utterance.channel,
+        "index": utterance.index,
+        "text": text,
+        "start": round(utterance.start, 3),
+        "end": round(utterance.end, 3),
+        "final": utterance.final,
+    }
+
+
+def finding_message(finding: Finding, wall: float) -> dict[str, Any]:
+    """A finding as raised (its JSON is redacted by the engine)."""
+    return {"type": "finding", "call_id": finding.call_id, "finding": finding.to_json(), "wall_time": wall}
+
+
+def clock_message(call_id: str, audio_time: float) -> dict[str, Any]:
+    """The call's audio clock advanced (deadlines may have passed)."""
+    return {"type": "clock", "call_id": call_id, "audio_time": audio_time}
+
+
+def call_ended_message(call_id: str, reason: str, ended_wall: float, report: dict[str, Any]) -> dict[str, Any]:
+    """The call ended, with its scored report."""
+    return {"type": "call_ended", "call_id": call_id, "reason": reason, "ended_wall": ended_wall, "report": report}
 
 
 @dataclass(slots=True)

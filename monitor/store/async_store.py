@@ -29,6 +29,7 @@ from monitor.store.records import (
 )
 from rules.events import Utterance
 from rules.findings import Finding
+from rules.redact import Redacted
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -131,7 +132,7 @@ class AsyncStore:
         """See `Store.mark_incomplete_on_startup`."""
         return await self._run(self.store.mark_incomplete_on_startup, reason=reason)
 
-    async def add_transcript(self, utterance: Utterance, *, redacted_text: str) -> bool:
+    async def add_transcript(self, utterance: Utterance, *, redacted_text: Redacted) -> bool:
         """See `Store.add_transcript`."""
         return await self._run(self.store.add_transcript, utterance, redacted_text=redacted_text)
 

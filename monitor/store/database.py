@@ -32,18 +32,21 @@ from monitor.store.records import (
     StoreError,
 )
 from monitor.store.rows import (
+    alert_payload,
     alert_topic,
     consent_from_finding,
     dumps,
     enqueue,
     insert_consent,
     insert_finding,
+    score_payload,
     score_topic,
 )
 from monitor.store.schema import SchemaError, migrate
 from monitor.store.trust import TrustOps, flags_transcript_erasure
 from rules.events import Utterance
 from rules.findings import Finding
+from rules.redact import Redacted
 
 log = logging.getLogger(__name__)
 
@@ -170,17 +173,10 @@ class Store(TrustOps):
                 raise StoreError(f"call_ended: call {call_id!r} is not stored (call_started was never recorded)")
             if report_json is None:
                 return None
-            payload = {
-                "type": "score",
-                "call_id": call_id,
-                "status": status,
-                "end_reason": end_reason,
-                "passed": passed,
-                "score": score,
-                "audio_seconds": round(audio_seconds, 3),
-                "ended_wall": ended_wall,
-                "report": report_json,
-            }
+            payload = score_payload(
+                call_id, report_json, status=status, end_reason=end_reason, passed=passed, score=score,
+                audio_seconds=audio_seconds, ended_wall=ended_wall,
+            )
             return enqueue(conn, self._keys, call_id, score_topic(call_id), payload, None, ended_wall)
 
     def mark_incomplete_on_startup(self, *, reason: str = "service-restart") -> list[str]:
@@ -194,7 +190,7 @@ class Store(TrustOps):
 
     # -- transcript, findings, consent ------------------------------------------------------------------------
 
-    def add_transcript(self, utterance: Utterance, *, redacted_text: str) -> bool:
+    def add_transcript(self, utterance: Utterance, *, redacted_text: Redacted) -> bool:
         """Store a FINAL utterance with its redacted text (encrypted); partials are ignored (returns False).
 
         Nothing more is stored of a call whose customer withdrew consent (its transcript is erased by the purge).
@@ -248,7 +244,7 @@ class Store(TrustOps):
                         "WHERE call_id = ? AND transcript_erase_wall IS NULL",
                         (wall, finding.call_id),
                     )
-                payload = {"type": "finding", **data, "wall_time": wall}
+                payload = alert_payload(data, wall)
                 topic = alert_topic(finding.call_id)
                 seqs.append(enqueue(conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall))
         return seqs

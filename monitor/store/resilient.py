@@ -34,9 +34,10 @@ from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
 from monitor.store.guard import DigitGuard
 from monitor.store.records import Acknowledgement, CallStatus, OutboxRow, StoreError
-from monitor.store.rows import alert_topic, dumps, score_topic
+from monitor.store.rows import alert_payload, alert_topic, dumps, score_payload, score_topic
 from rules.events import Utterance
 from rules.findings import Finding
+from rules.redact import Redacted
 
 log = logging.getLogger("callwarden.storage")
 
@@ -178,7 +179,7 @@ class ResilientStore(AsyncStore):
         self._succeeded()
         return started
 
-    async def add_transcript(self, utterance: Utterance, *, redacted_text: str) -> bool:
+    async def add_transcript(self, utterance: Utterance, *, redacted_text: Redacted) -> bool:
         """See `Store.add_transcript`; False when it could not be written (the line is lost from the report)."""
         try:
             stored = await super().add_transcript(utterance, redacted_text=redacted_text)
@@ -200,7 +201,7 @@ class ResilientStore(AsyncStore):
                 self._succeeded()
                 return seqs
         for finding in findings:
-            payload = {"type": "finding", **finding.to_json(), "wall_time": wall}
+            payload = alert_payload(finding.to_json(), wall)
             self._hold(finding.call_id, alert_topic(finding.call_id), payload, finding.finding_id, wall)
         seqs = [self._next_memory_seq + i for i in range(len(findings), 0, -1)]
         if findings:
@@ -239,17 +240,12 @@ class ResilientStore(AsyncStore):
                 return seq
         if report is None:
             return None
-        payload = {
-            "type": "score",
-            "call_id": call_id,
-            "status": status,
-            "end_reason": end_reason,
-            "passed": report.get("passed") if passed is None else passed,
-            "score": report.get("score") if score is None else score,
-            "audio_seconds": round(audio_seconds, 3),
-            "ended_wall": ended_wall,
-            "report": dict(report),
-        }
+        payload = score_payload(
+            call_id, report, status=status, end_reason=end_reason,
+            passed=report.get("passed") if passed is None else passed,
+            score=report.get("score") if score is None else score,
+            audio_seconds=audio_seconds, ended_wall=ended_wall,
+        )
         self._hold(call_id, score_topic(call_id), payload, None, ended_wall)
         self._notify()
         return self._next_memory_seq + 1

@@ -31,6 +31,36 @@ def score_topic(call_id: str) -> str:
     return f"calls/{topic_segment(call_id)}/score"
 
 
+def alert_payload(finding_json: Mapping[str, Any], wall: float) -> dict[str, Any]:
+    """The MQTT alert message of a finding (its JSON, redacted by the engine) raised at `wall`."""
+    return {"type": "finding", **finding_json, "wall_time": wall}
+
+
+def score_payload(
+    call_id: str,
+    report: Mapping[str, Any],
+    *,
+    status: str,
+    end_reason: str,
+    passed: bool | None,
+    score: float | None,
+    audio_seconds: float,
+    ended_wall: float,
+) -> dict[str, Any]:
+    """The MQTT score message of an ended call."""
+    return {
+        "type": "score",
+        "call_id": call_id,
+        "status": status,
+        "end_reason": end_reason,
+        "passed": passed,
+        "score": score,
+        "audio_seconds": round(audio_seconds, 3),
+        "ended_wall": ended_wall,
+        "report": dict(report),
+    }
+
+
 def dumps(value: Any) -> str:
     """Compact JSON (UTF-8 kept, unknown objects as str)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
