@@ -18,19 +18,12 @@ from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utte
 from rules.findings import Finding
 from rules.packs import RuleSet
 from rules.redact import Redacted
-from streams.codecs import AudioFormat, Encoding
+from streams.codecs import AudioFormat
 from streams.pipeline import CallStream
 from streams.protocols.base import AudioChunk, CallOpened
 
 log = logging.getLogger("callwarden.session")
 
-WIRE_ENCODINGS: dict[str, Encoding] = {
-    "mulaw": Encoding.MULAW,
-    "alaw": Encoding.ALAW,
-    "pcm_s16le": Encoding.S16LE,
-    "pcm_u8": Encoding.U8,
-}
-SILENCE_BYTE: dict[str, bytes] = {"mulaw": b"\xff", "alaw": b"\xd5", "pcm_s16le": b"\x00", "pcm_u8": b"\x80"}
 MAX_GAP_SECONDS = 5.0  # a position jump larger than this is filled only this far (lost audio, not a pause)
 
 
@@ -109,7 +102,7 @@ class CallSession:
         self._unrefined: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
         """Per leg: alerts raised on a wordless partial (finding id, the partial's words), awaiting word times."""
         # The stream has one channel per leg; a chunk carries all legs interleaved or (Twilio) a single leg.
-        self.fmt = AudioFormat(WIRE_ENCODINGS[opened.audio.encoding], opened.audio.sample_rate, len(opened.legs))
+        self.fmt = AudioFormat(opened.audio.encoding, opened.audio.rate, len(opened.legs))
         self._fed: dict[int, int] = {leg.index: 0 for leg in opened.legs}
         self._group = asyncio.TaskGroup()
         self._stream: CallStream | None = None
@@ -159,13 +152,12 @@ class CallSession:
         if self._ended:
             return
         fmt = self.opened.audio
-        width = fmt.sample_width
-        frame = width * len(chunk.legs)
+        frame = fmt.sample_width * len(chunk.legs)
         payload = chunk.payload
         fed = self._fed[chunk.legs[0]]
         if chunk.position > fed:
-            gap = min(chunk.position - fed, int(MAX_GAP_SECONDS * fmt.sample_rate))
-            payload = SILENCE_BYTE[fmt.encoding] * (gap * frame) + payload
+            gap = min(chunk.position - fed, int(MAX_GAP_SECONDS * fmt.rate))
+            payload = AudioFormat(fmt.encoding, fmt.rate, len(chunk.legs)).silence(gap) + payload
         elif chunk.position < fed:
             payload = payload[(fed - chunk.position) * frame :]
         if not payload:
@@ -174,8 +166,8 @@ class CallSession:
         wall = self.wall()
         for leg in chunk.legs:
             self._fed[leg] = fed + frames
-            self.arrivals.mark(leg, self._fed[leg] / fmt.sample_rate, wall)
-        self.host.audio_received(self.opened.protocol, frames / fmt.sample_rate)
+            self.arrivals.mark(leg, self._fed[leg] / fmt.rate, wall)
+        self.host.audio_received(self.opened.protocol, frames / fmt.rate)
         try:
             if len(chunk.legs) == self.fmt.channels:
                 await self._stream.feed(payload)

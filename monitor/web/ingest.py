@@ -169,6 +169,10 @@ class IngestConnection:
         elif isinstance(output, CallClosed):
             await self._end(output.reason)
         elif isinstance(output, Close):
+            failure = self.protocol.failure
+            if failure is not None:  # a bug in the protocol core: it kept the exception, log it with its traceback
+                log.error("%s protocol core failed; closing with %d", self.protocol.protocol, output.code,
+                          exc_info=(type(failure), failure, failure.__traceback__))
             await self._close(output.code, output.reason)
         elif isinstance(output, Notice):
             log.debug("%s: %s %s", self.protocol.protocol, output.kind, output.detail)
