@@ -30,12 +30,18 @@ class CallRedaction:
         """The redacted text of a transcript line (updates the call's context)."""
         return self.redactor.redact_utterance(utterance)
 
+    def _min_digits(self, spans: list[tuple[float, float]]) -> int | None:
+        """The shortest spoken run to mask in text about speech in `spans` (None: no context, nothing to add)."""
+        contexts = [self.redactor.context(start, end) for start, end in spans]
+        if any(cvv for cvv, _ in contexts):
+            return 1
+        return PAYMENT_MASK_MIN_DIGITS if any(payment for _, payment in contexts) else None
+
     def finding(self, finding: Finding) -> Finding:
         """`finding` with the spoken numbers of its texts masked as the call's context requires."""
-        in_cvv, in_payment = self.redactor.context(finding.start, finding.end)
-        if not (in_cvv or in_payment):
+        min_digits = self._min_digits([(finding.start, finding.end)])
+        if min_digits is None:
             return finding
-        min_digits = 1 if in_cvv else PAYMENT_MASK_MIN_DIGITS
         changes: dict[str, Any] = {}
         for name in ("reason", "evidence"):
             text = getattr(finding, name)
@@ -48,12 +54,26 @@ class CallRedaction:
         return dataclasses.replace(finding, **changes) if changes else finding
 
     def report(self, report: dict[str, Any]) -> dict[str, Any]:
-        """The call's report with spoken numbers masked as anywhere in the call the context required."""
-        in_cvv, in_payment = self.redactor.context(-math.inf, math.inf)
-        if not (in_cvv or in_payment):
-            return report
-        masked: dict[str, Any] = _mask_strings(report, self.language, 1 if in_cvv else PAYMENT_MASK_MIN_DIGITS)
-        return masked
+        """The call's report with each finding's (and each item's, by its findings) spoken numbers masked as the
+        context of that finding requires; entries without times are judged against the whole call."""
+        spans = {f.get("finding_id"): (f.get("start"), f.get("end")) for f in report.get("findings", ())}
+        whole = (-math.inf, math.inf)
+
+        def masked(entry: Any, entry_spans: list[tuple[Any, Any]]) -> Any:
+            timed = [(s, e) if isinstance(s, float | int) and isinstance(e, float | int) else whole
+                     for s, e in entry_spans or [whole]]
+            min_digits = self._min_digits(timed)
+            return entry if min_digits is None else _mask_strings(entry, self.language, min_digits)
+
+        out = dict(report)
+        if isinstance(report.get("findings"), list):
+            out["findings"] = [masked(f, [spans[f.get("finding_id")]]) for f in report["findings"]]
+        if isinstance(report.get("items"), list):
+            out["items"] = [
+                masked(item, [spans[i] for i in item.get("finding_ids", ()) if i in spans])
+                for item in report["items"]
+            ]
+        return out
 
 
 def mask_spoken_numbers(text: str, language: str, min_digits: int) -> Redacted:
