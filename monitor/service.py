@@ -25,6 +25,7 @@ from monitor.sinks.live import (
 from monitor.sinks.mqtt import MqttAlertSink
 from monitor.sinks.outbox import LogAlertSink, OutboxSink
 from monitor.store.crypto import DataKeyError, resolve_data_keys
+from monitor.store.database import Store
 from monitor.store.gdpr import retention_task
 from monitor.store.records import StoreError
 from monitor.store.resilient import ResilientStore
@@ -81,7 +82,7 @@ class Service:
             store = await ResilientStore.open(self.config.db_path, keys)
             self._store = await self._stack.enter_async_context(store)
             self._store.attach_metrics(self.metrics)
-            stale = await self.store.mark_incomplete_on_startup()
+            stale = await self.store.run(Store.mark_incomplete_on_startup)
             if stale:
                 log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
             pipeline = PipelineConfig(

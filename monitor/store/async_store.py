@@ -1,4 +1,6 @@
-"""The asyncio facade of the store: every call runs, in submission order, on one dedicated worker thread.
+"""The asyncio face of the store: `await store.run(Store.query, …)` runs any query, in submission order, on one
+dedicated worker thread; the writes that feed the outbox (and that `ResilientStore` keeps alive on a failing disk)
+have methods of their own.
 
 Like aiomqtt sends blocking work to executors, `AsyncStore` never blocks the event loop on SQLite; a
 single-thread executor keeps writes in the order they were awaited. Methods that enqueue outbox rows
@@ -12,20 +14,14 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
 from monitor.store.records import (
     Acknowledgement,
-    AuditEntry,
-    CallDetail,
     CallStatus,
-    CallSummary,
-    ConsentProof,
-    ConsentRecord,
     OutboxRow,
-    PurgeCutoffs,
 )
 from rules.events import Utterance
 from rules.findings import Finding
@@ -48,6 +44,11 @@ class AsyncStore:
         """Open the database at `path` (without blocking the loop); `keys` as in `Store.open`."""
         store = await asyncio.get_running_loop().run_in_executor(None, Store.open, path, keys)
         return cls(store)
+
+    async def run(self, fn: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(store, *args, **kwargs)` on the store's thread — the one way to run a query off the loop, e.g.
+        `await store.run(Store.get_call, call_id)`. Writes that feed the outbox or need resilience have methods."""
+        return await self._run(fn, self.store, *args, **kwargs)
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
@@ -128,10 +129,6 @@ class AsyncStore:
             self._notify()
         return seq
 
-    async def mark_incomplete_on_startup(self, *, reason: str = "service-restart") -> list[str]:
-        """See `Store.mark_incomplete_on_startup`."""
-        return await self._run(self.store.mark_incomplete_on_startup, reason=reason)
-
     async def add_transcript(self, utterance: Utterance, *, redacted_text: Redacted) -> bool:
         """See `Store.add_transcript`."""
         return await self._run(self.store.add_transcript, utterance, redacted_text=redacted_text)
@@ -143,64 +140,15 @@ class AsyncStore:
             self._notify()
         return seqs
 
-    async def add_consent_record(self, record: ConsentRecord) -> None:
-        """See `Store.add_consent_record`."""
-        await self._run(self.store.add_consent_record, record)
-
     async def acknowledge(
         self, finding_id: str, who: str, *, note: str = "", wall_time: float | None = None
     ) -> Acknowledgement:
         """See `Store.acknowledge`."""
         return await self._run(self.store.acknowledge, finding_id, who, note=note, wall_time=wall_time)
 
-    # -- reads -----------------------------------------------------------------------------------------------
-
-    async def list_calls(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        agent: str | None = None,
-        rule: str | None = None,
-        severity: str | None = None,
-        passed: bool | None = None,
-        statuses: tuple[CallStatus, ...] = (),
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[CallSummary]:
-        """See `Store.list_calls`."""
-        return await self._run(
-            self.store.list_calls,
-            since=since,
-            until=until,
-            agent=agent,
-            rule=rule,
-            severity=severity,
-            passed=passed,
-            statuses=statuses,
-            limit=limit,
-            offset=offset,
-        )
-
-    async def get_call(self, call_id: str) -> CallDetail | None:
-        """See `Store.get_call`."""
-        return await self._run(self.store.get_call, call_id)
-
-    async def get_report(self, call_id: str) -> dict[str, Any] | None:
-        """See `Store.get_report`."""
-        return await self._run(self.store.get_report, call_id)
-
-    async def consent_record(self, call_id: str) -> ConsentProof | None:
-        """See `Store.consent_record`."""
-        return await self._run(self.store.consent_record, call_id)
-
     async def check_writable(self) -> str | None:
         """See `Store.check_writable`."""
         return await self._run(self.store.check_writable)
-
-    async def integrity_check(self) -> list[str]:
-        """See `Store.integrity_check`."""
-        return await self._run(self.store.integrity_check)
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
@@ -220,47 +168,3 @@ class AsyncStore:
         """See `Store.outbox_depth`."""
         return await self._run(self.store.outbox_depth)
 
-    async def purge_delivered(self, before_wall: float) -> int:
-        """See `Store.purge_delivered`."""
-        return await self._run(self.store.purge_delivered, before_wall)
-
-    # -- trust: audit, erasure, retention --------------------------------------------------------------------
-
-    async def audit(
-        self,
-        actor: str,
-        action: str,
-        *,
-        source: str,
-        role: str = "",
-        call_id: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> int:
-        """See `Store.audit`."""
-        return await self._run(
-            self.store.audit, actor, action, source=source, role=role, call_id=call_id, detail=detail
-        )
-
-    async def audit_entries(
-        self, *, since: float | None = None, call_id: str | None = None, action: str | None = None, limit: int = 200
-    ) -> list[AuditEntry]:
-        """See `Store.audit_entries`."""
-        return await self._run(self.store.audit_entries, since=since, call_id=call_id, action=action, limit=limit)
-
-    async def erase_call(self, call_id: str, *, actor: str, source: str, role: str = "") -> dict[str, int]:
-        """See `Store.erase_call`."""
-        return await self._run(self.store.erase_call, call_id, actor=actor, source=source, role=role)
-
-    async def erase_customer(
-        self, number: str, *, actor: str, source: str, role: str = ""
-    ) -> tuple[list[str], list[str]]:
-        """See `Store.erase_customer`."""
-        return await self._run(self.store.erase_customer, number, actor=actor, source=source, role=role)
-
-    async def export_call(self, call_id: str) -> tuple[CallDetail, list[AuditEntry]] | None:
-        """See `Store.export_call`."""
-        return await self._run(self.store.export_call, call_id)
-
-    async def purge(self, cutoffs: PurgeCutoffs, *, actor: str = "system", source: str = "service") -> dict[str, int]:
-        """See `Store.purge`."""
-        return await self._run(self.store.purge, cutoffs, actor=actor, source=source)

@@ -12,6 +12,7 @@ from typing import Any
 
 from monitor.config.trust import RetentionConfig
 from monitor.store.async_store import AsyncStore
+from monitor.store.database import Store
 from monitor.store.records import AuditEntry, CallDetail, PurgeCutoffs, detail_json
 
 log = logging.getLogger("callwarden.gdpr")
@@ -39,7 +40,7 @@ def purge_cutoffs(retention: RetentionConfig, now: float) -> PurgeCutoffs:
 
 async def purge_once(store: AsyncStore, retention: RetentionConfig, *, now: float | None = None) -> dict[str, int]:
     """One retention purge (also deletes transcripts of calls whose consent was withdrawn)."""
-    return await store.purge(purge_cutoffs(retention, time.time() if now is None else now))
+    return await store.run(Store.purge, purge_cutoffs(retention, time.time() if now is None else now))
 
 
 async def purge_periodically(store: AsyncStore, retention: RetentionConfig) -> None:

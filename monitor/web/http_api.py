@@ -19,6 +19,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from monitor.access.users import PUBLIC_PATHS, Principal
+from monitor.store.database import Store
 from monitor.store.records import detail_json, summary_json
 
 if TYPE_CHECKING:
@@ -99,7 +100,8 @@ class HttpApi:
 
     async def _calls(self, q: dict[str, str]) -> Response:
         passed = {"true": True, "false": False}.get(q.get("passed", "").lower()) if q.get("passed") else None
-        calls = await self.service.store.list_calls(
+        calls = await self.service.store.run(
+            Store.list_calls,
             since=_number(q, "since"),
             until=_number(q, "until"),
             agent=q.get("agent") or None,
@@ -116,13 +118,13 @@ class HttpApi:
         if sub == "export":
             return await self._export(call_id, who)
         if sub == "consent":
-            proof = await self.service.store.consent_record(call_id)
+            proof = await self.service.store.run(Store.consent_record, call_id)
             if proof is None:
                 return json_response({"error": f"no call {call_id[:128]}"}, 404)
             return json_response(dataclasses.asdict(proof))
         if sub:
             return json_response({"error": f"unknown call resource {sub[:64]!r}"}, 404)
-        detail = await self.service.store.get_call(call_id)
+        detail = await self.service.store.run(Store.get_call, call_id)
         if detail is None:
             return json_response({"error": f"no call {call_id[:128]}"}, 404)
         await self._record(who, "view", call_id)
@@ -133,7 +135,7 @@ class HttpApi:
 
         if not who.is_admin:
             return json_response({"error": "export needs the admin role"}, 403)
-        exported = await self.service.store.export_call(call_id)
+        exported = await self.service.store.run(Store.export_call, call_id)
         if exported is None:
             return json_response({"error": f"no call {call_id[:128]}"}, 404)
         await self._record(who, "export", call_id)
@@ -142,7 +144,8 @@ class HttpApi:
     async def _audit(self, q: dict[str, str], who: Principal) -> Response:
         if not who.is_admin:
             return json_response({"error": "the audit log needs the admin role"}, 403)
-        entries = await self.service.store.audit_entries(
+        entries = await self.service.store.run(
+            Store.audit_entries,
             since=_number(q, "since"),
             call_id=q.get("call_id") or None,
             action=q.get("action") or None,
@@ -152,7 +155,7 @@ class HttpApi:
 
     async def _record(self, who: Principal, action: str, call_id: str) -> None:
         try:
-            await self.service.store.audit(who.name, action, source="api", role=who.role, call_id=call_id)
+            await self.service.store.run(Store.audit, who.name, action, source="api", role=who.role, call_id=call_id)
         except Exception:  # the answer is not withheld because the audit log could not be written; it is logged
             log.exception("audit log: could not record %s of call %s by %s", action, call_id, who.name)
 

@@ -14,6 +14,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from monitor.access.users import Principal
+from monitor.store.database import Store
 from monitor.store.records import StoreError
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ async def _acknowledge(
     )
     log.info("finding %s acknowledged by %s", finding_id, ack.who)
     with contextlib.suppress(Exception):
-        await service.store.audit(
+        await service.store.run(
+            Store.audit,
             who, "ack", source="live", role=principal.role, call_id=call_id, detail={"finding_id": finding_id}
         )
 
@@ -104,7 +106,9 @@ async def _erase(ws: ServerConnection, service: Service, request: dict[str, obje
         reply = {"type": "error", "call_id": call_id, "error": "erasure needs the admin role"}
     else:
         try:
-            rows = await service.store.erase_call(call_id, actor=principal.name, source="live", role=principal.role)
+            rows = await service.store.run(
+                Store.erase_call, call_id, actor=principal.name, source="live", role=principal.role
+            )
             reply = {"type": "erased", "call_id": call_id, "rows": rows}
         except StoreError as exc:
             reply = {"type": "error", "call_id": call_id, "error": str(exc)[:200]}

@@ -98,4 +98,4 @@ async def test_async_store_keeps_submission_order_and_wakes_listeners(tmp_path: 
         assert len(wakeups) == 31
         assert await astore.mark_delivered(r.seq for r in rows) == 30
         assert await astore.outbox_depth() == 1
-        assert await astore.integrity_check() == []
+        assert await astore.run(Store.integrity_check) == []
