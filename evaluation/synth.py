@@ -125,36 +125,16 @@ def spoken_digits(
     return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
 
 
+def _raw_mono(rate: int) -> list[str]:
+    """sox's description of headerless mono s16le at `rate` read from / written to a pipe."""
+    return ["-t", "raw", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed", "-"]
+
+
 def _resample(pcm: Pcm, src: int, dst: int) -> Pcm:
     if src == dst:
         return pcm
     sox = subprocess.run(
-        [
-            _tool("sox"),
-            "-R",  # repeatable: dither seeded, so the same call renders to the same samples
-            "-t",
-            "raw",
-            "-r",
-            str(src),
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed",
-            "-",
-            "-t",
-            "raw",
-            "-r",
-            str(dst),
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed",
-            "-",
-        ],
+        [_tool("sox"), "-R", *_raw_mono(src), *_raw_mono(dst)],  # -R: repeatable dither, same call → same samples
         input=pcm.astype("<i2").tobytes(),
         capture_output=True,
         check=False,

@@ -24,11 +24,11 @@ from monitor.sinks.live import (
 )
 from monitor.sinks.mqtt import MqttAlertSink
 from monitor.sinks.outbox import LogAlertSink, OutboxSink
+from monitor.store.async_store import AsyncStore
 from monitor.store.crypto import DataKeyError, resolve_data_keys
 from monitor.store.database import Store
 from monitor.store.gdpr import retention_task
 from monitor.store.records import StoreError
-from monitor.store.resilient import ResilientStore
 from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
@@ -57,13 +57,13 @@ class Service:
         self.sessions: dict[str, CallSession] = {}
         self._stack = AsyncExitStack()
         self.latency = AlertLatency(self.metrics.speech_to_alert_seconds)
-        self._store: ResilientStore | None = None
+        self._store: AsyncStore | None = None
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
         self.ready_reason: str | None = "starting"
 
     @property
-    def store(self) -> ResilientStore:
+    def store(self) -> AsyncStore:
         assert self._store is not None, "Service not started"
         return self._store
 
@@ -79,7 +79,7 @@ class Service:
                 keys = resolve_data_keys(self.config.encryption, self.config.data_dir)
             except DataKeyError as exc:  # reported like any unusable data directory (serve exits 4)
                 raise StoreError(f"data key: {exc}") from exc
-            store = await ResilientStore.open(self.config.db_path, keys)
+            store = await AsyncStore.open(self.config.db_path, keys)
             self._store = await self._stack.enter_async_context(store)
             self._store.attach_metrics(self.metrics)
             stale = await self.store.run(Store.mark_incomplete_on_startup)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evaluation.analyze import CallAnalysis, analyze_files, offline_config
+from monitor.cli.options import add_model_options
 from rules.eventlog import dumps_event
 from rules.events import CallStarted, Event, Utterance
 from rules.packs import PackError, RuleSet, load_packs
@@ -51,8 +52,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--transcript", action="store_true", help="also print the redacted transcript")
     parser.add_argument("--pass-mark", type=float, default=80.0, help="score a call needs to pass (default 80)")
-    parser.add_argument("--model", default=None, help="Vosk model directory (default: $CALLWARDEN_MODEL or cache)")
-    parser.add_argument("--lang", default="en-us", help="model language (default en-us)")
+    add_model_options(parser)
     parser.set_defaults(func=run)
     return parser
 

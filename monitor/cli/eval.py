@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from evaluation.corpus_labels import LabelsError
 from evaluation.run import CallEvaluation, CorpusEvaluation, evaluate_corpus, load_corpus
 from evaluation.scoring import RuleScore, recall_by, total_score
+from monitor.cli.options import add_model_options
 from rules.packs import PackError, load_packs
 from streams.audiofile import AudioFileError
 from streams.transcriber import AsrConfig
@@ -41,8 +42,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--json-out", type=Path, metavar="FILE", help="also write the JSON results to FILE")
     parser.add_argument("--workers", type=int, default=1, help="calls analysed at once (decoding threads; default 1)")
     parser.add_argument("--quiet", action="store_true", help="no per-call progress on stderr")
-    parser.add_argument("--model", default=None, help="Vosk model directory (default: $CALLWARDEN_MODEL or cache)")
-    parser.add_argument("--lang", default="en-us", help="model language (default en-us)")
+    add_model_options(parser)
     parser.set_defaults(func=run)
     return parser
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from monitor.cli.options import add_model_options
 from rules.events import Event, Utterance, Word
 from rules.redact import Redactor
 from streams.audiofile import AudioFileError, read_audio
@@ -37,8 +38,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print every event (partials, ticks…) as JSON lines")
     parser.add_argument("--realtime", action="store_true", help="feed the audio at real-time pace, like a live call")
-    parser.add_argument("--model", default=None, help="Vosk model directory (default: $CALLWARDEN_MODEL or cache)")
-    parser.add_argument("--lang", default="en-us", help="model language (default en-us)")
+    add_model_options(parser)
     parser.set_defaults(func=run)
     return parser
 
