@@ -81,9 +81,15 @@ class StorageMetrics:
 class AsyncStore:
     """The store on its own thread: `run` for queries, resilient methods for writes (see the module docstring)."""
 
-    def __init__(self, store: Store, *, fallback_limit: int = FALLBACK_OUTBOX_LIMIT) -> None:
+    def __init__(
+        self, store: Store, *, reader: Store | None = None, fallback_limit: int = FALLBACK_OUTBOX_LIMIT
+    ) -> None:
         self.store = store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callwarden-store")
+        self._reader = reader
+        self._read_executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="callwarden-store-read") if reader else self._executor
+        )
         self._outbox_listeners: list[Callable[[], None]] = []
         self._memory: deque[OutboxRow] = deque()
         self._fallback_limit = fallback_limit
@@ -99,13 +105,26 @@ class AsyncStore:
     async def open(cls, path: str | Path, keys: DataKeys | None = None) -> Self:
         """Open the database at `path` without blocking the loop (`keys` as in `Store.open`); a StoreError (naming
         the path) when it cannot be opened at all."""
-        store = await asyncio.get_running_loop().run_in_executor(None, Store.open, path, keys)
-        return cls(store)
+        loop = asyncio.get_running_loop()
+        store = await loop.run_in_executor(None, Store.open, path, keys)
+        try:
+            reader = await loop.run_in_executor(None, Store.open, path, store.keys)
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, reader=reader)
 
     async def run(self, fn: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`fn(store, *args, **kwargs)` on the store's thread — the one way to run a query off the loop, e.g.
-        `await store.run(Store.get_call, call_id)`. The writes (outbox, resilience) have methods."""
+        """`fn(store, *args, **kwargs)` on the writer's thread, after every write awaited before it, e.g.
+        `await store.run(Store.erase_call, call_id, …)`. The writes of a call (outbox, resilience) have methods."""
         return await self._run(fn, self.store, *args, **kwargs)
+
+    async def read(self, fn: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(reader, *args, **kwargs)` on the reading connection's own thread (WAL: it sees every committed write
+        and never waits behind an alert write), e.g. `await store.read(Store.get_call, call_id)`."""
+        reader = self._reader or self.store
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_executor, functools.partial(fn, reader, *args, **kwargs))
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
@@ -113,6 +132,9 @@ class AsyncStore:
 
     async def close(self) -> None:
         """Finish queued work, close the database and stop the worker thread."""
+        if self._reader is not None:
+            await self.read(Store.close)
+            self._read_executor.shutdown(wait=False)
         await self._run(self.store.close)
         self._executor.shutdown(wait=False)
 

@@ -100,7 +100,7 @@ class HttpApi:
 
     async def _calls(self, q: dict[str, str]) -> Response:
         passed = {"true": True, "false": False}.get(q.get("passed", "").lower()) if q.get("passed") else None
-        calls = await self.service.store.run(
+        calls = await self.service.store.read(
             Store.list_calls,
             since=_number(q, "since"),
             until=_number(q, "until"),
@@ -118,13 +118,13 @@ class HttpApi:
         if sub == "export":
             return await self._export(call_id, who)
         if sub == "consent":
-            proof = await self.service.store.run(Store.consent_record, call_id)
+            proof = await self.service.store.read(Store.consent_record, call_id)
             if proof is None:
                 return json_response({"error": f"no call {call_id[:128]}"}, 404)
             return json_response(dataclasses.asdict(proof))
         if sub:
             return json_response({"error": f"unknown call resource {sub[:64]!r}"}, 404)
-        detail = await self.service.store.run(Store.get_call, call_id)
+        detail = await self.service.store.read(Store.get_call, call_id)
         if detail is None:
             return json_response({"error": f"no call {call_id[:128]}"}, 404)
         await self._record(who, "view", call_id)
@@ -135,7 +135,7 @@ class HttpApi:
 
         if not who.is_admin:
             return json_response({"error": "export needs the admin role"}, 403)
-        exported = await self.service.store.run(Store.export_call, call_id)
+        exported = await self.service.store.read(Store.export_call, call_id)
         if exported is None:
             return json_response({"error": f"no call {call_id[:128]}"}, 404)
         await self._record(who, "export", call_id)
@@ -144,7 +144,7 @@ class HttpApi:
     async def _audit(self, q: dict[str, str], who: Principal) -> Response:
         if not who.is_admin:
             return json_response({"error": "the audit log needs the admin role"}, 403)
-        entries = await self.service.store.run(
+        entries = await self.service.store.read(
             Store.audit_entries,
             since=_number(q, "since"),
             call_id=q.get("call_id") or None,
