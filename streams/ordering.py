@@ -17,8 +17,9 @@ class AudioTimeOrder:
     decoded before the agent's "… the security code on the back?"). An utterance is released once the call clock —
     the minimum over legs of audio decoded — has reached its end: by then every other leg has emitted what it
     heard before that time. A leg's own order is kept (a partial never comes after its final): its times are made
-    non-decreasing before they are compared. A leg that receives no audio holds the others' utterances (as it holds
-    the call's ticks) until the call ends.
+    non-decreasing before they are compared. A leg that stops receiving audio would hold the others' utterances
+    (as it holds the call's ticks): `release` lets an utterance go anyway once the leading leg has decoded
+    `max_hold` seconds past it, so a silent or stalled leg delays the call's output by at most that much.
     """
 
     def __init__(self, legs: int) -> None:
@@ -36,8 +37,10 @@ class AudioTimeOrder:
         self._waiting[channel].append((key, self._seq, utterance))
         self._seq += 1
 
-    def release(self, clock: float) -> list[Utterance]:
-        """The queued utterances that end by `clock`, in audio-time order (ties: the order they came in)."""
+    def release(self, clock: float, lead: float = -math.inf, max_hold: float = math.inf) -> list[Utterance]:
+        """The queued utterances that end by `clock` — or `max_hold` seconds before `lead`, the furthest any leg has
+        decoded — in audio-time order (ties: the order they came in)."""
+        clock = max(clock, lead - max_hold)
         out: list[Utterance] = []
         while True:
             heads = [(q[0][0], q[0][1], leg) for leg, q in enumerate(self._waiting) if q]

@@ -281,7 +281,9 @@ class CallStream:
             self._order.add(event)
         clock = self.clock
         done = self._finished_legs == len(self._legs)
-        for event in self._order.flush() if done else self._order.release(clock):
+        lead = max(leg.decoded for leg in self._legs)
+        hold = self.asr.config.max_queued_seconds  # a stalled leg delays the others by at most this much audio
+        for event in self._order.flush() if done else self._order.release(clock, lead, hold):
             self._events.put_nowait(event)
         if clock >= self._next_tick:
             self._events.put_nowait(AudioTick(self.call_id, round(clock, 3)))
