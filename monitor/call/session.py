@@ -215,9 +215,10 @@ class CallSession:
         arrivals = []
         for finding in findings:
             arrived = self.arrivals.arrival(finding.channel, finding.end) if finding.channel >= 0 else None
-            refining = bool(wordless) and arrived is not None
-            if refining and wordless:
+            refining = False
+            if wordless and arrived is not None:
                 self._unrefined.setdefault(finding.channel, []).append((finding.finding_id, wordless))
+                refining = True
             arrivals.append(Arrival(arrived, refining))
         await self.host.findings(findings, arrivals, self.wall())
 
