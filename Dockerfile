@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY rules ./rules
 COPY streams ./streams
 COPY monitor ./monitor
+COPY evaluation ./evaluation
 # The rules engine is compiled with mypyc in the installed package (monitor/native.py; about twice as fast).
 RUN pip install --no-cache-dir . mypy \
  && callwarden native build \

@@ -1,9 +1,9 @@
 """Speech-to-alert latency benchmark: Twilio Media Streams calls at real-time pace → PAN alert on a real MQTT broker.
 
 Run: .venv/bin/python bench/alert_latency.py [--calls 24] [--concurrency 3] [--json out.json]
-The real service (monitor.server.run_server, real Vosk model, MQTT sink) runs in-process next to a real Mosquitto
+The real service (monitor.web.server.run_server, real Vosk model, MQTT sink) runs in-process next to a real Mosquitto
 and an aiomqtt subscriber. Each call is a synthesized stereo call (espeak-ng voices, the card number read digit by
-digit by a real FSDD voice) streamed with monitor.feeders.stream_twilio at real-time pace, `--concurrency` at a
+digit by a real FSDD voice) streamed with evaluation.feeders.stream_twilio at real-time pace, `--concurrency` at a
 time (starts staggered). Latency, measured outside the service: subscriber receive wall time of the first
 `pan_detected` alert − wall time the feeder sent the audio holding the end of the card's last digit
 (FeedLog.wall_when_sent). It is negative when a partial transcript completes the card before the last digit's
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from monitor.feeders import stream_twilio  # noqa: E402
+from evaluation.feeders import stream_twilio  # noqa: E402
 from streams.models import resolve  # noqa: E402
 from tests.conftest import MosquittoBroker, free_port  # noqa: E402
 from tests.monitor.service_harness import (  # noqa: E402

@@ -11,10 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitor.analyze import CallAnalysis, TranscriptLine, analyze_files
+from evaluation.analyze import CallAnalysis, TranscriptLine, analyze_files
+from evaluation.corpus import write_corpus
+from evaluation.corpus_labels import CallLabels, LabelCheck, check_findings, load_labels
 from rules.packs import load_packs
-from streams.corpus import write_corpus
-from streams.corpus_labels import CallLabels, LabelCheck, check_findings, load_labels
 
 
 def _snippet(lines: tuple[TranscriptLine, ...], check: LabelCheck, width: int = 160) -> str:

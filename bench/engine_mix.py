@@ -1,6 +1,6 @@
 """Realistic-mix workload for bench/engine.py: the synthesized corpus's scripted calls as Vosk streams them.
 
-Each call is one of the corpus scenarios (streams/corpus.py: 18 calls, 164 turns, 13 of them reading digits, so
+Each call is one of the corpus scenarios (evaluation/corpus.py: 18 calls, 164 turns, 13 of them reading digits, so
 ~8 % of utterances hold a number). The turns are streamed the way streams/transcriber.py emits Vosk results:
 a partial every 0.3 s of audio when its text changed (no words, start = end = the leg's position; the text grows
 at the speaking rate of the corpus voices, ~2.3 words/s), then a final with timed words; AudioTicks every second.
@@ -15,8 +15,8 @@ import math
 import random
 import re
 
+from evaluation.corpus import scenarios
 from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance, Word
-from streams.corpus import scenarios
 
 WORDS_PER_SECOND = 2.3
 PARTIAL_EVERY = 0.3

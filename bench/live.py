@@ -33,7 +33,7 @@ from bench.live_profile import profiled, recognizer_growth  # noqa: E402
 from bench.live_report import Findings, PeerLatency, ThroughputRow, render_section, write_section  # noqa: E402
 from bench.live_service import AlertCollector, ResourceSampler, ServiceProcess, running_service  # noqa: E402
 from bench.live_stage import StageResult, run_stage  # noqa: E402
-from monitor.feeders import stream_twilio  # noqa: E402
+from evaluation.feeders import stream_twilio  # noqa: E402
 from streams.models import resolve  # noqa: E402
 from streams.tuning import TELEPHONY_ENDPOINTS, load_tuned_model, tuned_model_dir  # noqa: E402
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.synth import Pcm, SynthCall, Turn, render_call
 from rules.events import Speaker
 from streams.codecs import AudioFormat, Encoding, decode, encode
-from streams.synth import Pcm, SynthCall, Turn, render_call
 
 REPO = Path(__file__).resolve().parents[1]
 FSDD = (REPO / ".." / "shared" / "data" / "audio" / "fsdd").resolve()

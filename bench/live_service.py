@@ -65,7 +65,7 @@ class ServiceProcess:
         entry = (
             [str(Path(sys.executable).parent / "callwarden")]
             if self.root is None
-            else [sys.executable, "-m", "monitor.cli"]
+            else [sys.executable, "-m", "monitor.cli.main"]
         )
         command = [*entry, "serve", "--config", str(self.config)]
         env = {**os.environ, "PYTHONPATH": str(self.root)} if self.root else None

@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.live_calls import LabelledCall
 from bench.live_service import AlertCollector, LoopProbe, ResourceSampler, ServiceProcess, scrape_lag
-from monitor.feeders import FeedLog, stream_twilio
+from evaluation.feeders import FeedLog, stream_twilio
 
 CARD_OUTCOMES = ("pan_detected", "possible_pan")
 DISCLOSURE_OUTCOMES = ("said",)

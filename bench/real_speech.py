@@ -2,7 +2,7 @@
 
 Each recording under ../shared/data/audio (the acted auto-repair call, the LibriVox clips, JFK, the Vosk digit
 reading, the short fixtures; the single FSDD digits are left out) goes through `callwarden analyze`'s path
-(monitor.analyze.analyze_files: per-leg Vosk, then the rules engine). A mono recording is one leg, heard as the
+(evaluation.analyze.analyze_files: per-leg Vosk, then the rules engine). A mono recording is one leg, heard as the
 agent; its events are then replayed with the speaker swapped, so the customer-side rules hear it too.
 Prints one line per high/critical finding (file, heard as, rule, outcome, time, redacted evidence) and a count.
 Run: .venv/bin/python bench/real_speech.py [--json]
@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from monitor.analyze import analyze_files  # noqa: E402
+from evaluation.analyze import analyze_files  # noqa: E402
 from rules.engine import CallMonitor  # noqa: E402
 from rules.events import Event, Speaker, Utterance  # noqa: E402
 from rules.findings import Finding, Severity  # noqa: E402

@@ -17,7 +17,6 @@ SPEECH_TO_ALERT_BUCKETS = (
 """Seconds from the last word's audio arriving to the alert handed to the sink (the promise: under 1 s). Fine
 below 1 s so that a bucket-interpolated p50 lands within ~25 ms of the true one."""
 ASR_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
-RTF_BUCKETS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0)
 
 
 class Metrics:
@@ -35,13 +34,6 @@ class Metrics:
             "How far recognition results trail the audio received (audio clock minus recognized end).",
             namespace=NAMESPACE,
             buckets=ASR_LAG_BUCKETS,
-            registry=r,
-        )
-        self.asr_realtime_factor = Histogram(
-            "asr_realtime_factor",
-            "Recognition CPU time divided by audio duration, per processed chunk (below 1 keeps up).",
-            namespace=NAMESPACE,
-            buckets=RTF_BUCKETS,
             registry=r,
         )
         self.findings = Counter(

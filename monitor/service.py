@@ -6,36 +6,47 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
-from monitor.alert_latency import AlertLatency
-from monitor.config import Config
-from monitor.crypto import DataKeyError, resolve_data_keys
-from monitor.gdpr import retention_task
-from monitor.live import LiveHub
+from monitor.access.users import AccessControl
+from monitor.call.latency import AlertLatency
+from monitor.call.session import Arrival, CallSession
+from monitor.config.settings import Config
 from monitor.metrics import Metrics
-from monitor.mqtt_sink import MqttAlertSink
-from monitor.outbox_sink import LogAlertSink, OutboxSink
-from monitor.store_resilient import ResilientStore
-from monitor.store_types import StoreError
-from monitor.users import AccessControl
-from rules.events import CallEnded
+from monitor.sinks.live import (
+    LiveHub,
+    call_ended_message,
+    clock_message,
+    finding_message,
+    transcript_message,
+)
+from monitor.sinks.mqtt import MqttAlertSink
+from monitor.sinks.outbox import LogAlertSink, OutboxSink
+from monitor.store.async_store import AsyncStore
+from monitor.store.crypto import DataKeyError, resolve_data_keys
+from monitor.store.database import Store
+from monitor.store.gdpr import retention_task
+from monitor.store.records import StoreError
+from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
+from rules.redact import Redacted
+from streams.codecs import AudioFormat
 from streams.legbuffer import Overflow
-from streams.pipeline import PipelineConfig, Transcription
+from streams.pipeline import CallStream, PipelineConfig, Transcription
 from streams.transcriber import AsrConfig
-
-if TYPE_CHECKING:
-    from monitor.session import CallSession
 
 log = logging.getLogger("callwarden.service")
 alerts_log = logging.getLogger("callwarden.alerts")
 
 
 class Service:
-    """Owns every shared resource; `async with Service(config) as service:` starts and stops them in order."""
+    """Owns every shared resource; `async with Service(config) as service:` starts and stops them in order.
+
+    It is the CallHost of every call (monitor/call/session.py): a call's redacted, ordered output is fanned out
+    here to the store (with the outbox in the same transaction), the /live hub, metrics and logs."""
 
     def __init__(self, config: Config, ruleset: RuleSet | None = None) -> None:
         self.config = config
@@ -46,13 +57,13 @@ class Service:
         self.sessions: dict[str, CallSession] = {}
         self._stack = AsyncExitStack()
         self.latency = AlertLatency(self.metrics.speech_to_alert_seconds)
-        self._store: ResilientStore | None = None
+        self._store: AsyncStore | None = None
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
         self.ready_reason: str | None = "starting"
 
     @property
-    def store(self) -> ResilientStore:
+    def store(self) -> AsyncStore:
         assert self._store is not None, "Service not started"
         return self._store
 
@@ -68,10 +79,10 @@ class Service:
                 keys = resolve_data_keys(self.config.encryption, self.config.data_dir)
             except DataKeyError as exc:  # reported like any unusable data directory (serve exits 4)
                 raise StoreError(f"data key: {exc}") from exc
-            store = await ResilientStore.open(self.config.db_path, keys)
+            store = await AsyncStore.open(self.config.db_path, keys)
             self._store = await self._stack.enter_async_context(store)
             self._store.attach_metrics(self.metrics)
-            stale = await self.store.mark_incomplete_on_startup()
+            stale = await self.store.run(Store.mark_incomplete_on_startup)
             if stale:
                 log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
             pipeline = PipelineConfig(
@@ -122,7 +133,40 @@ class Service:
             return f"ASR overloaded: recognition is {lag:.1f} s behind the audio (limit {limit:g} s), try again later"
         return None
 
-    # -- callbacks from call sessions ----------------------------------------------------------------------------
+    # -- the CallHost of call sessions ----------------------------------------------------------------------------
+
+    @property
+    def language(self) -> str:
+        return self.config.language
+
+    def open_stream(
+        self, call_id: str, fmt: AudioFormat, roles: Mapping[int, Speaker], language: str, metadata: Mapping[str, str]
+    ) -> CallStream:
+        return self.asr.call(call_id, fmt, roles, language, metadata)
+
+    def audio_received(self, protocol: str, seconds: float) -> None:
+        self.metrics.audio_received(protocol, seconds)
+
+    def clock(self, call_id: str, audio_time: float, lag: float) -> None:
+        self.live.publish(clock_message(call_id, audio_time))
+        self.metrics.asr_lag_seconds.observe(lag)
+
+    async def transcript(self, call_id: str, utterance: Utterance, text: Redacted) -> None:
+        """One redacted transcript line: every one to /live, finals to the store."""
+        self.live.publish(transcript_message(call_id, utterance, text))
+        if utterance.final:
+            await self.store.add_transcript(utterance, redacted_text=text)
+
+    async def findings(self, findings: list[Finding], arrivals: list[Arrival], wall: float) -> None:
+        """Count and log findings, store them with their outbox rows in one transaction, then show them live."""
+        for finding, arrival in zip(findings, arrivals, strict=True):
+            self.finding_raised(finding, arrival.wall, arrival.refining)
+        await self.store.add_findings(findings, wall_time=wall)
+        for finding in findings:
+            self.live.publish(finding_message(finding, wall))
+
+    def alert_refined(self, finding_id: str, arrived_wall: float | None) -> None:
+        self.latency.refined(finding_id, arrived_wall)
 
     async def call_started(self, session: CallSession) -> None:
         self.sessions[session.call_id] = session
@@ -166,7 +210,9 @@ class Service:
     def _alert_delivered(self, finding_id: str, handoff_wall: float) -> None:
         self.latency.delivered(finding_id, handoff_wall)
 
-    async def call_ended(self, session: CallSession, ended: CallEnded, report: dict[str, object]) -> None:
+    async def call_ended(self, session: CallSession, ended: CallEnded, report: dict[str, Any], shed: float) -> None:
+        if shed > 0:
+            self.metrics.asr_shed_seconds.inc(shed)
         ended_wall = time.time()
         status: Literal["completed", "incomplete"] = (
             "incomplete" if ended.reason in ("error", "connection-lost") else "completed"
@@ -179,15 +225,7 @@ class Service:
             report=report,
             status=status,
         )
-        self.live.publish(
-            {
-                "type": "call_ended",
-                "call_id": session.call_id,
-                "reason": ended.reason,
-                "ended_wall": ended_wall,
-                "report": report,
-            }
-        )
+        self.live.publish(call_ended_message(session.call_id, ended.reason, ended_wall, report))
         outcome = "incomplete" if status == "incomplete" else ("passed" if report.get("passed") else "failed")
         self.metrics.calls.labels(protocol=session.opened.protocol, outcome=outcome).inc()
         log.info("call %s ended (%s): score %s, %s", session.call_id, ended.reason, report.get("score"), outcome)

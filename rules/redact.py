@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NewType
 
 from rules.cards import DEFAULT_CONTEXT, find_pan, phrase_ends
 from rules.events import Utterance
@@ -32,12 +33,15 @@ CARD_LIKE_DIGITS = 12
 OPEN_PARTIAL_MASK_MIN_DIGITS = 3
 NUMBER_MASK = "[number]"
 
+Redacted = NewType("Redacted", str)
+"""Text that went through this module's masking: what outward fields (transcript lines, evidence) must hold."""
+
 
 @dataclass(frozen=True, slots=True)
 class RedactedWords:
     """Redacted text plus which source words were masked (indices into the input words)."""
 
-    text: str
+    text: Redacted
     masked: tuple[int, ...]
     runs: tuple[DigitRun, ...] = ()
 
@@ -132,7 +136,7 @@ def redact_parsed(
     return RedactedWords(_render(words, masked, labels), tuple(sorted(masked)), tuple(runs))
 
 
-def _render(words: Sequence[str], masked: set[int], labels: dict[int, str]) -> str:
+def _render(words: Sequence[str], masked: set[int], labels: dict[int, str]) -> Redacted:
     out: list[str] = []
     for index, word in enumerate(words):
         if index not in masked:
@@ -141,10 +145,10 @@ def _render(words: Sequence[str], masked: set[int], labels: dict[int, str]) -> s
             out.append(labels[index])
         elif index - 1 not in masked:
             out.append(NUMBER_MASK)
-    return " ".join(out)
+    return Redacted(" ".join(out))
 
 
-def redact_text(text: str, lang: str = "en", *, partial: bool = False) -> str:
+def redact_text(text: str, lang: str = "en", *, partial: bool = False) -> Redacted:
     """`text` with digit runs masked per the module policy (stateless; whitespace is normalized)."""
     return redact_words(split_words(text), lang, partial=partial).text
 
@@ -193,7 +197,14 @@ class Redactor:
                 self._cvv_prompt_at = end
         return result
 
-    def redact_utterance(self, utterance: Utterance) -> str:
+    def context(self, start: float, end: float) -> tuple[bool, bool]:
+        """(in a security-code window, in a payment window) for speech between `start` and `end`; no state change."""
+        cvv = self._cvv_prompt_at is not None and self._cvv_prompt_at <= end
+        in_cvv = cvv and start - (self._cvv_prompt_at or 0.0) <= self.cvv_window_seconds
+        in_payment = self._payment_at is not None and start - self._payment_at <= self.payment_window_seconds
+        return in_cvv, in_payment
+
+    def redact_utterance(self, utterance: Utterance) -> Redacted:
         """The redacted text of an Utterance event (its words when present, else its text)."""
         words = [w.text for w in utterance.words] if utterance.words else split_words(utterance.text)
         return self.redact(

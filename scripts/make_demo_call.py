@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from evaluation.synth import Turn, render_call, write_wav
 from rules.events import Speaker
-from streams.synth import Turn, render_call, write_wav
 
 REPO = Path(__file__).resolve().parents[1]
 FSDD = REPO / ".." / "shared" / "data" / "audio" / "fsdd"

@@ -17,15 +17,18 @@ class CodecError(ValueError):
 
 
 class Encoding(StrEnum):
-    """How one sample is stored on the wire."""
+    """How one sample is stored on the wire (the values are the names the ingest protocols use)."""
 
     MULAW = "mulaw"
     ALAW = "alaw"
-    S16LE = "s16le"
-    U8 = "u8"
+    S16LE = "pcm_s16le"
+    U8 = "pcm_u8"
 
 
 SAMPLE_BYTES: dict[Encoding, int] = {Encoding.MULAW: 1, Encoding.ALAW: 1, Encoding.S16LE: 2, Encoding.U8: 1}
+SILENCE_BYTES: dict[Encoding, bytes] = {
+    Encoding.MULAW: b"\xff", Encoding.ALAW: b"\xd5", Encoding.S16LE: b"\x00", Encoding.U8: b"\x80"
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +51,18 @@ class AudioFormat:
             raise CodecError(f"channel count must be a positive integer, got {self.channels!r}")
 
     @property
+    def sample_width(self) -> int:
+        """Bytes per sample of one channel."""
+        return SAMPLE_BYTES[Encoding(self.encoding)]
+
+    @property
     def frame_bytes(self) -> int:
         """Bytes per frame (one sample of every channel)."""
-        return SAMPLE_BYTES[Encoding(self.encoding)] * self.channels
+        return self.sample_width * self.channels
+
+    def silence(self, frames: int) -> bytes:
+        """`frames` frames of silence in this format."""
+        return SILENCE_BYTES[Encoding(self.encoding)] * (self.sample_width * self.channels * frames)
 
     def seconds(self, nbytes: int) -> float:
         """Seconds of audio held by `nbytes` bytes in this format."""

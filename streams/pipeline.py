@@ -6,6 +6,10 @@ MINIMUM over its legs of audio already decoded, so an AudioTick(at) means every 
 as partials). Deadline rules therefore never fire before the audio that could satisfy them was recognized.
 CallEnded.at is the MAXIMUM over legs of audio received (the call's full length).
 
+Order: the legs decode independently, so their utterances are merged by audio time (streams/ordering.py): one is
+released once the call's clock has passed its end. What comes out of `events()` is one audio-time-ordered stream
+per call, so a prompt on one leg always precedes the answer on another that came after it.
+
 Buffers: each leg queues at most `max_queued_seconds` of undecoded audio. When full, Overflow.BLOCK makes the
 feeding coroutine await (backpressure; default; nothing lost) and Overflow.SHED drops the incoming chunk,
 counting and logging it and keeping later times on the audio clock. `CallStream.lag` is the seconds of audio
@@ -28,6 +32,7 @@ import numpy as np
 from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance
 from streams.codecs import AudioFormat, CodecError, Pcm, channel_bytes, decode
 from streams.legbuffer import Item, LegBuffer, Overflow, Shed
+from streams.ordering import AudioTimeOrder
 from streams.transcriber import AsrConfig, LegIdentity, LegTranscriber
 from streams.tuning import load_tuned_model
 
@@ -147,6 +152,7 @@ class CallStream:
             for c in range(fmt.channels)
         ]
         self._events: asyncio.Queue[Event | object] = asyncio.Queue()
+        self._order = AudioTimeOrder(fmt.channels)
         self._group = asyncio.TaskGroup()
         self._next_tick = cfg.tick_seconds
         self._last_tick = 0.0
@@ -261,8 +267,8 @@ class CallStream:
             self._publish(events)
         events = await loop.run_in_executor(executor, leg.transcriber.finish)
         leg.decoded = leg.transcriber.decoded_seconds
-        self._publish(events)
         self._finished_legs += 1
+        self._publish(events)
         if self._finished_legs == len(self._legs):
             if self.clock > self._last_tick:
                 self._events.put_nowait(AudioTick(self.call_id, round(self.clock, 3)))
@@ -270,9 +276,15 @@ class CallStream:
             self._events.put_nowait(_END)
 
     def _publish(self, events: list[Utterance]) -> None:
+        """Queue a leg's new utterances, then hand out, in audio-time order, all that the call clock has passed."""
         for event in events:
-            self._events.put_nowait(event)
+            self._order.add(event)
         clock = self.clock
+        done = self._finished_legs == len(self._legs)
+        lead = max(leg.decoded for leg in self._legs)
+        hold = self.asr.config.max_queued_seconds  # a stalled leg delays the others by at most this much audio
+        for event in self._order.flush() if done else self._order.release(clock, lead, hold):
+            self._events.put_nowait(event)
         if clock >= self._next_tick:
             self._events.put_nowait(AudioTick(self.call_id, round(clock, 3)))
             self._last_tick = clock

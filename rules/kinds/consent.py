@@ -359,11 +359,11 @@ class ConsentRule:
         self._decision = outcome
         default = {"consent_given": Severity.INFO, "consent_unclear": Severity.MEDIUM}
         severity = outcome_severity(self.spec, outcome, default.get(outcome, self.spec.severity))
-        answer_text = " … ".join(u.text for u in answers)
+        said = redact_evidence(" … ".join(u.text for u in answers), self._call.language)
         if not answers:
             reason = f"no customer answer within {self._window_seconds:g} s of the question"
         elif verdict.polarity is Polarity.UNCLEAR:
-            reason = f"customer answer has no clear yes or no: {answer_text!r}"
+            reason = f"customer answer has no clear yes or no: {said!r}"
         else:
             reason = f"customer answered {verdict.deciding_cue!r} (last clear cue of {len(verdict.cues)})"
         start = answers[0].start if answers else window.question.start
@@ -379,7 +379,7 @@ class ConsentRule:
                 start=start,
                 end=end,
                 reason=reason,
-                evidence=redact_evidence(answer_text, self._call.language),
+                evidence=said,
                 speaker=first.speaker if first else Speaker.CUSTOMER,
                 channel=first.channel if first else -1,
                 matched_phrase=window.question.phrase,

@@ -1,15 +1,14 @@
 """Sans-I/O cores of the live ingest protocols (Twilio, AudioHook, audio_fork, raw) and upgrade signatures."""
 
+from streams.codecs import AudioFormat, Encoding
 from streams.protocols.audiofork import SUBPROTOCOLS as AUDIOFORK_SUBPROTOCOLS
 from streams.protocols.audiofork import AudioForkProtocol
 from streams.protocols.audiohook import AudioHookProtocol
 from streams.protocols.base import (
     AudioChunk,
-    AudioFormat,
     CallClosed,
     CallOpened,
     Close,
-    Encoding,
     IngestProtocol,
     LegSpec,
     Limits,

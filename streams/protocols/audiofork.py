@@ -7,11 +7,11 @@ import uuid
 from typing import Any, Literal
 
 from rules.events import Speaker
+from streams.codecs import AudioFormat, Encoding
 from streams.protocols.base import (
     INVALID_PAYLOAD,
     NORMAL_CLOSURE,
     AudioChunk,
-    AudioFormat,
     CallOpened,
     LegSpec,
     Limits,
@@ -114,7 +114,7 @@ class AudioForkProtocol(ProtocolCore):
             legs = (LegSpec(0, Speaker.UNKNOWN, "mixed"),)
         else:
             legs = (LegSpec(0, self.mono_role, "mono"),)
-        self._format = AudioFormat("pcm_s16le", rate, len(legs))
+        self._format = AudioFormat(Encoding.S16LE, rate, len(legs))
         call_id = self._call_id(meta)
         metadata = self._metadata(meta, mix)
         return self._open_call(CallOpened(call_id, self.protocol, self._format, legs, metadata))

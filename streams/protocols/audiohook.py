@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rules.events import Speaker
+from streams.codecs import AudioFormat, Encoding
 from streams.protocols.audiohook_messages import (
     NULL_UUID,
     ClientMessage,
@@ -23,7 +24,6 @@ from streams.protocols.base import (
     POLICY_VIOLATION,
     PROTOCOL_ERROR,
     AudioChunk,
-    AudioFormat,
     CallOpened,
     Close,
     LegSpec,
@@ -148,7 +148,7 @@ class AudioHookProtocol(ProtocolCore):
             self.probe = True
             return [opened, Notice("probe", "connection probe (null conversationId)")]
         legs = tuple(LegSpec(i, self.channel_roles[name], name) for i, name in enumerate(media.channels))
-        audio = AudioFormat("mulaw", media.rate, len(legs))
+        audio = AudioFormat(Encoding.MULAW, media.rate, len(legs))
         call = CallOpened(conversation, self.protocol, audio, legs, self._metadata(message, organization))
         return [opened, self._open_call(call)]
 

@@ -6,13 +6,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from rules.events import Speaker
-
-Encoding = Literal["mulaw", "alaw", "pcm_s16le", "pcm_u8"]
-
-SAMPLE_WIDTH: dict[str, int] = {"mulaw": 1, "alaw": 1, "pcm_u8": 1, "pcm_s16le": 2}
+from streams.codecs import AudioFormat
 
 # WebSocket close codes (RFC 6455 §7.4.1) used by the protocol cores.
 NORMAL_CLOSURE = 1000
@@ -36,25 +33,6 @@ class Limits:
     max_metadata_entries: int = 64
     max_metadata_key_chars: int = 64
     max_metadata_value_chars: int = 512
-
-
-@dataclass(frozen=True, slots=True)
-class AudioFormat:
-    """How the bytes of every AudioChunk are encoded: `channels` samples interleaved per frame."""
-
-    encoding: Encoding
-    sample_rate: int
-    channels: int = 1
-
-    @property
-    def sample_width(self) -> int:
-        """Bytes per sample of one channel."""
-        return SAMPLE_WIDTH[self.encoding]
-
-    @property
-    def frame_bytes(self) -> int:
-        """Bytes per frame (one sample of every interleaved channel)."""
-        return self.sample_width * self.channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +122,11 @@ class IngestProtocol(Protocol):
     @property
     def closed(self) -> bool:
         """True once a Close was emitted or the connection was lost; every later input yields []."""
+        ...
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The exception (a bug) a core closed on with 1011, kept for the socket layer to log with its traceback."""
         ...
 
     def receive_text(self, text: str) -> list[Output]: ...
@@ -243,11 +226,21 @@ class ProtocolCore:
         self.call_id: str | None = None
         self._call_open = False
         self._closed = False
+        self._failure: BaseException | None = None
 
     @property
     def closed(self) -> bool:
         """True once a Close was emitted or the connection was lost."""
         return self._closed
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The unexpected exception this core closed on with 1011 (None otherwise), traceback included."""
+        return self._failure
+
+    def _internal_error(self, error: Exception) -> list[Output]:
+        self._failure = error  # a bug must cost one connection, never the server; the socket layer logs it
+        return self._close(INTERNAL_ERROR, f"internal error ({type(error).__name__})")
 
     def _open_call(self, opened: CallOpened) -> CallOpened:
         self.call_id = opened.call_id
@@ -277,8 +270,8 @@ class ProtocolCore:
             return self._on_text(text)
         except ProtocolViolation as error:
             return self._fail(error)
-        except Exception as error:  # a bug must cost one connection, never the server
-            return self._close(INTERNAL_ERROR, f"internal error ({type(error).__name__})")
+        except Exception as error:
+            return self._internal_error(error)
 
     def receive_bytes(self, data: bytes) -> list[Output]:
         """Feed one binary message; returns the outputs to act on, in order."""
@@ -289,8 +282,8 @@ class ProtocolCore:
             return self._on_bytes(bytes(data))
         except ProtocolViolation as error:
             return self._fail(error)
-        except Exception as error:  # a bug must cost one connection, never the server
-            return self._close(INTERNAL_ERROR, f"internal error ({type(error).__name__})")
+        except Exception as error:
+            return self._internal_error(error)
 
     def _on_text(self, text: str) -> list[Output]:
         raise ProtocolViolation(UNSUPPORTED_DATA, f"{self.protocol}: text messages are not supported")

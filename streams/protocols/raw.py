@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rules.events import Speaker
+from streams.codecs import AudioFormat, Encoding
 from streams.protocols.base import (
     INVALID_PAYLOAD,
     NORMAL_CLOSURE,
     PROTOCOL_ERROR,
     UNSUPPORTED_DATA,
     AudioChunk,
-    AudioFormat,
     CallOpened,
-    Encoding,
     LegSpec,
     Limits,
     Output,
@@ -25,7 +24,7 @@ from streams.protocols.base import (
 )
 
 SUBPROTOCOL = "callwarden.raw.v1"
-ENCODINGS: tuple[Encoding, ...] = ("pcm_s16le", "mulaw", "alaw", "pcm_u8")
+ENCODINGS: tuple[Encoding, ...] = (Encoding.S16LE, Encoding.MULAW, Encoding.ALAW, Encoding.U8)
 ROLES = {speaker.value: speaker for speaker in Speaker}
 MAX_CHANNELS = 8
 MAX_SAMPLE_RATE = 48000

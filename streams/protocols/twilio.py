@@ -8,14 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from rules.events import Speaker
+from streams.codecs import AudioFormat, Encoding
 from streams.protocols.base import (
     INVALID_PAYLOAD,
     PROTOCOL_ERROR,
     UNSUPPORTED_DATA,
     AudioChunk,
-    AudioFormat,
     CallOpened,
-    Encoding,
     LegSpec,
     Limits,
     Notice,
@@ -29,12 +28,12 @@ from streams.protocols.base import (
 
 DEFAULT_TRACK_ROLES: Mapping[str, Speaker] = {"inbound": Speaker.CUSTOMER, "outbound": Speaker.AGENT}
 ENCODINGS: Mapping[str, Encoding] = {
-    "audio/x-mulaw": "mulaw",
-    "audio/pcmu": "mulaw",
-    "pcmu": "mulaw",
-    "audio/x-alaw": "alaw",
-    "audio/pcma": "alaw",
-    "pcma": "alaw",
+    "audio/x-mulaw": Encoding.MULAW,
+    "audio/pcmu": Encoding.MULAW,
+    "pcmu": Encoding.MULAW,
+    "audio/x-alaw": Encoding.ALAW,
+    "audio/pcma": Encoding.ALAW,
+    "pcma": Encoding.ALAW,
 }
 METADATA_ALIASES: Mapping[str, tuple[str, ...]] = {
     "agent": ("agent", "agent_id", "agentId"),
@@ -66,7 +65,7 @@ class TwilioProtocol(ProtocolCore):
         self.stream_sid: str | None = None
         self._connected = False
         self._stopped = False
-        self._format = AudioFormat("mulaw", 8000, 1)
+        self._format = AudioFormat(Encoding.MULAW, 8000, 1)
         self._legs: dict[str, int] = {}
         self._next_position: dict[int, int] = {}
         self._last_sequence = 0
@@ -170,7 +169,7 @@ class TwilioProtocol(ProtocolCore):
         millis = _int_field(raw, "media.timestamp")
         if millis > MAX_TIMESTAMP_MS:
             raise ProtocolViolation(INVALID_PAYLOAD, "twilio: media.timestamp beyond 7 days")
-        return millis * self._format.sample_rate // 1000
+        return millis * self._format.rate // 1000
 
     def _on_stop(self) -> list[Output]:
         if self.call_id is None or self._stopped:
@@ -198,7 +197,7 @@ def _optional_str(raw: object, name: str) -> str | None:
 
 def _media_format(raw: object) -> AudioFormat:
     if raw is None:
-        return AudioFormat("mulaw", 8000, 1)
+        return AudioFormat(Encoding.MULAW, 8000, 1)
     if not isinstance(raw, dict):
         raise ProtocolViolation(INVALID_PAYLOAD, "twilio: start.mediaFormat must be an object")
     name = raw.get("encoding", "audio/x-mulaw")

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.auth import twilio_call_token
-from monitor.auth_hash import hash_secret
-from monitor.config import AudioForkConfig, AudioHookConfig, TwilioConfig
-from monitor.config_ingest import IngestConfig, RawConfig
+from monitor.access.hashing import hash_secret
+from monitor.access.ingest_auth import twilio_call_token
+from monitor.config.ingest import IngestConfig, RawConfig
+from monitor.config.settings import AudioForkConfig, AudioHookConfig, TwilioConfig
 from streams.protocols.signatures import twilio_signature
 
 Headers = list[tuple[str, str]]

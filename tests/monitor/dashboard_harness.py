@@ -26,13 +26,13 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from monitor.live import LiveHub
+from monitor.sinks.live import LiveHub
 from tests.monitor import dashboard_scenario as scenario
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
 
-STATIC_DIR = Path(__file__).resolve().parents[2] / "monitor" / "static"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "monitor" / "web" / "static"
 SEVERITY_RANK = {name: rank for rank, name in enumerate(("info", "low", "medium", "high", "critical"))}
 T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -120,7 +120,8 @@ def filter_calls(details: list[dict[str, Any]], query: dict[str, str]) -> list[d
 
 
 class DashboardHarness:
-    """Serves monitor/static, /api/calls over `calls` and /live; `publish` pushes contract messages to dashboards."""
+    """Serves monitor/web/static, /api/calls over `calls` and /live; `publish` pushes contract messages to dashboards.
+    """
 
     def __init__(self, calls: list[dict[str, Any]] | None = None, *, answer_acks: bool = True) -> None:
         self.calls = list(calls or [])

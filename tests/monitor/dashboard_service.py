@@ -1,6 +1,6 @@
 """The real Callwarden service on a background event loop thread, for the browser tests of the dashboard.
 
-Playwright's sync API owns the test's main thread, so the service (`monitor.server.run_server`) and the call feeder
+Playwright's sync API owns the test's main thread, so the service (`monitor.web.server.run_server`) and the call feeder
 run on a loop in a thread of their own; the test starts, stops and restarts the service (same port, same data dir).
 """
 
@@ -16,11 +16,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-from monitor.config import Config
-from monitor.feeders import FeedLog, stream_twilio
-from monitor.server import run_server
+from evaluation.feeders import FeedLog, stream_twilio
+from evaluation.synth import SynthCall, Turn, render_call
+from monitor.config.settings import Config
+from monitor.web.server import run_server
 from rules.events import Speaker
-from streams.synth import SynthCall, Turn, render_call
 
 T = TypeVar("T")
 FSDD_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "audio" / "fsdd").resolve()
@@ -48,7 +48,7 @@ def card_call() -> SynthCall:
 
 
 class ServiceThread:
-    """`monitor.server.run_server` on an event loop in a daemon thread; `start()`/`stop()` may be repeated."""
+    """`monitor.web.server.run_server` on an event loop in a daemon thread; `start()`/`stop()` may be repeated."""
 
     def __init__(self, config: Config) -> None:
         self.config = config

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.synth import SynthCall, Turn, render_call
 from rules.events import Speaker
-from streams.synth import SynthCall, Turn, render_call
 from tests.monitor.service_harness import AGENT_SPEED, CUSTOMER_SPEED, FSDD_DIR, VOICES
 
 # --- file systems we can fill or make read-only, cleaned up whatever happens ----------------------------------

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.config import Config
-from monitor.server import run_server
+from evaluation.synth import SynthCall, Turn, render_call
+from monitor.config.settings import Config
+from monitor.web.server import run_server
 from rules.events import Speaker
-from streams.synth import SynthCall, Turn, render_call
 from tests.conftest import SHARED_DATA, free_port
 
 FSDD = SHARED_DATA / "audio" / "fsdd"
@@ -116,7 +116,7 @@ def _get(url: str) -> tuple[int, str]:
 
 @contextlib.asynccontextmanager
 async def running_service(data_dir: Path, model_path: Path, **changes: Any) -> AsyncIterator[LiveService]:
-    """`monitor.server.run_server` in this event loop on a free port, data in `data_dir`, the real model.
+    """`monitor.web.server.run_server` in this event loop on a free port, data in `data_dir`, the real model.
 
     Tests feed audio faster than real time, so they get backpressure (asr_overflow "block") unless they ask
     for the live default of shedding audio when recognition is far behind.

@@ -18,10 +18,10 @@ from typing import Any
 import aiomqtt
 import numpy as np
 
-from monitor.config import Config
-from monitor.server import run_server
+from evaluation.synth import SynthCall, Turn, render_call
+from monitor.config.settings import Config
+from monitor.web.server import run_server
 from rules.events import Speaker
-from streams.synth import SynthCall, Turn, render_call
 from tests.conftest import MosquittoBroker
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
-from monitor.config_trust import AccessConfig, TrustConfigError
-from monitor.users import OPEN_ACCESS, AccessControl, Principal, hash_password, verify_password
+from monitor.access.users import OPEN_ACCESS, AccessControl, Principal, hash_password, verify_password
+from monitor.config.trust import AccessConfig, TrustConfigError
 from tests.monitor.ingest_support import running_service
 
 TOKEN = "machine-token-0123456789abcdef"
@@ -107,7 +107,7 @@ async def test_service_requires_credentials_roles_and_same_origin_live(tmp_path:
 
 
 def test_access_config_is_loaded_from_yaml_and_env(tmp_path: Path) -> None:
-    from monitor.config import load_config
+    from monitor.config.settings import load_config
 
     path = tmp_path / "cw.yaml"
     path.write_text(

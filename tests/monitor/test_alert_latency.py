@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Histogram
 
-from monitor.alert_latency import AlertLatency
+from monitor.call.latency import AlertLatency
 from monitor.metrics import SPEECH_TO_ALERT_BUCKETS
 
 

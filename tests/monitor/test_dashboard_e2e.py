@@ -1,6 +1,6 @@
 """The supervisor dashboard in headless Chromium against the REAL service: a spoken card number, alert, ack, report.
 
-The service (monitor.server.run_server, real Vosk model, tmp data dir) runs in-process on a free port; a synthesized
+The service (monitor.web.server.run_server, real Vosk model, tmp data dir) runs in-process on a free port; a synthesized
 call with a test card read by a real voice is streamed into /ingest/twilio at real-time pace. In the page a recorder
 (installed before the app's scripts) timestamps every alert element as it enters the DOM and scans every DOM change
 for card digits. Set CALLWARDEN_SCREENSHOTS=docs/screenshots to refresh the README's screenshots from this run.
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from monitor.config import Config
+from monitor.config.settings import Config
 from tests.conftest import free_port
 from tests.monitor.dashboard_harness import chromium_browser
 from tests.monitor.dashboard_service import FSDD_DIR, ServiceThread, card_call

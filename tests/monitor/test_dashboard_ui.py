@@ -1,4 +1,4 @@
-"""End-to-end tests of the supervisor dashboard (monitor/static) in headless Chromium against the fake feed."""
+"""End-to-end tests of the supervisor dashboard (monitor/web/static) in headless Chromium against the fake feed."""
 
 from __future__ import annotations
 

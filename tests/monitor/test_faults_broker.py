@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.feeders import stream_twilio
+from evaluation.feeders import stream_twilio
 from tests.conftest import MosquittoBroker, free_port
 from tests.monitor.service_harness import (
     TEST_CARDS,

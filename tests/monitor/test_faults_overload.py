@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from monitor.feeders import FeedLog, stream_raw
+from evaluation.feeders import FeedLog, stream_raw
 from tests.conftest import free_port
 from tests.monitor.service_harness import card_call, http_get, running_service, service_config, wait_call_stored
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.feeders import stream_twilio
+from evaluation.feeders import stream_twilio
 from tests.conftest import MosquittoBroker, free_port
 from tests.monitor.faults_support import fill_disk, tmpfs
 from tests.monitor.service_harness import REPO, card_call, http_get, running_service, service_config, subscriber
@@ -103,8 +103,9 @@ async def test_full_disk_mid_call_still_monitors_and_alerts(
 def test_unwritable_data_dir_fails_fast_naming_the_path(layout: str, tmp_path: Path) -> None:
     with tmpfs(tmp_path / "ro", "1m", read_only=True) as ro:
         data_dir = ro if layout == "data dir is read-only" else ro / "callwarden"
+        serve = [sys.executable, "-m", "monitor.cli.main", "serve"]
         done = subprocess.run(
-            [sys.executable, "-m", "monitor.cli", "serve", "--data-dir", str(data_dir), "--port", str(free_port())],
+            [*serve, "--data-dir", str(data_dir), "--port", str(free_port())],
             cwd=REPO,
             capture_output=True,
             text=True,

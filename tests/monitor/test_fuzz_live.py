@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.feeders import stream_raw
+from evaluation.feeders import stream_raw
 from tests.monitor.ingest_support import LiveService, card_call, findings_by_rule, record, running_service
 from tests.monitor.live_fuzzer import TARGETS, fuzz_protocol
 

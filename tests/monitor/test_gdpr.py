@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor import gdpr_cli
-from monitor.config_trust import RetentionConfig
-from monitor.crypto import DataKeys
-from monitor.gdpr import DAY, purge_cutoffs
-from monitor.store import Store
-from monitor.store_trust import ENCRYPTED_COLUMNS
-from monitor.store_types import StoreError
+from monitor.cli import gdpr as gdpr_cli
+from monitor.config.trust import RetentionConfig
+from monitor.store.crypto import DataKeys
+from monitor.store.database import Store
+from monitor.store.gdpr import DAY, purge_cutoffs
+from monitor.store.records import StoreError
+from monitor.store.trust import ENCRYPTED_COLUMNS
 from rules.events import Speaker
 from rules.findings import Severity
 from tests.monitor.store_helpers import make_finding, make_utterance

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor import gdpr_cli
-from monitor.crypto import KEY_FILE_NAME, load_key_file
-from monitor.feeders import stream_twilio
-from monitor.store import Store
-from monitor.store_trust import ENCRYPTED_COLUMNS
+from evaluation.feeders import stream_twilio
+from evaluation.synth import Turn, render_call
+from monitor.cli import gdpr as gdpr_cli
+from monitor.store.crypto import KEY_FILE_NAME, load_key_file
+from monitor.store.database import Store
+from monitor.store.trust import ENCRYPTED_COLUMNS
 from rules.events import Speaker
-from streams.synth import Turn, render_call
 from tests.monitor.ingest_support import VOICES, card_call, running_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

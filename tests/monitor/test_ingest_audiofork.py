@@ -11,8 +11,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from monitor.config import AudioForkConfig, ConfigError, load_config
-from streams.synth import Pcm
+from evaluation.synth import Pcm
+from monitor.config.settings import AudioForkConfig, ConfigError, load_config
 from tests.monitor.ingest_support import TEST_PAN, card_call, findings_by_rule, record, running_service
 
 

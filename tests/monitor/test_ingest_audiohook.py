@@ -19,9 +19,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from monitor.config import AudioHookConfig
-from monitor.ingest import AUTH_FAILURE_DELAY
-from streams.synth import write_wav
+from evaluation.synth import write_wav
+from monitor.config.settings import AudioHookConfig
+from monitor.web.ingest import AUTH_FAILURE_DELAY
 from tests.monitor.ingest_support import (
     TEST_PAN,
     LiveService,

@@ -20,7 +20,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from monitor.auth import AUTH_FAILURE_DELAY
+from monitor.access.ingest_auth import AUTH_FAILURE_DELAY
 from tests.monitor import auth_clients as cred
 from tests.monitor.auth_clients import Attempt, AudioHookRequest
 from tests.monitor.ingest_support import LiveService, record, running_service
@@ -238,7 +238,7 @@ async def test_require_auth_refuses_endpoints_without_credentials(
 ) -> None:
     """No credentials configured: demo mode warns per endpoint and accepts; require_auth refuses every endpoint."""
     caplog.set_level(logging.INFO)
-    from monitor.config_ingest import IngestConfig
+    from monitor.config.ingest import IngestConfig
 
     async with running_service(tmp_path / "open", vosk_model_path) as open_service:
         demo = {path: (await upgrade(open_service, path, Attempt("none")))[0] for path in PATHS}

@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage
 
-from monitor.config_ingest import IngestConfig, TlsConfig
+from monitor.config.ingest import IngestConfig, TlsConfig
 from tests.monitor.ingest_support import LiveService, record, running_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]

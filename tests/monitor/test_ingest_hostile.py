@@ -19,7 +19,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from monitor.feeders import stream_raw
+from evaluation.feeders import stream_raw
 from tests.monitor.ingest_support import LiveService, card_call, findings_by_rule, record, running_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.feeders import stream_raw
+from evaluation.feeders import stream_raw
 from tests.monitor.ingest_support import TEST_PAN, card_call, findings_by_rule, record, running_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

@@ -21,7 +21,6 @@ def _recorded() -> Metrics:
     m.audio_received("twilio", 0.5)
     m.audio_received("native", 3.0)
     m.asr_lag_seconds.observe(0.3)
-    m.asr_realtime_factor.observe(0.12)
     m.finding_raised("pci.pan-spoken", "critical")
     m.finding_raised("pci.pan-spoken", "critical")
     m.alert_delivery("mqtt", "delivered")
@@ -63,7 +62,6 @@ def test_exposition_parses_and_carries_the_recorded_values() -> None:
     assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "3.0"), *possible))] == 0
     assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "5.0"), *possible))] == 1
     assert samples[("callwarden_asr_lag_seconds_sum", ())] == pytest.approx(0.3)
-    assert samples[("callwarden_asr_realtime_factor_count", ())] == 1
 
 
 def test_no_metric_is_labelled_by_call() -> None:

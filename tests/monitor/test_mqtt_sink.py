@@ -18,9 +18,9 @@ import aiomqtt
 import pytest
 
 from monitor.metrics import Metrics
-from monitor.mqtt_sink import BrokerSettings, MqttAlertSink, check_topic_prefix
-from monitor.outbox_sink import LogAlertSink
-from monitor.store_async import AsyncStore
+from monitor.sinks.mqtt import BrokerSettings, MqttAlertSink, check_topic_prefix
+from monitor.sinks.outbox import LogAlertSink
+from monitor.store.async_store import AsyncStore
 from tests.conftest import MosquittoBroker, free_port
 from tests.monitor.store_helpers import make_finding
 
@@ -179,7 +179,7 @@ async def test_broker_outage_loses_nothing_and_keeps_order(
         order[c].append(f.finding_id)
         await astore.add_findings([f])
 
-    caplog.set_level(logging.DEBUG, logger="monitor.mqtt_sink")
+    caplog.set_level(logging.DEBUG, logger="monitor.sinks.mqtt")
     async with subscriber(broker, p, persistent=True) as got:
         sink = MqttAlertSink(astore, broker.url, topic_prefix=p, reconnect_min=0.1, reconnect_max=1.0)
         async with sink:
@@ -235,7 +235,7 @@ async def test_log_sink_drains_without_a_broker(astore: AsyncStore, caplog: pyte
     metrics = Metrics()
     delivered: list[str] = []
     await astore.call_started("l1", protocol="native", started_wall=T0)
-    caplog.set_level(logging.INFO, logger="monitor.outbox_sink")
+    caplog.set_level(logging.INFO, logger="monitor.sinks.outbox")
     async with LogAlertSink(astore, metrics=metrics, on_delivered=lambda f, _t: delivered.append(f)) as sink:
         await astore.add_findings([make_finding("l1", 0, evidence="card [card ending 1111]")])
         await astore.call_ended("l1", ended_wall=T0 + 1, audio_seconds=1, report={"score": 0, "passed": False})
@@ -243,7 +243,7 @@ async def test_log_sink_drains_without_a_broker(astore: AsyncStore, caplog: pyte
             await sink.wait_idle()
     assert delivered == ["l1:pci.pan-spoken:0"]
     assert await astore.outbox_depth() == 0
-    lines = [r.getMessage() for r in caplog.records if r.name == "monitor.outbox_sink"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "monitor.sinks.outbox"]
     assert any("rule=pci.pan-spoken severity=critical" in line for line in lines)
     assert any("call l1 scored 0" in line for line in lines)
     assert not any("card ending" in line for line in lines)  # evidence stays out of logs

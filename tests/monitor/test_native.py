@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import cli
+from monitor.cli import main as cli
 from monitor.native import (
     RULES_DIR,
     STAMP_NAME,
@@ -149,13 +149,13 @@ def test_cli_refuses_a_stale_build_but_lets_native_fix_it(monkeypatch: pytest.Mo
 
     def only_native(modules: tuple[str, ...] = cli.SUBCOMMAND_MODULES) -> object:
         # importing the other subcommands would import the stale compiled rules/ (maybe incompatible)
-        assert tuple(modules) == ("monitor.native_cli",), modules
+        assert tuple(modules) == ("monitor.cli.native",), modules
         return real_build_parser(modules)
 
     monkeypatch.setattr(cli, "build_parser", only_native)
     assert cli.main(["rules", "check"]) == 2
     err = capsys.readouterr().err
     assert "stale" in err and "callwarden native build" in err and "callwarden native clean" in err
-    monkeypatch.setattr("monitor.native_cli.status", lambda: stale)
+    monkeypatch.setattr("monitor.cli.native.status", lambda: stale)
     assert cli.main(["native", "status"]) == 1  # the native group still runs, to say how to fix it
     assert "callwarden native clean" in capsys.readouterr().err

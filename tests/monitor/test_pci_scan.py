@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from monitor.feeders import stream_twilio
+from evaluation.feeders import stream_twilio
 from tests.conftest import MosquittoBroker, free_port
 from tests.monitor.faults_support import PCI_CASES, Leak, pci_call, scan, scan_bytes, spoken_runs
 from tests.monitor.service_harness import get_json, http_get, running_service, service_config, subscriber

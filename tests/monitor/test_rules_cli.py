@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from monitor.cli.main import main
 
 LOG = Path(__file__).resolve().parents[1] / "rules" / "data" / "replay-call.jsonl"
 

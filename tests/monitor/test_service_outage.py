@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.feeders import stream_twilio
+from evaluation.feeders import stream_twilio
 from tests.conftest import MosquittoBroker, free_port
 from tests.monitor.service_harness import (
     card_call,
@@ -45,7 +45,7 @@ async def test_broker_outage_during_a_call_loses_no_finding(
 ) -> None:
     broker = fresh_mosquitto
     await asyncio.to_thread(make_persistent, broker)
-    caplog.set_level(logging.INFO, logger="monitor.mqtt_sink")
+    caplog.set_level(logging.INFO, logger="monitor.sinks.mqtt")
     call = card_call("5555555555554444", digit_voice="jackson")
     prefix = f"cwtest-{uuid.uuid4().hex[:8]}"
     config = service_config(tmp_path / "data", vosk_model_path, free_port(), broker.url, mqtt_topic_prefix=prefix)
@@ -94,6 +94,6 @@ async def test_broker_outage_during_a_call_loses_no_finding(
     assert list(dict.fromkeys(arrivals)) == queued, "the score overtook a finding (or vice versa)"
     assert during, "no finding was raised while the broker was down: the outage did not test anything"
     assert "pan_detected" in outcomes, detail["transcript"]
-    messages = [r.getMessage() for r in caplog.records if r.name == "monitor.mqtt_sink"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "monitor.sinks.mqtt"]
     assert sum("unreachable (" in m for m in messages) == 1, messages  # one warning per outage, not per retry
     assert any("reachable again" in m for m in messages), messages

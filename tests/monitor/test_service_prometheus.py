@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from monitor.feeders import stream_twilio
+from evaluation.feeders import stream_twilio
 from tests.conftest import free_port
 from tests.monitor.service_harness import (
     card_call,

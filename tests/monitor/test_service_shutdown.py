@@ -18,7 +18,7 @@ import pytest
 import yaml
 from websockets.exceptions import ConnectionClosed
 
-from monitor.feeders import FeedLog, stream_twilio
+from evaluation.feeders import FeedLog, stream_twilio
 from tests.conftest import free_port
 from tests.monitor.service_harness import REPO, card_call, get_json, http_get
 
@@ -32,7 +32,7 @@ async def serve_process(config_file: Path, log_file: Path) -> AsyncIterator[subp
     port = yaml.safe_load(config_file.read_text())["port"]
     with log_file.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "serve", "--config", str(config_file)],
+            [sys.executable, "-m", "monitor.cli.main", "serve", "--config", str(config_file)],
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,

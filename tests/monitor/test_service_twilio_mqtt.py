@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.feeders import stream_twilio
+from evaluation.feeders import stream_twilio
 from tests.conftest import MosquittoBroker, free_port
 from tests.monitor.service_harness import (
     card_call,

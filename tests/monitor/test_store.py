@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store import Store
-from monitor.store_guard import has_long_digit_run
-from monitor.store_schema import LATEST_VERSION
-from monitor.store_types import StoreError
+from monitor.store.database import Store
+from monitor.store.guard import has_long_digit_run
+from monitor.store.records import StoreError
+from monitor.store.schema import LATEST_VERSION
 from rules.events import Speaker
 from rules.findings import Severity
 from tests.monitor.store_helpers import make_finding, make_utterance

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor import keys_cli
-from monitor.crypto import KEY_FILE_NAME, DataKeyError, DataKeys, key_id, load_key_file, rotated
-from monitor.store import Store
-from monitor.store_schema import MIGRATIONS
-from monitor.store_types import ConsentRecord
+from monitor.cli import keys as keys_cli
+from monitor.store.crypto import KEY_FILE_NAME, DataKeyError, DataKeys, key_id, load_key_file, rotated
+from monitor.store.database import Store
+from monitor.store.records import ConsentRecord
+from monitor.store.schema import MIGRATIONS
 from rules.events import Speaker
 from rules.findings import Severity
 from tests.monitor.store_helpers import make_finding, make_utterance
@@ -186,8 +186,8 @@ def test_a_v1_plaintext_database_is_encrypted_when_opened(tmp_path: Path) -> Non
 
 
 def test_malformed_configured_key_is_a_clear_error() -> None:
-    from monitor.config_trust import EncryptionConfig
-    from monitor.crypto import resolve_data_keys
+    from monitor.config.trust import EncryptionConfig
+    from monitor.store.crypto import resolve_data_keys
 
     with pytest.raises(DataKeyError, match="32 bytes"):
         resolve_data_keys(EncryptionConfig(key=base64.b64encode(b"short").decode()), Path("/nonexistent"))

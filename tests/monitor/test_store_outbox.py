@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store import Store
-from monitor.store_async import AsyncStore
-from monitor.store_rows import topic_segment
-from monitor.store_types import StoreError
+from monitor.store.async_store import AsyncStore
+from monitor.store.database import Store
+from monitor.store.records import StoreError
+from monitor.store.rows import topic_segment
 from tests.monitor.store_helpers import make_finding
 
 T0 = 1_718_000_000.0
@@ -98,4 +98,4 @@ async def test_async_store_keeps_submission_order_and_wakes_listeners(tmp_path: 
         assert len(wakeups) == 31
         assert await astore.mark_delivered(r.seq for r in rows) == 30
         assert await astore.outbox_depth() == 1
-        assert await astore.integrity_check() == []
+        assert await astore.run(Store.integrity_check) == []

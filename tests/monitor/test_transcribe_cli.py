@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.transcribe_cli import add_parser
+from evaluation.synth import Turn, render_call, write_wav
+from monitor.cli.transcribe import add_parser
 from rules.events import Speaker
 from streams.audiofile import read_audio
 from streams.codecs import decode
-from streams.synth import Turn, render_call, write_wav
 
 pytestmark = pytest.mark.slow
 

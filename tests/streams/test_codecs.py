@@ -103,7 +103,7 @@ def test_interleaved_channels_are_split_in_order() -> None:
 
 
 def test_odd_byte_count_names_the_problem() -> None:
-    with pytest.raises(CodecError, match=r"3 bytes of s16le .*\(1 stray byte"):
+    with pytest.raises(CodecError, match=r"3 bytes of pcm_s16le .*\(1 stray byte"):
         decode(b"\x00\x01\x02", AudioFormat(Encoding.S16LE, 8000))
     with pytest.raises(CodecError, match=r"5 bytes of mulaw audio with 2 channel"):
         decode(b"\xff" * 5, AudioFormat(Encoding.MULAW, 8000, channels=2))

@@ -37,7 +37,7 @@ def test_unknown_language_is_a_clear_error() -> None:
 def test_cli_with_bogus_model_exits_nonzero_with_message(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus"
     done = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "model", "check"],
+        [sys.executable, "-m", "monitor.cli.main", "model", "check"],
         env={"CALLWARDEN_MODEL": str(bogus), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         capture_output=True, text=True, cwd=REPO, check=False,
     )

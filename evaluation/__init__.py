@@ -1,0 +1,1 @@
+"""Measuring the product rather than running it: corpora, synthesis, offline analysis, eval scores, feeders."""

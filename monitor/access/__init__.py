@@ -1,0 +1,1 @@
+"""Who may do what: ingest credentials, secret and password hashes, dashboard/API users."""

@@ -1,0 +1,1 @@
+"""Service configuration: embedded defaults, YAML, environment overrides, and its sections."""

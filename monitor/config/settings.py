@@ -1,0 +1,237 @@
+"""Service configuration: embedded defaults, an optional YAML file, and CALLWARDEN_* environment overrides."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.access.hashing import check_hashes
+from monitor.config.ingest import IngestConfig, RawConfig, TlsConfig
+from monitor.config.trust import AccessConfig, EncryptionConfig, RetentionConfig, TrustConfigError
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the file or variable, the field and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioConfig:
+    """Twilio Media Streams: which track is which party, and the credentials of each stream (docs/security.md).
+
+    `auth_token` checks X-Twilio-Signature over `public_url` (the wss:// URL given in <Stream url>; default
+    wss://<Host header><path>). A per-call token in customParameters.token is checked against `call_token_key`
+    (HMAC of callSid and expiry, see monitor.access.ingest_auth.twilio_call_token) or `call_tokens` (name → stored
+    hash).
+    """
+
+    inbound_role: str = "customer"
+    outbound_role: str = "agent"
+    auth_token: str = field(default="", repr=False)
+    public_url: str = ""
+    call_token_key: str = field(default="", repr=False)
+    call_tokens: dict[str, str] = field(default_factory=dict, repr=False)
+    call_token_max_ttl: float = 86400.0
+
+    def __post_init__(self) -> None:
+        if self.public_url and not self.public_url.startswith(("wss://", "https://")):
+            raise ConfigError(f"twilio.public_url must be the wss:// URL Twilio connects to, not {self.public_url!r}")
+        try:
+            check_hashes(self.call_tokens, "twilio.call_tokens", passwords=False)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class AudioHookConfig:
+    """Genesys AudioHook: accepted API keys and their client secrets (base64; empty = no signature required)."""
+
+    api_keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioForkConfig:
+    """FreeSWITCH mod_audio_fork / jambonz: how streams are mixed and sampled, and which stereo channel is the agent.
+
+    mod_audio_fork never tells the server its mix type or sampling rate (they are `uuid_audio_fork` arguments), so
+    `mix` and `sample_rate` must match the dialplan; jambonz metadata (mixType, sampleRate) overrides them per call.
+    """
+
+    agent_channel: int = 1
+    mix: str = "stereo"
+    sample_rate: int = 8000
+    users: dict[str, str] = field(default_factory=dict, repr=False)  # HTTP Basic: name → scrypt/pbkdf2 hash
+
+    def __post_init__(self) -> None:
+        try:
+            check_hashes(self.users, "audiofork.users", passwords=True)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        if self.agent_channel not in (0, 1):
+            raise ConfigError(f"audiofork.agent_channel must be 0 or 1, not {self.agent_channel}")
+        if self.mix not in ("mono", "mixed", "stereo"):
+            raise ConfigError(f"audiofork.mix must be mono, mixed or stereo (as in uuid_audio_fork), not {self.mix!r}")
+        if not 0 < self.sample_rate <= 64000:
+            raise ConfigError(f"audiofork.sample_rate must be 1..64000 Hz (e.g. 8000, 16000), not {self.sample_rate}")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything `callwarden serve` needs; every field has an embedded default."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "callwarden")
+    mqtt_url: str = ""
+    mqtt_topic_prefix: str = "callwarden"
+    rules_dirs: tuple[Path, ...] = ()
+    model_path: str = ""
+    language: str = "en-us"
+    asr_threads: int = 0
+    # When recognition falls this far behind on a leg, live audio is shed (dropped, counted, logged) rather than
+    # blocking the socket reader: a blocked reader stops answering keepalive pings and the platform drops the call.
+    asr_max_queued_seconds: float = 10.0
+    asr_overflow: str = "shed"  # shed | block
+    max_calls: int = 64
+    max_asr_lag: float = 5.0  # refuse new calls (1013) while a call's recognition trails its audio more (0: off)
+    max_frame_bytes: int = 1 << 20
+    tick_interval: float = 1.0
+    log_level: str = "INFO"
+    twilio: TwilioConfig = field(default_factory=TwilioConfig)
+    audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
+    audiofork: AudioForkConfig = field(default_factory=AudioForkConfig)
+    encryption: EncryptionConfig = field(default_factory=EncryptionConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
+    raw: RawConfig = field(default_factory=RawConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+
+    def __post_init__(self) -> None:
+        if self.asr_overflow not in ("shed", "block"):
+            raise ConfigError(f"asr_overflow must be shed or block, not {self.asr_overflow!r}")
+        if self.asr_max_queued_seconds <= 0:
+            raise ConfigError(f"asr_max_queued_seconds must be positive, not {self.asr_max_queued_seconds}")
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "callwarden.sqlite3"
+
+
+ENV_OVERRIDES: dict[str, str] = {
+    "CALLWARDEN_HOST": "host",
+    "CALLWARDEN_PORT": "port",
+    "CALLWARDEN_DATA_DIR": "data_dir",
+    "CALLWARDEN_MQTT_URL": "mqtt_url",
+    "CALLWARDEN_MQTT_TOPIC_PREFIX": "mqtt_topic_prefix",
+    "CALLWARDEN_RULES_DIRS": "rules_dirs",
+    "CALLWARDEN_MODEL": "model_path",
+    "CALLWARDEN_ASR_THREADS": "asr_threads",
+    "CALLWARDEN_ASR_OVERFLOW": "asr_overflow",
+    "CALLWARDEN_MAX_CALLS": "max_calls",
+    "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
+    "CALLWARDEN_LOG_LEVEL": "log_level",
+    "CALLWARDEN_TWILIO_AUTH_TOKEN": "twilio.auth_token",
+    "CALLWARDEN_DATA_KEY": "encryption.key",
+    "CALLWARDEN_DATA_KEYS_RETIRED": "encryption.retired_keys",
+    "CALLWARDEN_DATA_KEY_FILE": "encryption.key_file",
+    "CALLWARDEN_REQUIRE_AUTH": "access.require_auth",
+    "CALLWARDEN_INGEST_REQUIRE_AUTH": "ingest.require_auth",
+    "CALLWARDEN_TWILIO_PUBLIC_URL": "twilio.public_url",
+    "CALLWARDEN_TWILIO_CALL_TOKEN_KEY": "twilio.call_token_key",
+    "CALLWARDEN_TLS_CERT": "tls.cert",
+    "CALLWARDEN_TLS_KEY": "tls.key",
+}
+
+_SECTIONS = {
+    "twilio": TwilioConfig,
+    "audiohook": AudioHookConfig,
+    "audiofork": AudioForkConfig,
+    "encryption": EncryptionConfig,
+    "retention": RetentionConfig,
+    "access": AccessConfig,
+    "raw": RawConfig,
+    "tls": TlsConfig,
+    "ingest": IngestConfig,
+}
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Defaults, then the YAML file (if any), then the environment; raises ConfigError on a bad value."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_yaml(path)
+    config: Config = _apply(Config(), raw, origin=str(path))
+    environ = os.environ if env is None else env
+    for var, dotted in ENV_OVERRIDES.items():
+        if var in environ:
+            config = _apply_dotted(config, dotted, environ[var], origin=f"${var}")
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return data
+
+
+def _apply(config: Any, raw: Mapping[str, Any], origin: str, prefix: str = "") -> Any:
+    known = {f.name: f for f in fields(config)}
+    changes: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"{origin}: unknown setting {prefix}{key!r}; known: {', '.join(sorted(known))}")
+        if name in _SECTIONS and prefix == "":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: {name} must be a mapping")
+            changes[name] = _apply(getattr(config, name), value, origin, prefix=f"{name}.")
+        else:
+            changes[name] = _coerce(getattr(config, name), value, f"{origin}: {prefix}{name}")
+    try:
+        return replace(config, **changes)
+    except (ConfigError, TrustConfigError) as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+
+
+def _apply_dotted(config: Config, dotted: str, value: str, origin: str) -> Config:
+    section, _, name = dotted.rpartition(".")
+    raw: dict[str, Any] = {section: {name: value}} if section else {name: value}
+    updated: Config = _apply(config, raw, origin)
+    return updated
+
+
+def _coerce(current: Any, value: Any, where: str) -> Any:
+    try:
+        if isinstance(current, bool):
+            return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes", "on"}
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, Path):
+            return Path(str(value)).expanduser()
+        if isinstance(current, tuple):
+            items = value.split(os.pathsep) if isinstance(value, str) else list(value)
+            return tuple(Path(str(v)).expanduser() for v in items if str(v))
+        if isinstance(current, dict):
+            if not isinstance(value, dict):
+                raise TypeError("expected a mapping")
+            return {str(k): str(v) for k, v in value.items()}
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: bad value {value!r} ({exc}); expected {type(current).__name__}") from None

@@ -1,0 +1,1 @@
+"""Durable storage: SQLite (WAL) with encrypted content, the outbox, GDPR duties and data keys."""

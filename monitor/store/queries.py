@@ -1,0 +1,217 @@
+"""Read-side SQL of the store: listing and loading (and decrypting) calls, transcripts, findings, consent records and
+the outbox."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, cast
+
+from monitor.store.crypto import DataKeys
+from monitor.store.records import (
+    Acknowledgement,
+    CallDetail,
+    CallFilter,
+    CallStatus,
+    CallSummary,
+    ConsentRecord,
+    OutboxRow,
+    StoredFinding,
+    StoreError,
+    TranscriptLine,
+)
+from rules.findings import SEVERITY_ORDER, Severity
+
+MAX_LIMIT = 1000
+
+_SUMMARY_COLUMNS = """
+    c.call_id, c.protocol, c.language, c.metadata, c.agent, c.started_wall, c.ended_wall, c.audio_seconds,
+    c.status, c.end_reason, c.passed, c.score,
+    (SELECT COUNT(*) FROM findings f WHERE f.call_id = c.call_id AND f.severity_rank > 0) AS findings_count,
+    (SELECT MAX(f.severity_rank) FROM findings f WHERE f.call_id = c.call_id AND f.severity_rank > 0) AS worst
+"""
+_RANK_TO_SEVERITY = {rank: str(sev) for sev, rank in SEVERITY_ORDER.items()}
+
+
+def severity_rank(severity: str) -> int:
+    """The order of a severity name (info=0 … critical=4); a clear error for an unknown name."""
+    try:
+        return SEVERITY_ORDER[Severity(severity)]
+    except ValueError:
+        known = ", ".join(str(s) for s in Severity)
+        raise StoreError(f"unknown severity {severity!r}; use one of: {known}") from None
+
+
+def _summary(row: sqlite3.Row, keys: DataKeys) -> CallSummary:
+    passed = row["passed"]
+    worst = row["worst"]
+    return CallSummary(
+        call_id=row["call_id"],
+        protocol=row["protocol"],
+        language=row["language"],
+        metadata=json.loads(keys.decrypt(row["metadata"], f"calls.metadata|{row['call_id']}")),
+        agent=row["agent"],
+        started_wall=row["started_wall"],
+        ended_wall=row["ended_wall"],
+        audio_seconds=row["audio_seconds"],
+        status=cast(CallStatus, row["status"]),
+        end_reason=row["end_reason"],
+        passed=None if passed is None else bool(passed),
+        score=row["score"],
+        findings_count=int(row["findings_count"]),
+        max_severity=None if worst is None else _RANK_TO_SEVERITY[int(worst)],
+    )
+
+
+def list_calls(conn: sqlite3.Connection, keys: DataKeys, flt: CallFilter) -> list[CallSummary]:
+    """Calls matching `flt`, newest first (by start wall time)."""
+    if not 0 < flt.limit <= MAX_LIMIT:
+        raise StoreError(f"list_calls limit must be within 1..{MAX_LIMIT}, got {flt.limit}")
+    if flt.offset < 0:
+        raise StoreError(f"list_calls offset must be ≥ 0, got {flt.offset}")
+    where: list[str] = []
+    args: list[Any] = []
+    if flt.since is not None:
+        where.append("c.started_wall >= ?")
+        args.append(flt.since)
+    if flt.until is not None:
+        where.append("c.started_wall < ?")
+        args.append(flt.until)
+    if flt.agent is not None:
+        where.append("c.agent = ?")
+        args.append(flt.agent)
+    if flt.passed is not None:
+        where.append("c.passed = ?")
+        args.append(int(flt.passed))
+    if flt.statuses:
+        where.append(f"c.status IN ({','.join('?' * len(flt.statuses))})")
+        args.extend(flt.statuses)
+    if flt.rule is not None or flt.severity is not None:
+        cond = ["f.call_id = c.call_id"]
+        if flt.rule is not None:
+            cond.append("f.rule_id = ?")
+            args.append(flt.rule)
+        if flt.severity is not None:
+            cond.append("f.severity_rank >= ?")
+            args.append(severity_rank(flt.severity))
+        where.append(f"EXISTS (SELECT 1 FROM findings f WHERE {' AND '.join(cond)})")
+    sql = f"SELECT {_SUMMARY_COLUMNS} FROM calls c"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY c.started_wall DESC, c.call_id LIMIT ? OFFSET ?"
+    args.extend((flt.limit, flt.offset))
+    return [_summary(row, keys) for row in conn.execute(sql, args)]
+
+
+def call_summary(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallSummary | None:
+    """One call's summary, None when it is not stored."""
+    row = conn.execute(f"SELECT {_SUMMARY_COLUMNS} FROM calls c WHERE c.call_id = ?", (call_id,)).fetchone()
+    return None if row is None else _summary(row, keys)
+
+
+def transcript(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[TranscriptLine, ...]:
+    """The call's final utterances in audio-time order."""
+    rows = conn.execute(
+        'SELECT speaker, channel, utterance_index, start, "end", text FROM transcript '
+        "WHERE call_id = ? ORDER BY start, channel, utterance_index",
+        (call_id,),
+    )
+    aad = f"transcript.text|{call_id}"
+    return tuple(
+        TranscriptLine(
+            r["speaker"], r["channel"], r["utterance_index"], r["start"], r["end"], keys.decrypt(r["text"], aad)
+        )
+        for r in rows
+    )
+
+
+def findings(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[StoredFinding, ...]:
+    """The call's findings in audio-time order, each with its acknowledgements."""
+    acks: dict[str, list[Acknowledgement]] = {}
+    for r in conn.execute(
+        "SELECT a.finding_id, a.who, a.wall_time, a.note FROM acknowledgements a "
+        "JOIN findings f ON f.finding_id = a.finding_id WHERE f.call_id = ? ORDER BY a.id",
+        (call_id,),
+    ):
+        note = keys.decrypt(r["note"], f"acknowledgements.note|{r['finding_id']}")
+        acks.setdefault(r["finding_id"], []).append(Acknowledgement(r["finding_id"], r["who"], r["wall_time"], note))
+    rows = conn.execute(
+        "SELECT finding_id, call_id, rule_id, severity, outcome, audio_start, audio_end, wall_time, json "
+        "FROM findings WHERE call_id = ? ORDER BY audio_start, wall_time, finding_id",
+        (call_id,),
+    )
+    return tuple(
+        StoredFinding(
+            finding_id=r["finding_id"],
+            call_id=r["call_id"],
+            rule_id=r["rule_id"],
+            severity=r["severity"],
+            outcome=r["outcome"],
+            audio_start=r["audio_start"],
+            audio_end=r["audio_end"],
+            wall_time=r["wall_time"],
+            data=json.loads(keys.decrypt(r["json"], f"findings.json|{call_id}")),
+            acknowledgements=tuple(acks.get(r["finding_id"], ())),
+        )
+        for r in rows
+    )
+
+
+def consent_records(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[ConsentRecord, ...]:
+    """The call's consent records in audio-time order."""
+    rows = conn.execute(
+        "SELECT call_id, rule_id, pack_id, pack_version, disclosed_text, disclosed_by, disclosed_at, answer_text, "
+        "answered_by, answered_at, classification, wall_time, finding_id FROM consent_records "
+        "WHERE call_id = ? ORDER BY answered_at, id",
+        (call_id,),
+    )
+    records = []
+    for r in rows:
+        values = dict(r)
+        for column in ("disclosed_text", "answer_text"):
+            values[column] = keys.decrypt(values[column], f"consent_records.{column}|{call_id}")
+        records.append(ConsentRecord(**values))
+    return tuple(records)
+
+
+def report(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> dict[str, Any] | None:
+    """The stored end-of-call report (score JSON), None when the call is unknown or not scored yet."""
+    row = conn.execute("SELECT score_json FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+    if row is None or row["score_json"] is None:
+        return None
+    loaded: dict[str, Any] = json.loads(keys.decrypt(row["score_json"], f"calls.score_json|{call_id}"))
+    return loaded
+
+
+def call_detail(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallDetail | None:
+    """Everything stored about one call, None when it is unknown."""
+    summary = call_summary(conn, keys, call_id)
+    if summary is None:
+        return None
+    return CallDetail(
+        call=summary,
+        transcript=transcript(conn, keys, call_id),
+        findings=findings(conn, keys, call_id),
+        consent=consent_records(conn, keys, call_id),
+        report=report(conn, keys, call_id),
+    )
+
+
+def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int) -> list[OutboxRow]:
+    """Undelivered outbox rows, oldest first (seq order, hence per-call order too)."""
+    rows = conn.execute(
+        "SELECT seq, call_id, topic, payload, finding_id, created_wall, attempts, last_error, delivered_wall "
+        "FROM outbox WHERE delivered_wall IS NULL ORDER BY seq LIMIT ?",
+        (limit,),
+    )
+    out = []
+    for r in rows:
+        values = dict(r)
+        values["payload"] = keys.decrypt(values["payload"], f"outbox.payload|{values['call_id']}")
+        out.append(OutboxRow(**values))
+    return out
+
+
+def outbox_depth(conn: sqlite3.Connection) -> int:
+    """How many outbox rows wait for delivery."""
+    return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE delivered_wall IS NULL").fetchone()[0])

@@ -1,0 +1,213 @@
+"""The records the store hands back: calls, transcript lines, stored findings, consent proof, acks, outbox rows, and
+their JSON shapes (the HTTP API and the GDPR export)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+CallStatus = Literal["active", "completed", "incomplete"]
+CALL_STATUSES: tuple[CallStatus, ...] = ("active", "completed", "incomplete")
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked (unwritable data dir, unknown call or finding, bad argument)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    """One call as listed: identity, timing, status and its verdict (None until it is scored)."""
+
+    call_id: str
+    protocol: str
+    language: str
+    metadata: dict[str, str]
+    agent: str | None
+    started_wall: float
+    ended_wall: float | None
+    audio_seconds: float
+    status: CallStatus
+    end_reason: str | None
+    passed: bool | None
+    score: float | None
+    findings_count: int
+    """Findings above severity info (compliant outcomes are not counted)."""
+    max_severity: str | None
+    """The highest severity among its findings above info, None when there is none."""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """One final utterance of one leg, as stored (redacted text)."""
+
+    speaker: str
+    channel: int
+    utterance_index: int
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """A supervisor saw a finding: who, when (wall clock) and an optional note."""
+
+    finding_id: str
+    who: str
+    wall_time: float
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    """A finding as stored: its JSON (Finding.to_json() shape), when it was raised, and its acknowledgements."""
+
+    finding_id: str
+    call_id: str
+    rule_id: str
+    severity: str
+    outcome: str
+    audio_start: float
+    audio_end: float
+    wall_time: float
+    data: dict[str, Any]
+    acknowledgements: tuple[Acknowledgement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """What was disclosed to the customer, what they answered and how it was classified — GDPR Art. 7(1) proof.
+
+    Audio times are seconds since the call started; `wall_time` is when the service recorded it.
+    """
+
+    call_id: str
+    rule_id: str
+    pack_id: str
+    pack_version: str
+    disclosed_text: str
+    disclosed_by: str
+    disclosed_at: float | None
+    answer_text: str
+    answered_by: str
+    answered_at: float
+    classification: str
+    wall_time: float
+    finding_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentProof:
+    """Every consent record of one call with the call's identity: the answer to "show me they agreed"."""
+
+    call_id: str
+    agent: str | None
+    started_wall: float
+    metadata: dict[str, str]
+    records: tuple[ConsentRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallDetail:
+    """One call in full: summary, transcript (finals, redacted), findings with acks, consent records, report."""
+
+    call: CallSummary
+    transcript: tuple[TranscriptLine, ...]
+    findings: tuple[StoredFinding, ...]
+    consent: tuple[ConsentRecord, ...]
+    report: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One message waiting for (or done with) delivery; `topic` is relative to the sink's prefix."""
+
+    seq: int
+    call_id: str
+    topic: str
+    payload: str
+    finding_id: str | None
+    created_wall: float
+    attempts: int
+    last_error: str | None
+    delivered_wall: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """Which calls `list_calls` returns: started in [since, until), agent, with a finding of rule / severity ≥."""
+
+    since: float | None = None
+    until: float | None = None
+    agent: str | None = None
+    rule: str | None = None
+    severity: str | None = None
+    passed: bool | None = None
+    limit: int = 100
+    offset: int = 0
+    statuses: tuple[CallStatus, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what to which call, when, through which path (api, live, cli, service); never content."""
+
+    id: int
+    wall_time: float
+    actor: str
+    role: str
+    source: str
+    action: str
+    call_id: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCutoffs:
+    """Wall-time cutoffs of the retention purge, per kind: data of ended calls started before it goes (None keeps).
+
+    `calls`: the call rows themselves (metadata), once every content kind of theirs is past its retention.
+    """
+
+    transcripts: float | None = None
+    findings: float | None = None
+    reports: float | None = None
+    consent: float | None = None
+    audit: float | None = None
+    calls: float | None = None
+
+
+def summary_json(call: CallSummary) -> dict[str, Any]:
+    return dataclasses.asdict(call)
+
+
+def detail_json(detail: CallDetail) -> dict[str, Any]:
+    """The /api/calls/<id> shape documented in docs/live-feed.md."""
+    findings: list[dict[str, Any]] = []
+    acknowledgements: list[dict[str, Any]] = []
+    for stored in detail.findings:
+        findings.append({**stored.data, "wall_time": stored.wall_time})
+        acknowledgements.extend(
+            {"finding_id": a.finding_id, "by": a.who, "at": a.wall_time, "note": a.note}
+            for a in stored.acknowledgements
+        )
+    transcript = [
+        {
+            "speaker": t.speaker,
+            "channel": t.channel,
+            "index": t.utterance_index,
+            "start": t.start,
+            "end": t.end,
+            "text": t.text,
+        }
+        for t in detail.transcript
+    ]
+    return {
+        "call": summary_json(detail.call),
+        "report": detail.report,
+        "findings": findings,
+        "transcript": transcript,
+        "acknowledgements": acknowledgements,
+        "consent": [dataclasses.asdict(c) for c in detail.consent],
+    }

@@ -1,0 +1,178 @@
+"""The service's plain HTTP (GET) surface: health, readiness, metrics, the calls and audit API, the dashboard's files.
+
+Everything but /healthz, /readyz and /metrics needs credentials when access is configured (HTTP Basic or Bearer,
+monitor/access/users.py); GET never changes state (erasure and acks go over /live), so GETs need no CSRF token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import mimetypes
+from http import HTTPStatus
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from monitor.access.users import PUBLIC_PATHS, Principal
+from monitor.store.database import Store
+from monitor.store.records import detail_json, summary_json
+
+if TYPE_CHECKING:
+    from monitor.service import Service
+
+log = logging.getLogger("callwarden.http")
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="Callwarden", charset="UTF-8"'}
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".json": "application/json",
+}
+
+
+def respond(
+    status: int, body: bytes | str, content_type: str = "text/plain; charset=utf-8", extra: dict[str, str] | None = None
+) -> Response:
+    """An HTTP response with the right length and no caching of live data."""
+    data = body.encode() if isinstance(body, str) else body
+    fields = {"Content-Type": content_type, "Content-Length": str(len(data)), "Cache-Control": "no-store"}
+    fields.update(extra or {})
+    return Response(status, HTTPStatus(status).phrase, Headers(fields), data)
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return respond(status, json.dumps(value, default=_jsonable), "application/json")
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+class HttpApi:
+    """Routes GET requests; `None` means "not mine" (a WebSocket path, handled by the upgrade)."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def handle(self, request: Request) -> Response:
+        url = urlsplit(request.path)
+        path = unquote(url.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        principal = self.service.access.authenticate(request.headers)
+        if principal is None and path not in PUBLIC_PATHS:
+            return respond(401, "credentials required (HTTP Basic, or a Bearer token)\n", extra=CHALLENGE)
+        try:
+            return await self._route(path, query, principal)
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+
+    async def _route(self, path: str, query: dict[str, str], who: Principal | None) -> Response:
+        if path == "/healthz":
+            return respond(200, "ok\n")
+        if path == "/readyz":
+            reason = await self.service.readiness()
+            return respond(200, "ready\n") if reason is None else respond(503, f"not ready: {reason}\n")
+        if path == "/metrics":
+            body, content_type = self.service.metrics.render()
+            return respond(200, body, content_type)
+        assert who is not None  # every other path needs a principal (handle() answered 401)
+        if path == "/api/calls":
+            return await self._calls(query)
+        if path.startswith("/api/calls/"):
+            return await self._call(path.removeprefix("/api/calls/"), who)
+        if path == "/api/audit":
+            return await self._audit(query, who)
+        if path in ("/", "/index.html"):
+            return self._static("index.html")
+        if path.startswith("/static/"):
+            return self._static(path.removeprefix("/static/"))
+        return respond(404, f"no such page: {path[:200]}\n")
+
+    async def _calls(self, q: dict[str, str]) -> Response:
+        passed = {"true": True, "false": False}.get(q.get("passed", "").lower()) if q.get("passed") else None
+        calls = await self.service.store.read(
+            Store.list_calls,
+            since=_number(q, "since"),
+            until=_number(q, "until"),
+            agent=q.get("agent") or None,
+            rule=q.get("rule") or None,
+            severity=q.get("severity") or None,
+            passed=passed,
+            limit=min(int(_number(q, "limit") or 100), 1000),
+            offset=int(_number(q, "offset") or 0),
+        )
+        return json_response({"calls": [summary_json(c) for c in calls]})
+
+    async def _call(self, rest: str, who: Principal) -> Response:
+        call_id, _, sub = rest.partition("/")
+        if sub == "export":
+            return await self._export(call_id, who)
+        if sub == "consent":
+            proof = await self.service.store.read(Store.consent_record, call_id)
+            if proof is None:
+                return json_response({"error": f"no call {call_id[:128]}"}, 404)
+            return json_response(dataclasses.asdict(proof))
+        if sub:
+            return json_response({"error": f"unknown call resource {sub[:64]!r}"}, 404)
+        detail = await self.service.store.read(Store.get_call, call_id)
+        if detail is None:
+            return json_response({"error": f"no call {call_id[:128]}"}, 404)
+        await self._record(who, "view", call_id)
+        return json_response(detail_json(detail))
+
+    async def _export(self, call_id: str, who: Principal) -> Response:
+        from monitor.store.gdpr import export_document
+
+        if not who.is_admin:
+            return json_response({"error": "export needs the admin role"}, 403)
+        exported = await self.service.store.read(Store.export_call, call_id)
+        if exported is None:
+            return json_response({"error": f"no call {call_id[:128]}"}, 404)
+        await self._record(who, "export", call_id)
+        return json_response(export_document(*exported))
+
+    async def _audit(self, q: dict[str, str], who: Principal) -> Response:
+        if not who.is_admin:
+            return json_response({"error": "the audit log needs the admin role"}, 403)
+        entries = await self.service.store.read(
+            Store.audit_entries,
+            since=_number(q, "since"),
+            call_id=q.get("call_id") or None,
+            action=q.get("action") or None,
+            limit=min(int(_number(q, "limit") or 200), 1000),
+        )
+        return json_response({"entries": [dataclasses.asdict(e) for e in entries]})
+
+    async def _record(self, who: Principal, action: str, call_id: str) -> None:
+        try:
+            await self.service.store.run(Store.audit, who.name, action, source="api", role=who.role, call_id=call_id)
+        except Exception:  # the answer is not withheld because the audit log could not be written; it is logged
+            log.exception("audit log: could not record %s of call %s by %s", action, call_id, who.name)
+
+    def _static(self, name: str) -> Response:
+        target = (STATIC_DIR / name).resolve()
+        if STATIC_DIR not in target.parents or not target.is_file():
+            return respond(404, "not found\n")
+        guessed = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        content_type = CONTENT_TYPES.get(target.suffix, guessed)
+        return respond(200, target.read_bytes(), content_type, {"Cache-Control": "no-cache"})
+
+
+def _number(q: dict[str, str], name: str) -> float | None:
+    raw = q.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"query parameter {name} must be a number, got {raw[:32]!r}") from None

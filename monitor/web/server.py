@@ -1,0 +1,126 @@
+"""The network front: one websockets server routing ingest and /live upgrades, plain GETs, and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from monitor.access.ingest_auth import IngestAuth, describe, refusal_delay
+from monitor.config.settings import Config
+from monitor.service import Service
+from monitor.web.http_api import HttpApi, respond
+from monitor.web.ingest import INGEST_PATHS, ingest_handler, make_protocol
+from monitor.web.ingest_guard import AddressCounter, guarded_connection_class, tls_context
+from monitor.web.live_feed import serve_live
+from streams.protocols import AUDIOFORK_SUBPROTOCOLS, RAW_SUBPROTOCOL
+
+log = logging.getLogger("callwarden.server")
+WEBSOCKET_PATHS = (*INGEST_PATHS, "/live")
+SHUTDOWN_GRACE_SECONDS = 30.0
+
+
+class Front:
+    """Routes each connection: WebSocket upgrades to ingest or /live, anything else to the HTTP API."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.http = HttpApi(service)
+        self.auth = IngestAuth(service.config)
+        self.ingest = ingest_handler(service, self.auth)
+
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path not in WEBSOCKET_PATHS:
+            return await self.http.handle(request)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return respond(426, f"{path} is a WebSocket endpoint\n", extra={"Upgrade": "websocket"})
+        if path in INGEST_PATHS:
+            arrived = time.monotonic()
+            refusal = await self.auth.check_upgrade(path, request)
+            if refusal is not None:
+                log.warning("refused %s upgrade from %s: %s", path, connection.remote_address, refusal)
+                await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
+                return respond(401, "Unauthorized\n")  # the same answer whatever failed
+        return None
+
+    def select_subprotocol(self, connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+        path = urlsplit(connection.request.path).path if connection.request else ""
+        wanted = {"/ingest/audiofork": AUDIOFORK_SUBPROTOCOLS, "/ingest/raw": (RAW_SUBPROTOCOL,)}.get(path, ())
+        return next((p for p in offered if p in wanted), None)
+
+    async def handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        path = urlsplit(ws.request.path).path
+        if path == "/live":
+            await serve_live(ws, self.service)
+            return
+        protocol = make_protocol(path, ws.request, ws.subprotocol, self.service)
+        await self.ingest(ws, protocol)
+
+
+async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set, then stop accepting, finish every call (scored and stored) and flush alerts."""
+    async with Service(config) as service:
+        front = Front(service)
+        addresses = AddressCounter(config.ingest.max_connections_per_address)
+        async with serve(
+            front.handler,
+            config.host,
+            config.port,
+            process_request=front.process_request,
+            select_subprotocol=front.select_subprotocol,
+            max_size=config.max_frame_bytes,
+            compression=None,  # no permessage-deflate: no decompression bombs (docs/security.md)
+            open_timeout=config.ingest.open_timeout,
+            ssl=tls_context(config.tls),
+            create_connection=guarded_connection_class(addresses),
+        ) as server:
+            _log_listening(server, front)
+            if started is not None:
+                started.set()
+            await stop.wait()
+            await _shutdown(server, service)
+
+
+async def _shutdown(server: Server, service: Service) -> None:
+    log.info("stopping: no new connections; finishing %d active call(s)", len(service.sessions))
+    server.close(close_connections=False)
+    await service.end_all_calls("shutdown")
+    if not await service.wait_calls_finished(SHUTDOWN_GRACE_SECONDS):
+        log.warning("%d call(s) did not finish in %.0f s", len(service.sessions), SHUTDOWN_GRACE_SECONDS)
+    # server.close() is idempotent: the first call above fixed close_connections=False, so connections still open
+    # (dashboards on /live, ingest sockets) are closed here, else wait_closed() waits for them forever.
+    closing = [conn.close(1001, "service shutting down") for conn in server.connections]
+    await asyncio.gather(*closing, return_exceptions=True)
+    await server.wait_closed()
+
+
+def _log_listening(server: Server, front: Front) -> None:
+    service = front.service
+    scheme = "https" if service.config.tls.enabled else "http"
+    for sock in server.sockets:
+        host, port = sock.getsockname()[:2]
+        paths = "ingest /ingest/{twilio,audiohook,audiofork,raw}, live /live"
+        log.info("listening on %s://%s:%d (%s)", scheme, host, port, paths)
+    log.info("ingest authentication: %s", describe(front.auth.configured()))
+    for warning in front.auth.startup_warnings():
+        log.warning("SECURITY: %s", warning)
+    if not service.config.tls.enabled:
+        log.warning("SECURITY: no TLS (tls.cert/tls.key unset): audio and credentials travel in clear text")
+    sink = "MQTT " + service.config.mqtt_url if service.config.mqtt_url else "the log (no mqtt_url configured)"
+    log.info("alerts go to %s; data in %s", sink, service.config.data_dir)
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop` (graceful shutdown)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
