@@ -100,7 +100,7 @@ def test_partial_then_final_fires_once(ruleset: RuleSet) -> None:
     monitor = CallMonitor([ruleset.rule("conduct.threats"), ruleset.rule("disclosure.recording")])
     monitor.feed(CallStarted("c1"))
     # a partial fires once enough words follow the match (words that could still veto it: "… if anyone says")
-    said = "this call may be recorded and you will be arrested if you do not pay it"
+    said = "this call may be recorded and you will be arrested if you do not pay it by friday"
     first = monitor.feed(utt(said, 1.0, final=False))
     again = monitor.feed(utt(f"{said} today", 1.0))
     assert sorted(f.outcome for f in first) == ["forbidden_said", "said"]
