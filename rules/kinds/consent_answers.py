@@ -349,4 +349,14 @@ def classify_answer(text_or_tokens: str | Sequence[str], language: str, inverted
     if not cues:
         return AnswerVerdict(Polarity.UNCLEAR, "", ())
     text, polarity = cues[-1]
+    if _self_contradicting(tokens):
+        return AnswerVerdict(Polarity.UNCLEAR, "", tuple(cues))
     return AnswerVerdict(polarity, text, tuple(cues))
+
+
+_CONTRADICTIONS = frozenset({("yes", "no"), ("no", "yes"), ("si", "no"), ("no", "si"), ("yeah", "no")})
+"""A yes and a no back to back ("yes no head", ASR of "yes go ahead"): no clear answer, whichever comes last."""
+
+
+def _self_contradicting(tokens: Sequence[str]) -> bool:
+    return any((a, b) in _CONTRADICTIONS for a, b in zip(tokens, tokens[1:]))
