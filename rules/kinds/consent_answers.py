@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 
 from rules.matching import normalize_tokens
 
@@ -359,4 +360,4 @@ _CONTRADICTIONS = frozenset({("yes", "no"), ("no", "yes"), ("si", "no"), ("no", 
 
 
 def _self_contradicting(tokens: Sequence[str]) -> bool:
-    return any((a, b) in _CONTRADICTIONS for a, b in zip(tokens, tokens[1:]))
+    return any(pair in _CONTRADICTIONS for pair in pairwise(tokens))
