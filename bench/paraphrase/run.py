@@ -29,7 +29,9 @@ from rules.transcripts import transcript_events
 
 DATA = Path(__file__).resolve().parent / "data"
 EXTRA = Path(__file__).resolve().parent / "extra"
-"""A second, independently written set used only for development (every row counts as dev; see README.md)."""
+"""More independently written sets (extra/<intent>.<lang>[.<set>].tsv); their rows count as dev, except the held-out
+sets, written after the last tuning and never tuned on (scored with --extra-set; see README.md)."""
+HELD_OUT_SETS = frozenset({"5"})
 WINDOW_OUTCOMES = ("consent_given", "consent_refused", "consent_unclear")
 ANSWER = {"en": "customer: yes that's fine", "it": "customer: sì va bene"}
 OPENER = {"en": "agent: how can I help you today", "it": "agent: come posso aiutarla oggi"}
@@ -81,6 +83,8 @@ def load_rows(data: Path = DATA, extra: Path = EXTRA) -> list[Row]:
     rows: list[Row] = []
     for path in sorted(extra.glob("*.tsv")):  # <intent>.<lang>.tsv or <intent>.<lang>.<set>.tsv
         intent, language = path.name.split(".")[:2]
+        if len(path.name.split(".")) == 4 and path.name.split(".")[2] in HELD_OUT_SETS:
+            continue
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
         header = lines[0].split("\t")
         for line in lines[1:]:
@@ -96,6 +100,19 @@ def load_rows(data: Path = DATA, extra: Path = EXTRA) -> list[Row]:
         for line in lines[1:]:
             fields = dict(zip(header, line.split("\t"), strict=True))
             rows.append(Row(intent, language, fields["split"], fields["label"] == "pos", fields["text"]))
+    return rows
+
+
+def load_extra_set(name: str, extra: Path = EXTRA) -> list[Row]:
+    """The rows of one extra set (extra/<intent>.<lang>.<name>.tsv), split named after it."""
+    rows: list[Row] = []
+    for path in sorted(extra.glob(f"*.*.{name}.tsv")):
+        intent, language = path.name.split(".")[:2]
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+        header = lines[0].split("\t")
+        for line in lines[1:]:
+            fields = dict(zip(header, line.split("\t"), strict=True))
+            rows.append(Row(intent, language, f"extra-{name}", fields["label"] == "pos", fields["text"]))
     return rows
 
 
@@ -160,10 +177,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--errors", action="store_true", help="list every misclassified row")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-extra", action="store_true", help="leave out the extra dev set (bench/paraphrase/extra)")
+    parser.add_argument(
+        "--extra-set", metavar="N", help="score only the extra set N (extra/*.N.tsv), e.g. one written after tuning"
+    )
     args = parser.parse_args(argv)
     rules = load_packs(args.rules, builtin=not args.no_builtin)
     extra = Path("/nonexistent") if args.no_extra else EXTRA
-    rows = [r for r in load_rows(extra=extra) if args.split == "all" or r.split == args.split]
+    if args.extra_set:
+        rows = load_extra_set(args.extra_set)
+        args.split = f"extra set {args.extra_set}"
+    else:
+        rows = [r for r in load_rows(extra=extra) if args.split == "all" or r.split == args.split]
     table, errors = evaluate(rules, rows)
     records = report(table)
     if args.json:
