@@ -81,7 +81,6 @@ class IntentMatcher:
         for pattern in intent.patterns:
             for part in pattern.parts:
                 parts.setdefault(part.key, part)
-        self._parts = parts
         by_first: dict[str, list[tuple[str, Term]]] = {}
         fuzzy: dict[str, str] = {}
         for key, part in parts.items():
@@ -93,8 +92,7 @@ class IntentMatcher:
         self._by_first = by_first
         self._vocabulary = frozenset(w.stem for p in parts.values() for t in p.terms for w in t.words)
         self._anchors = tuple(
-            tuple(frozenset(t.words[0].stem for t in part.terms) for part in pattern.parts
-                  if not part.optional and not part.forbidden)
+            tuple(frozenset(t.words[0].stem for t in part.terms) for part in pattern.required)
             for pattern in intent.patterns
         )
         """Per pattern, per required part: the keys its terms start with (a part cannot occur without one)."""
@@ -104,7 +102,8 @@ class IntentMatcher:
         self._memo: dict[tuple[str, float, bool, bool], _Found | None] = {}
 
     def surely_unmatched(self, utterance: Utterance) -> bool:
-        """Always False: an intent is told from the words' stems and sound-alikes, which `best_in` looks at."""
+        """True only for a matcher without patterns: an intent is told from stems and sound-alikes (`cannot_match`
+        and `best_in` look at them), never from the words' 4-letter prefixes this test reads for phrases."""
         return not self.phrases
 
     def cannot_match(self, view: TextView) -> bool:
@@ -195,7 +194,7 @@ class IntentMatcher:
         parts present (anywhere, vetoes ignored), scored CANDIDATE_CEILING × that share, so never a match."""
         best: _Found | None = None
         for pattern in self.intent.patterns:
-            required = [p for p in pattern.parts if not p.optional and not p.forbidden]
+            required = pattern.required
             present: list[tuple[str, _Occurrence]] = []
             for part in required:
                 usable = [o for o in occurrences.get(part.key, ()) if _polarity_ok(part, o, analysis)]
@@ -294,9 +293,7 @@ def _choose(
 ) -> tuple[float, int, int, list[tuple[str, tuple[int, int, float]]]] | None:
     """The best window holding every required part of `pattern`: (mean score, first, last + 1, picks)."""
     required: list[tuple[Part, list[_Occurrence]]] = []
-    for part in pattern.parts:
-        if part.optional or part.forbidden:
-            continue
+    for part in pattern.required:
         usable = [o for o in occurrences.get(part.key, ()) if _polarity_ok(part, o, analysis)][:MAX_OCCURRENCES]
         if not usable:
             return None

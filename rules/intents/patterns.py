@@ -75,6 +75,8 @@ class Pattern:
     source: str
     parts: tuple[Part, ...]
     window: int
+    required: tuple[Part, ...]
+    """The parts that must occur (neither `?` nor `!`), in written order."""
 
     @property
     def guarded(self) -> bool:
@@ -110,9 +112,10 @@ def _compile_pattern(
         if not 1 <= window <= 200:
             raise PatternError(f"pattern {source!r}: window @{window} must be between 1 and 200 tokens")
     parts = tuple(_compile_part(item, source, concepts, language, terms) for item in items)
-    if not any(not p.optional and not p.forbidden for p in parts):
+    required = tuple(p for p in parts if not p.optional and not p.forbidden)
+    if not required:
         raise PatternError(f"pattern {source!r}: needs at least one required part (not `?`, not `!`)")
-    return Pattern(source, parts, window)
+    return Pattern(source, parts, window, required)
 
 
 def _compile_part(

@@ -80,8 +80,8 @@ PARAMS = (
     "outcome_severity",
 )
 OVERRUN_SECONDS = 5.0
-CONTEXT_THRESHOLD = 0.9
-"""Score a `context_patterns` match needs for an utterance to count as a recording notice."""
+CUE_THRESHOLD = 0.9
+"""Score a `context_patterns` or `fallback_veto_patterns` match needs to count (a recording notice; a veto)."""
 RECORDING_WORDS = {"en": ("record", "monitor"), "it": ("registr",)}
 """Default token prefixes that make an agent utterance a recording context (per language)."""
 _OUTCOME_OF = {Polarity.YES: "consent_given", Polarity.NO: "consent_refused", Polarity.UNCLEAR: "consent_unclear"}
@@ -233,7 +233,7 @@ class ConsentRule:
 
     def _mentions_recording(self, utterance: Utterance) -> bool:
         if self._context.phrases:  # a recording notice, told by its intent patterns
-            return self._context.best_in(utterance, floor=CONTEXT_THRESHOLD) is not None
+            return self._context.best_in(utterance, floor=CUE_THRESHOLD) is not None
         words = self._recording_words
         return bool(words) and any(t.startswith(words) for t in normalize_tokens(utterance.text))
 
@@ -262,7 +262,7 @@ class ConsentRule:
         return self._recording_context(utterance) and not self._vetoed(utterance)
 
     def _vetoed(self, utterance: Utterance) -> bool:
-        return self._fallback_veto.best_in(utterance, floor=CONTEXT_THRESHOLD) is not None
+        return self._fallback_veto.best_in(utterance, floor=CUE_THRESHOLD) is not None
 
     def _answered_before(self, window: _Window, start: float) -> bool:
         finals = [u for u in window.answers.values() if u.final]

@@ -149,9 +149,8 @@ def _any_concepts(params: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     table = params.get("concepts")
     merged: dict[str, tuple[str, ...]] = {}
     if isinstance(table, Mapping):
-        for concepts in table.values():
-            if isinstance(concepts, Mapping):
-                merged.update({str(k): tuple(str(t) for t in v) for k, v in concepts.items()})
+        for language in table:
+            merged.update(_concepts_of(table, language))
     return merged
 
 
