@@ -30,6 +30,11 @@ class Negation:
     """Negative pronouns as subjects ("nobody", "no one", "nessuno"): they negate their whole clause."""
     clause_ends: frozenset[str] = frozenset()
     """Words that end a clause, and with it a subject's negation ("but", "so", "ma", "quindi")."""
+    concord: frozenset[str] = frozenset()
+    """Negators that agree with a negation just made rather than start one (Italian "non arriva niente": the
+    words after "niente" are not negated)."""
+    breaks: frozenset[str] = frozenset()
+    """Words a negation never reaches past: they open a new request ("it never will be, please stop calling")."""
     reach: int = 2
     clause_reach: int = 16
 
@@ -50,7 +55,7 @@ _EN_SKIPPED = frozenset(
         "am", "do", "does", "did", "will", "would", "shall", "should", "can", "could", "may", "might", "must",
         "have", "has", "had", "to", "going", "gonna", "ever", "really", "actually", "even", "just", "still", "yet",
         "at", "all", "so", "too", "very", "any", "anyone", "anybody", "one", "ones", "of", "for", "on", "in",
-        "with", "about", "again", "more", "longer", "ok", "okay", "please", "sir", "madam", "also"
+        "with", "about", "again", "more", "longer", "please", "sir", "madam", "also"
     ]
 )
 _IT_SKIPPED = frozenset(
@@ -81,9 +86,11 @@ LANGUAGES: dict[str, Language] = {
             extending=frozenset(
                 {"want", "wanna", "wish", "like", "think", "believ", "need", "plan", "intend", "tri", "mean", "go",
                  "let", "allow", "expect", "see", "consent", "agre", "happi", "get", "keep", "way", "chanc",
-                 "promis", "threaten", "say", "tell", "permit", "abl", "ask", "request", "intent", "give", "authoris",
-                 "authoriz"}
+                 "promis", "threaten", "say", "said", "tell", "told", "permit", "abl", "ask", "request", "intent",
+                 "give", "authoris", "authoriz"}
             ),
+            breaks=frozenset({"please", "so", "but", "because", "however", "although", "though", "unless", "otherwise",
+                              "whereas"}),
             weak=frozenset({"no"}),
             compound=frozenset({("no", "longer"), ("no", "one"), ("no", "more"), ("no", "way"), ("no", "chance")}),
         ),
@@ -104,6 +111,8 @@ LANGUAGES: dict[str, Language] = {
                  "interess", "chied", "chiedend", "mod", "possibil", "permess", "promett", "minacc", "dic", "dir",
                  "dett", "dov", "intenzion", "prest", "do", "autorizz", "va"}
             ),
+            concord=frozenset({"niente", "nulla", "mai", "nessun", "piu", "più"}),
+            breaks=frozenset({"ma", "pero", "quindi", "perche", "invece", "altrimenti", "mentre"}),
             weak=frozenset({"no"}),
             compound=frozenset({("no", "piu")}),
             discourse=frozenset({("e", "niente"), ("eh", "niente"), ("ma", "niente"), ("niente", "niente"),
@@ -142,6 +151,8 @@ def stem(token: str, code: str) -> str:
 
 NEGATOR = -2
 """`negated_tokens` marks the negators themselves with this (a term holding one carries its own negation)."""
+_AGREEING = -3
+"""A concord negator right after the word a negation reached: a negator, but one that negates nothing further."""
 
 
 def negated_tokens(tokens: Sequence[str], stems: Sequence[str], code: str) -> tuple[int, ...]:
@@ -153,6 +164,10 @@ def negated_tokens(tokens: Sequence[str], stems: Sequence[str], code: str) -> tu
     i = 0
     while i < size:
         token = tokens[i]
+        if out[i] == _AGREEING:
+            out[i] = NEGATOR
+            i += 1
+            continue
         if out[i] >= 0:  # already reached by an earlier negator
             if token in rules.negators:
                 out[i] = NEGATOR
@@ -189,6 +204,8 @@ def _negate_from(
     reached = 0
     for j in range(first, min(len(tokens), first + 8)):
         token = tokens[j]
+        if token in rules.breaks:
+            return
         if token in rules.negators:
             out[j] = NEGATOR
             continue
@@ -197,7 +214,16 @@ def _negate_from(
         out[j] = negator
         reached += 1
         if stems[j] not in rules.extending or reached >= rules.reach:
+            _agree(out, tokens, j + 1, rules)
             return
+
+
+def _agree(out: list[int], tokens: Sequence[str], first: int, rules: Negation) -> None:
+    """Mark the concord negators that follow a negated word ("non arriva niente", "non chiamo più")."""
+    for j in range(first, min(len(tokens), first + 2)):
+        if tokens[j] not in rules.concord:
+            return
+        out[j] = _AGREEING
 
 
 def _negate_clause(out: list[int], tokens: Sequence[str], negator: int, rules: Negation) -> None:

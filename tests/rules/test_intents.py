@@ -66,6 +66,24 @@ def test_italian_negation_and_discourse_markers() -> None:
     assert m.best(view("vorrei che cancellaste i miei dati")) is not None  # an inflection the stemmer keeps whole
 
 
+def test_a_negation_stops_where_a_new_request_or_clause_begins() -> None:
+    stop = IntentMatcher(compile_intent("t", ["STOP CALL"], {"STOP": ["stop"], "CALL": ["calling"]}, "en"))
+    assert stop.best(view("it is not a good time and it never will be please stop calling me")) is not None
+    assert stop.best(view("I never agreed to it so stop calling me")) is not None
+    assert stop.best(view("I never said stop calling me")) is None  # the negation still reaches through "said"
+    okay = IntentMatcher(compile_intent("t", ["-OKAY ~RECORD @5"], {"OKAY": ["okay"], "RECORD": ["recorded"]}, "en"))
+    assert okay.best(view("I'm not okay with being recorded")) is not None  # a negation reaches "okay"
+    assert okay.best(view("okay, it is recorded")) is None
+
+
+def test_italian_negative_concord_negates_nothing_further() -> None:
+    seize = IntentMatcher(compile_intent("t", ["SEIZE HOUSE"], {"SEIZE": ["pignorare"], "HOUSE": ["casa"]}, "it"))
+    assert seize.best(view("se entro venerdì non arriva niente le pignoriamo la casa")) is not None
+    assert seize.best(view("non le pignoriamo la casa")) is None
+    record = IntentMatcher(compile_intent("t", ["-WANT ~RECORD"], {"WANT": ["voglio"], "RECORD": ["registrato"]}, "it"))
+    assert record.best(view("non voglio mai più essere registrato")) is not None  # "mai più" inside the negation
+
+
 def test_forbidden_parts_veto_and_exact_words_take_no_sound_alikes() -> None:
     m = matcher("POLICE !NOBODY")
     assert m.best(view("the police will be there")) is not None
