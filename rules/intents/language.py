@@ -69,7 +69,7 @@ _IT_SKIPPED = frozenset(
         "c", "ce", "della", "dello", "degli", "delle", "del", "nella", "nel", "nelle", "negli", "alla", "allo",
         "al", "agli", "alle", "dal", "dalla", "dai", "dalle", "sulla", "sul", "con", "in", "su", "tra", "fra",
         "nostra", "nostri", "nostre", "vostra", "sue", "tuoi", "tua", "tuo", "venisse", "venissero", "fosse",
-        "fossero", "venga", "vengano", "sia", "siano"
+        "fossero", "venga", "vengano", "sia", "siano", "l", "dell", "all", "nell", "dall", "sull", "d"
     ]
 )
 
