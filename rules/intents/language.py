@@ -69,7 +69,8 @@ _IT_SKIPPED = frozenset(
         "c", "ce", "della", "dello", "degli", "delle", "del", "nella", "nel", "nelle", "negli", "alla", "allo",
         "al", "agli", "alle", "dal", "dalla", "dai", "dalle", "sulla", "sul", "con", "in", "su", "tra", "fra",
         "nostra", "nostri", "nostre", "vostra", "sue", "tuoi", "tua", "tuo", "venisse", "venissero", "fosse",
-        "fossero", "venga", "vengano", "sia", "siano", "l", "dell", "all", "nell", "dall", "sull", "d"
+        "fossero", "venga", "vengano", "sia", "siano", "l", "dell", "all", "nell", "dall", "sull", "d", "glielo",
+        "gliela", "glieli", "gliele", "ve", "te"
     ]
 )
 
@@ -86,8 +87,8 @@ LANGUAGES: dict[str, Language] = {
             extending=frozenset(
                 {"want", "wanna", "wish", "like", "think", "believ", "need", "plan", "intend", "tri", "mean", "go",
                  "let", "allow", "expect", "see", "consent", "agre", "happi", "get", "keep", "way", "chanc",
-                 "promis", "threaten", "say", "said", "tell", "told", "permit", "abl", "ask", "request", "intent",
-                 "give", "authoris", "authoriz"}
+                 "promis", "threaten", "say", "said", "tell", "told", "gave", "given", "permit", "abl", "ask",
+                 "request", "intent", "give", "authoris", "authoriz"}
             ),
             breaks=frozenset({"please", "so", "but", "because", "however", "although", "though", "unless", "otherwise",
                               "whereas"}),

@@ -33,6 +33,9 @@ MAX_OCCURRENCES = 8
 """Occurrences per part considered when choosing a window (the earliest ones)."""
 FORBIDDEN_REACH = 12
 """Words around a match within which a forbidden (`!`) part vetoes it, at least."""
+FORBIDDEN_MIN_SCORE = 0.95
+"""A forbidden part vetoes only when its words are there (stem or prefix), never for a sound-alike: "spending"
+must not veto as "speeding" would."""
 
 _Found = tuple[str, float, int, int, tuple[tuple[str, str], ...]]
 """A match before its times are looked up: (pattern, score, first token, last token + 1, (part, words) pairs)."""
@@ -350,7 +353,7 @@ def _forbidden_near(
             continue
         for occurrence in occurrences.get(part.key, ()):
             near = occurrence[1] > first - reach and occurrence[0] < last + reach
-            if near and _polarity_ok(part, occurrence, analysis):
+            if near and occurrence[2] >= FORBIDDEN_MIN_SCORE and _polarity_ok(part, occurrence, analysis):
                 return True
     return False
 

@@ -84,6 +84,13 @@ def test_italian_negative_concord_negates_nothing_further() -> None:
     assert record.best(view("non voglio mai più essere registrato")) is not None  # "mai più" inside the negation
 
 
+def test_a_sound_alike_never_vetoes() -> None:
+    concepts = {"CELL": ["in a cell"], "SAFE": ["speeding"]}
+    m = IntentMatcher(compile_intent("t", ["CELL !SAFE"], concepts, "en"))
+    assert m.best(view("you could be spending the night in a cell")) is not None  # "spending" is not "speeding"
+    assert m.best(view("he got caught speeding and spent the night in a cell")) is None
+
+
 def test_forbidden_parts_veto_and_exact_words_take_no_sound_alikes() -> None:
     m = matcher("POLICE !NOBODY")
     assert m.best(view("the police will be there")) is not None
