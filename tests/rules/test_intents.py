@@ -238,3 +238,22 @@ def test_findings_explain_the_intent_and_its_parts() -> None:
     assert found.details["intent"] == "erasure"
     assert dict(found.details["matched_parts"]) == {"ERASE": "wipe", "PERSONAL_DATA": "details"}
     assert "intent erasure, score 1.00" in found.reason
+
+
+def test_no_pack_vetoes_a_word_its_own_pattern_requires() -> None:
+    """A one-word veto whose stem is a word of a required part can only ever block its own pattern (a stem
+    collision: "prisoner" vetoing "prison", "names" vetoing "take my name off"); `=word` or a longer phrase fixes it."""
+    collisions = []
+    for pack in load_packs().packs:
+        for rule in pack.rules:
+            concepts_by_language = rule.params.get("concepts") or {}
+            for key, by_language in rule.params.items():
+                if not key.endswith("patterns") or not isinstance(by_language, dict):
+                    continue
+                for language, patterns in by_language.items():
+                    intent = compile_intent(rule.id, patterns, concepts_by_language.get(language, {}), language)
+                    for pattern in intent.patterns:
+                        required = {w.stem for part in pattern.required for t in part.terms for w in t.words}
+                        vetoes = [t.words[0] for p in pattern.parts if p.forbidden for t in p.terms if len(t.words) < 2]
+                        collisions += [f"{rule.id} {language}: {w.text}" for w in vetoes if w.stem in required]
+    assert collisions == []
