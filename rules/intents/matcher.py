@@ -95,10 +95,13 @@ class IntentMatcher:
         self._by_first = by_first
         self._vocabulary = frozenset(w.stem for p in parts.values() for t in p.terms for w in t.words)
         self._anchors = tuple(
-            tuple(frozenset(t.words[0].stem for t in part.terms) for part in pattern.required)
+            tuple(sorted((frozenset(t.words[0].stem for t in part.terms) for part in pattern.required), key=len))
             for pattern in intent.patterns
         )
         """Per pattern, per required part: the keys its terms start with (a part cannot occur without one)."""
+        self._anchor_keys = frozenset(key for anchors in self._anchors for part in anchors for key in part)
+        self._token_anchors: dict[str, frozenset[str]] = {}
+        self._last_keys: tuple[tuple[str, ...], frozenset[str]] | None = None
         self._fuzzy_words = tuple(sorted(fuzzy.items()))
         self._token_readings: dict[str, tuple[tuple[str, float], ...]] = {}
         self._last_possible: tuple[_Analysis, bool] | None = None
@@ -119,13 +122,29 @@ class IntentMatcher:
         last = self._last_possible
         if last is not None and last[0] is analysis:
             return last[1]
-        keys: set[str] = set()
-        for token, token_stem in zip(analysis.tokens, analysis.stems, strict=True):
-            for key, _score in self._readings(token, token_stem):
-                keys.add(key)
-        possible = any(all(not part.isdisjoint(keys) for part in anchors) for anchors in self._anchors)
+        tokens, stems = analysis.tokens, analysis.stems
+        start, keys = 0, set()
+        grown = self._last_keys
+        if grown is not None and len(grown[0]) <= len(tokens) and tokens[: len(grown[0])] == grown[0]:
+            start, keys = len(grown[0]), set(grown[1])  # a partial growing: only its new words are read
+        for i in range(start, len(tokens)):
+            anchors = self._anchors_of(tokens[i], stems[i])
+            if anchors:
+                keys |= anchors
+        self._last_keys = (tokens, frozenset(keys))
+        possible = bool(keys) and any(all(not part.isdisjoint(keys) for part in anchors) for anchors in self._anchors)
         self._last_possible = (analysis, possible)
         return possible
+
+    def _anchors_of(self, token: str, token_stem: str) -> frozenset[str]:
+        """The keys a token stands for that start some required part (memoized per token)."""
+        known = self._token_anchors.get(token)
+        if known is None:
+            known = frozenset(k for k, _s in self._readings(token, token_stem) if k in self._anchor_keys)
+            if len(self._token_anchors) >= 16384:
+                self._token_anchors.clear()
+            self._token_anchors[token] = known
+        return known
 
     def best_in(self, utterance: Utterance, floor: float = 0.0, near_misses: bool = False) -> PhraseMatch | None:
         """The best pattern occurrence in the utterance scoring at least `floor`, with its times, or None; with
