@@ -1,7 +1,9 @@
 """Acceptance: the live service's AudioHook endpoint driven by Genesys' own reference client and conformance suite.
 
-Needs the reference checkout prepared by scripts/audiohook-reference.sh ($AHREF, default /tmp/ahref). Without it
-these tests skip loudly, in CI too: the checkout comes from a repository snapshot .ci/run cannot fetch.
+Needs the reference checkout prepared by scripts/audiohook-reference.sh (tests/audiohook_reference.py says where).
+Without it these tests skip loudly on a developer's machine; CI (.ci/run) prepares it and makes them fail instead.
+The suite runs in both profiles: monitor only, and transcription connector (an API key configured to get the
+call's redacted transcript back as `event` messages).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from websockets.exceptions import InvalidStatus
 from evaluation.synth import write_wav
 from monitor.config.settings import AudioHookConfig
 from monitor.web.ingest import AUTH_FAILURE_DELAY
+from tests.audiohook_reference import CLIENT_ENTRY, SHIM, SUITE, SUITE_RESULTS, reference_checkout, suite_lock
 from tests.monitor.ingest_support import (
     TEST_PAN,
     LiveService,
@@ -33,41 +36,35 @@ from tests.monitor.ingest_support import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-AHREF = Path(os.environ.get("AHREF", "/tmp/ahref"))
-CLIENT_ENTRY = AHREF / "client" / "dist" / "client" / "src" / "index.js"
-SHIM = (Path(__file__).resolve().parents[2] / ".." / "shared" / "tools" / "rawmode-shim.js").resolve()
-API_KEY = "callwarden-acceptance-key"
+API_KEY = "callwarden-acceptance-key"  # monitor only
+CONNECTOR_KEY = "callwarden-connector-key"  # transcription connector: final transcripts back as `event` messages
 SECRET_B64 = base64.b64encode(b"callwarden acceptance secret 32b").decode()
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+AUDIOHOOK = AudioHookConfig(
+    api_keys={API_KEY: SECRET_B64, CONNECTOR_KEY: SECRET_B64}, transcription_connector={CONNECTOR_KEY: "final"}
+)
 
 
 @pytest.fixture(scope="module")
 def reference() -> Path:
-    """The prepared reference checkout, or a loud skip (CI included: only developers can fetch the checkout)."""
-    if not CLIENT_ENTRY.exists() or not (AHREF / "node_modules" / ".bin" / "jest").exists():
-        where = "in CI, which cannot fetch it" if os.environ.get("CI") else "here"
-        pytest.skip(
-            f"SKIPPED LOUDLY: no AudioHook reference build at {AHREF} {where}; "
-            "prepare it with scripts/audiohook-reference.sh <git dir of audiohook-reference-implementation>"
-        )
-    if not SHIM.exists():
-        pytest.skip(f"SKIPPED LOUDLY: the rawmode shim {SHIM} is missing")
-    return AHREF
+    """The prepared reference checkout (a loud skip without it; a failure in CI)."""
+    return reference_checkout()
 
 
 @pytest.fixture
 async def service(tmp_path: Path, vosk_model_path: Path) -> AsyncIterator[LiveService]:
-    audiohook = AudioHookConfig(api_keys={API_KEY: SECRET_B64})
-    async with running_service(tmp_path / "data", vosk_model_path, audiohook=audiohook) as running:
+    async with running_service(tmp_path / "data", vosk_model_path, audiohook=AUDIOHOOK) as running:
         yield running
 
 
-async def run_client(reference: Path, uri: str, *args: str, secret: str = SECRET_B64) -> tuple[str, float]:
+async def run_client(
+    reference: Path, uri: str, *args: str, secret: str = SECRET_B64, api_key: str = API_KEY
+) -> tuple[str, float]:
     """Run the reference client to completion: its log (colours stripped) and how long it ran (seconds)."""
     env = {**os.environ, "NODE_OPTIONS": f"--require {SHIM}", "NO_COLOR": "1", "FORCE_COLOR": "0"}
     began = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        "node", str(CLIENT_ENTRY), "--uri", uri, "--api-key", API_KEY, "--client-secret", secret, *args,
+        "node", str(CLIENT_ENTRY), "--uri", uri, "--api-key", api_key, "--client-secret", secret, *args,
         cwd=reference / "client", env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -147,31 +144,44 @@ async def test_reference_client_with_a_wrong_secret_is_refused(
     assert await service.calls() == []
 
 
-async def test_reference_conformance_suite_passes_against_the_service(reference: Path, service: LiveService) -> None:
-    (reference / "testconfig.cfg").write_text(
-        f"[EndPoint]\nurl={service.ws('/ingest/audiohook')}\n"
-        f"[Authentication]\napiKey={API_KEY}\nclientSecret={SECRET_B64}\n"
-        "[OpenParameters]\ncustomConfig={}\nlanguage=en-US\n"
-        "[Features]\nsingleChannel=true\ndoubleChannel=true\ntranscriptionConnector=false\n"
-    )
-    began = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        "npx", "--no-install", "jest", "--verbose", "--forceExit", "--ci", cwd=reference,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"},
-    )  # fmt: skip
-    try:
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=240)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
+@pytest.mark.parametrize(
+    ("profile", "api_key", "connector", "expected"),
+    [
+        # with transcriptionConnector=false the suite itself skips its 8 transcription-connector checks
+        ("monitor", API_KEY, False, r"Tests:\s+8 skipped, 12 passed, 20 total"),
+        ("connector", CONNECTOR_KEY, True, r"Tests:\s+20 passed, 20 total"),
+    ],
+)
+async def test_reference_conformance_suite_passes_against_the_service(
+    reference: Path, service: LiveService, profile: str, api_key: str, connector: bool, expected: str
+) -> None:
+    with suite_lock(reference):
+        (reference / "testconfig.cfg").write_text(
+            f"[EndPoint]\nurl={service.ws('/ingest/audiohook')}\n"
+            f"[Authentication]\napiKey={api_key}\nclientSecret={SECRET_B64}\n"
+            "[OpenParameters]\ncustomConfig={}\nlanguage=en-US\n"
+            f"[Features]\nsingleChannel=true\ndoubleChannel=true\ntranscriptionConnector={str(connector).lower()}\n"
+        )
+        began = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            "npx", "--no-install", "jest", "--verbose", "--forceExit", "--ci", SUITE, cwd=reference,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"},
+        )  # fmt: skip
+        try:
+            output, _ = await asyncio.wait_for(proc.communicate(), timeout=400)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
     text = ANSI.sub("", output.decode(errors="replace"))
     summary = re.search(r"^Tests:\s+(.*)$", text, re.MULTILINE)
     assert summary is not None, text[-3000:]
-    record({"suite": summary.group(1), "suite_s": round(time.monotonic() - began, 1)}, "audiohook-conformance")
-    assert "failed" not in summary.group(1), text[-6000:]
-    assert re.search(r"\b12 passed\b", summary.group(1)) and re.search(r"\b9 skipped\b", summary.group(1)), text[-4000:]
+    SUITE_RESULTS.append(f"{profile} profile: {summary.group(0)}")  # the suite's own line, in the run's summary
+    seconds = round(time.monotonic() - began, 1)
+    record({"suite": summary.group(1), "suite_s": seconds}, f"audiohook-conformance-{profile}")
+    assert "failed" not in summary.group(1), text[-8000:]
+    assert re.search(expected, summary.group(0)), text[-6000:]
     assert await service.get("/healthz") == (200, "ok\n")
     calls = await service.all_calls_finished(timeout=60)
     drained = time.monotonic() - began
