@@ -32,7 +32,7 @@ def phrases(words: tuple[RedactedWord, ...], gap: float = PHRASE_GAP) -> list[tu
     """`words` cut wherever the silence between two words lasts at least `gap` seconds."""
     out: list[list[RedactedWord]] = []
     for word in words:
-        if out and word.start - out[-1][-1].end < gap:
+        if out and word.start - out[-1][-1].end < gap - 1e-6:  # times are rounded to the millisecond
             out[-1].append(word)
         else:
             out.append([word])
@@ -51,7 +51,7 @@ def transcripts(session_id: str, utterance: Utterance, line: RedactedLine, langu
             )
         ]  # fmt: skip
     if not line.words:  # no word times (the recognizer gave none): one transcript spanning the utterance
-        duration = max(0.0, utterance.end - utterance.start)
+        duration = max(0.0, round(utterance.end - utterance.start, 3))
         confidence = 1.0
         return [
             Transcript(
@@ -63,13 +63,17 @@ def transcripts(session_id: str, utterance: Utterance, line: RedactedLine, langu
     for number, phrase in enumerate(phrases(line.words)):
         start, end = phrase[0].start, phrase[-1].end
         tokens = tuple(
-            TranscriptToken(word.text, word.confidence, word.start, max(0.0, word.end - word.start)) for word in phrase
+            TranscriptToken(word.text, word.confidence, word.start, _span(word.start, word.end)) for word in phrase
         )
         out.append(
             Transcript(
                 utterance_id(session_id, utterance.channel, utterance.index, number), utterance.channel, True,
-                max(0.0, start), max(0.0, end - start), sum(w.confidence for w in phrase) / len(phrase),
+                max(0.0, start), _span(start, end), sum(w.confidence for w in phrase) / len(phrase),
                 " ".join(word.text for word in phrase), tokens, language,
             )
         )  # fmt: skip
     return out
+
+
+def _span(start: float, end: float) -> float:
+    return max(0.0, round(end - start, 3))

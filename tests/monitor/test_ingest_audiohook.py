@@ -10,21 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import re
 import time
+import uuid
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from evaluation.feeders import stream_twilio
 from evaluation.synth import write_wav
 from monitor.config.settings import AudioHookConfig
 from monitor.web.ingest import AUTH_FAILURE_DELAY
 from tests.audiohook_reference import CLIENT_ENTRY, SHIM, SUITE, SUITE_RESULTS, reference_checkout, suite_lock
+from tests.conftest import MosquittoBroker
 from tests.monitor.ingest_support import (
     TEST_PAN,
     LiveService,
@@ -33,6 +40,7 @@ from tests.monitor.ingest_support import (
     record,
     running_service,
 )
+from tests.monitor.service_harness import subscriber
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -40,6 +48,8 @@ API_KEY = "callwarden-acceptance-key"  # monitor only
 CONNECTOR_KEY = "callwarden-connector-key"  # transcription connector: final transcripts back as `event` messages
 SECRET_B64 = base64.b64encode(b"callwarden acceptance secret 32b").decode()
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+DEMO_CALL = Path(__file__).resolve().parents[2] / "demo" / "demo-call.wav"
+DEMO_CARD = "4111111111111111"  # Visa's test number, read in the demo call by a real voice (FSDD)
 AUDIOHOOK = AudioHookConfig(
     api_keys={API_KEY: SECRET_B64, CONNECTOR_KEY: SECRET_B64}, transcription_connector={CONNECTOR_KEY: "final"}
 )
@@ -206,3 +216,91 @@ async def test_unsigned_upgrade_is_refused_after_the_delay_without_the_reference
     assert refused.value.response.status_code == 401
     assert waited >= AUTH_FAILURE_DELAY == 0.5
     assert await service.calls() == []
+
+
+def client_events(log: str) -> list[dict[str, Any]]:
+    """The `event` messages' parameters the reference client logged (its `event` listener logs each one)."""
+    decoder = json.JSONDecoder()
+    marker = "Event message: "
+    events = []
+    at = log.find(marker)
+    while at >= 0:
+        parameters, end = decoder.raw_decode(log, at + len(marker))
+        events.append(parameters)
+        at = log.find(marker, end)
+    return events
+
+
+def swapped_demo_call(path: Path) -> tuple[Path, np.ndarray]:
+    """The bundled demo call (agent left) as the AudioHook client expects it: left = customer, right = agent."""
+    with wave.open(str(DEMO_CALL)) as source:
+        assert (source.getnchannels(), source.getsampwidth(), source.getframerate()) == (2, 2, 8000)
+        audio = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2").reshape(-1, 2)
+    write_wav(path, audio[:, ::-1], 8000)
+    return path, audio
+
+
+async def test_demo_call_through_the_reference_client_matches_twilio_and_gets_its_transcript_back(
+    reference: Path, tmp_path: Path, vosk_model_path: Path, mosquitto: MosquittoBroker, shared_data: Path
+) -> None:
+    """Real speech (the demo call, PCMU) through Genesys' client into a signed transcription-connector session:
+    the findings equal those of the same audio over Twilio; per-leg speakers, MQTT alerts and the stored report
+    hold; the transcript events the client got are the stored redacted transcript, phrase by phrase."""
+    wav, audio = swapped_demo_call(tmp_path / "demo-audiohook.wav")
+    prefix = f"cwtest-{uuid.uuid4().hex[:8]}"
+    async with (
+        running_service(
+            tmp_path / "data", vosk_model_path, audiohook=AUDIOHOOK, mqtt_url=mosquitto.url, mqtt_topic_prefix=prefix
+        ) as service,
+        subscriber(mosquitto.host, mosquitto.port, f"{prefix}/#", client_id=f"sub-{prefix}") as got,
+    ):
+        log, client_seconds = await run_client(
+            reference, service.ws("/ingest/audiohook"), "--wavfile", str(wav), api_key=CONNECTOR_KEY
+        )
+        (listed,) = await service.calls()
+        audiohook = await service.finished_call(listed["call_id"])
+        feed = await stream_twilio(service.ws("/ingest/twilio"), audio, agent_channel=0, speed=0)
+        twilio = await service.finished_call(feed.call_id)
+        scores = {f"{prefix}/calls/{audiohook['call']['call_id']}/score", f"{prefix}/calls/{feed.call_id}/score"}
+        await got.wait_until(lambda: scores <= {topic for topic, _, _ in got.messages}, 30)
+
+    assert "ERROR" not in log and "WARN" not in log, log[-3000:]
+    assert "onClosedMessage - Session closed" in log, log[-3000:]
+    summary, rules = audiohook["call"], findings_by_rule(audiohook)
+    events = client_events(log)
+    finals = [e["entities"][0]["data"] for e in events if e["entities"][0]["data"]["isFinal"]]
+    assert len(finals) == len(events) >= 8  # the connector key asks for finals only
+    record(
+        {
+            "audio_s": round(len(audio) / 8000, 1), "client_s": round(client_seconds, 1), "findings": rules,
+            "twilio_findings": findings_by_rule(twilio), "events": len(events), "score": summary["score"],
+        },
+        "audiohook-demo-call",
+    )  # fmt: skip
+    # the same findings as the same audio over Twilio
+    assert rules == findings_by_rule(twilio)
+    assert "pan_detected" in rules["pci.pan-spoken"] and "said" in rules["disclosure.recording"], rules
+    # per-leg speakers: external (left) is the customer, internal (right) the agent
+    speakers = {t["channel"]: t["speaker"] for t in audiohook["transcript"]}
+    assert speakers == {0: "customer", 1: "agent"}
+    assert summary["protocol"] == "audiohook" and summary["status"] == "completed" and summary["end_reason"] == "end"
+    # MQTT: every stored finding was published on the call's alert topic, and the score
+    alerts = {p["finding_id"] for p, _ in got.findings(summary["call_id"])}
+    assert alerts == {f["finding_id"] for f in audiohook["findings"]}
+    alert_topics = {t for t, _, _ in got.messages if t.startswith(f"{prefix}/alerts/")}
+    assert alert_topics == {f"{prefix}/alerts/{summary['call_id']}", f"{prefix}/alerts/{feed.call_id}"}
+    score = next(p for t, p, _ in got.messages if t == f"{prefix}/calls/{summary['call_id']}/score")
+    assert score["score"] == summary["score"] == audiohook["report"]["score"]
+    assert audiohook["report"]["passed"] is False and summary["max_severity"] == "critical"
+    # the transcript events are the stored redacted transcript: per channel, the same words in the same order
+    for channel in (0, 1):
+        texts = [f["alternatives"][0]["interpretations"][0]["transcript"] for f in finals if f["channelId"] == channel]
+        sent = " ".join(texts)
+        stored = " ".join(t["text"] for t in audiohook["transcript"] if t["channel"] == channel and t["text"])
+        assert sent == stored, (channel, sent, stored)
+    for final in finals:
+        (interpretation,) = final["alternatives"][0]["interpretations"]
+        assert " ".join(token["value"] for token in interpretation["tokens"]) == interpretation["transcript"]
+        assert all(entity["type"] == "transcript" for event in events for entity in event["entities"])
+    spoken_card = " ".join(["one"] * 4)
+    assert DEMO_CARD not in log and spoken_card not in log and DEMO_CARD not in repr(audiohook)
