@@ -44,7 +44,7 @@ if [ ! -d "$AHREF/.git" ]; then
   [ -e "$SOURCE" ] || [[ "$SOURCE" == *://* ]] || die "no checkout at $AHREF and no source $SOURCE; pass the reference repository's git bundle, dir or URL"
   say "cloning $SOURCE into $AHREF"
   rm -rf "$AHREF.partial"
-  git clone -q "$SOURCE" "$AHREF.partial" || die "git clone $SOURCE failed"
+  git -c advice.detachedHead=false clone -q "$SOURCE" "$AHREF.partial" || die "git clone $SOURCE failed"
   mv "$AHREF.partial" "$AHREF"
 fi
 cd "$AHREF"
