@@ -30,8 +30,10 @@ from evaluation.feeders import stream_twilio
 from evaluation.synth import write_wav
 from monitor.config.settings import AudioHookConfig
 from monitor.web.ingest import AUTH_FAILURE_DELAY
+from streams.codecs import Encoding, encode
 from tests.audiohook_reference import CLIENT_ENTRY, SHIM, SUITE, SUITE_RESULTS, reference_checkout, suite_lock
 from tests.conftest import MosquittoBroker
+from tests.monitor.auth_clients import AH_KEYS, AudioHookRequest
 from tests.monitor.ingest_support import (
     TEST_PAN,
     LiveService,
@@ -304,3 +306,61 @@ async def test_demo_call_through_the_reference_client_matches_twilio_and_gets_it
         assert all(entity["type"] == "transcript" for event in events for entity in event["entities"])
     spoken_card = " ".join(["one"] * 4)
     assert DEMO_CARD not in log and spoken_card not in log and DEMO_CARD not in repr(audiohook)
+
+
+async def test_partial_transcripts_lead_to_their_final_and_every_event_precedes_closed(
+    tmp_path: Path, vosk_model_path: Path, espeak: str, shared_data: Path
+) -> None:
+    """A key in "partial" mode (a signed session from a plain WebSocket client, audio sent as fast as accepted):
+    partials share their utterance's id with its final, server seqs run without a gap up to `closed`, which
+    comes after the last transcript, and no partial or final holds the card number."""
+    call = card_call(8000, agent_channel=1)  # left = external = customer
+    secrets = {key: base64.b64encode(secret).decode() for key, secret in AH_KEYS.items()}
+    config = AudioHookConfig(api_keys=secrets, transcription_connector={"ah-key-one": "partial"})
+    frames = [encode(call.audio[i : i + 1600], Encoding.MULAW) for i in range(0, len(call.audio), 1600)]
+    async with running_service(tmp_path / "data", vosk_model_path, audiohook=config) as service:
+        request = AudioHookRequest(authority=f"127.0.0.1:{service.config.port}")
+        session = request.session_id
+
+        def message(kind: str, seq: int, serverseq: int, parameters: dict[str, Any]) -> str:
+            return json.dumps({"version": "2", "id": session, "type": kind, "seq": seq, "serverseq": serverseq,
+                               "position": "PT0S", "parameters": parameters})  # fmt: skip
+
+        media = [{"type": "audio", "format": "PCMU", "channels": ["external", "internal"], "rate": 8000}]
+        received: list[dict[str, Any]] = []
+        async with connect(service.ws("/ingest/audiohook"), additional_headers=request.headers()) as ws:
+            await ws.send(message("open", 1, 0, {
+                "organizationId": request.organization_id, "conversationId": str(uuid.uuid4()),
+                "participant": {"id": str(uuid.uuid4())}, "media": media, "language": "en-US"}))  # fmt: skip
+            received.append(json.loads(await ws.recv()))
+
+            async def listen() -> None:
+                async for raw in ws:
+                    received.append(json.loads(raw))
+                    if received[-1]["type"] == "closed":
+                        return
+
+            listener = asyncio.create_task(listen())
+            for frame in frames:
+                await ws.send(frame)
+            await ws.send(message("close", 2, received[-1]["seq"], {"reason": "end"}))
+            await asyncio.wait_for(listener, 60)
+        (listed,) = await service.calls()
+        detail = await service.finished_call(listed["call_id"])
+
+    types = [m["type"] for m in received]
+    assert types[0] == "opened" and types[-1] == "closed" and set(types[1:-1]) == {"event"}, types
+    assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
+    data = [m["parameters"]["entities"][0]["data"] for m in received[1:-1]]
+    assert all(len(m["parameters"]["entities"]) == 1 for m in received[1:-1])
+    partials, finals = [d for d in data if not d["isFinal"]], [d for d in data if d["isFinal"]]
+    record({"partials": len(partials), "finals": len(finals)}, "audiohook-partials")
+    assert partials and finals
+    final_ids = {d["id"] for d in finals}
+    assert sum(d["id"] in final_ids for d in partials) >= len(partials) // 2  # a partial's id is its final's
+    for channel in (0, 1):
+        texts = [d["alternatives"][0]["interpretations"][0]["transcript"] for d in finals if d["channelId"] == channel]
+        stored = [t["text"] for t in detail["transcript"] if t["channel"] == channel and t["text"]]
+        assert " ".join(texts) == " ".join(stored)
+    spoken = " ".join({"0": "zero", "1": "one", "5": "five"}[d] for d in TEST_PAN[:6])
+    assert TEST_PAN not in json.dumps(received) and spoken not in json.dumps(received)
