@@ -4,17 +4,22 @@
 #
 #   scripts/audiohook-reference.sh [SOURCE]
 #
-# SOURCE: a git directory or URL of purecloudlabs/audiohook-reference-implementation to clone from
-#         (needed only the first time; e.g. the path the project's `fetch` tool returned).
-# AHREF:  where the checkout lives (default /tmp/ahref). Never inside this repository: no vendor code here.
+# SOURCE: a git bundle, directory or URL of purecloudlabs/audiohook-reference-implementation to clone from
+#         (needed only the first time; default: the bundle ../shared/tools/audiohook-reference-implementation.bundle
+#         beside the repository, commit 2871b01, MIT). npm installs the client's and the suite's packages from the
+#         configured registry. Any failure exits non-zero with the reason: CI (.ci/run) runs this and stops.
+# AHREF:  where the checkout lives (default ~/.cache/callwarden/audiohook-reference, kept between runs). Never
+#         inside this repository: no vendor code here. Preparation takes a lock, so parallel runs do not collide.
 # Optional, to write $AHREF/testconfig.cfg: AH_URL (ws://127.0.0.1:PORT/ingest/audiohook), AH_API_KEY,
 # AH_CLIENT_SECRET (base64).
 set -euo pipefail
 
-AHREF="${AHREF:-/tmp/ahref}"
-SOURCE="${1:-}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SHIM="$(cd "$REPO_ROOT/.." && pwd)/shared/tools/rawmode-shim.js"
+SHARED_TOOLS="$(cd "$REPO_ROOT/.." && pwd)/shared/tools"
+AHREF="${AHREF:-${XDG_CACHE_HOME:-$HOME/.cache}/callwarden/audiohook-reference}"
+SOURCE="${1:-$SHARED_TOOLS/audiohook-reference-implementation.bundle}"
+EXPECTED_COMMIT=2871b01
+SHIM="$SHARED_TOOLS/rawmode-shim.js"
 
 die() { echo "audiohook-reference: $*" >&2; exit 1; }
 say() { echo "audiohook-reference: $*" >&2; }
@@ -22,6 +27,7 @@ say() { echo "audiohook-reference: $*" >&2; }
 command -v node >/dev/null || die "node not found (need Node >= 16; apt-get install nodejs npm)"
 command -v npm >/dev/null || die "npm not found (apt-get install npm)"
 command -v git >/dev/null || die "git not found"
+[ -f "$SHIM" ] || die "the raw-mode shim $SHIM is missing (the reference client needs it without a terminal)"
 
 mkdir -p "$(dirname "$AHREF")"
 ahref_abs="$(cd "$(dirname "$AHREF")" && pwd)/$(basename "$AHREF")"
@@ -29,13 +35,20 @@ case "$ahref_abs/" in
   "$REPO_ROOT"/*) die "AHREF=$ahref_abs is inside the repository; choose a scratch folder such as /tmp/ahref" ;;
 esac
 
+# One preparation at a time per checkout (CI and developers may share the cache folder).
+exec 9>"$ahref_abs.lock"
+flock 9
+
 # 1. Checkout.
 if [ ! -d "$AHREF/.git" ]; then
-  [ -n "$SOURCE" ] || die "no checkout at $AHREF; pass the reference repository's git dir or URL as argument"
+  [ -e "$SOURCE" ] || [[ "$SOURCE" == *://* ]] || die "no checkout at $AHREF and no source $SOURCE; pass the reference repository's git bundle, dir or URL"
   say "cloning $SOURCE into $AHREF"
-  git clone -q "$SOURCE" "$AHREF"
+  rm -rf "$AHREF.partial"
+  git -c advice.detachedHead=false clone -q "$SOURCE" "$AHREF.partial" || die "git clone $SOURCE failed"
+  mv "$AHREF.partial" "$AHREF"
 fi
 cd "$AHREF"
+git cat-file -e "$EXPECTED_COMMIT^{commit}" 2>/dev/null || die "$AHREF does not hold commit $EXPECTED_COMMIT of the reference"
 [ -f client/package.json ] && [ -f package.json ] || die "$AHREF does not look like audiohook-reference-implementation"
 
 # 2. Lockfiles point at the vendor's internal npm mirror: use the configured registry instead (idempotent).
@@ -46,14 +59,17 @@ for lock in package-lock.json client/package-lock.json app/package-lock.json; do
 done
 
 # 3. Dependencies (client first; the root install provides jest and what client imports from app/audiohook).
-if [ ! -d client/node_modules ]; then
-  say "npm ci in client/"
-  (cd client && npm ci --no-audit --no-fund)
+if [ ! -f client/node_modules/.callwarden-installed ]; then
+  say "npm ci in client/ (registry $registry)"
+  (cd client && npm ci --no-audit --no-fund) || die "npm ci in $AHREF/client failed (registry $registry)"
+  touch client/node_modules/.callwarden-installed
 fi
-if [ ! -d node_modules/jest ]; then
-  say "npm install at the root"
-  npm install --no-audit --no-fund
+if [ ! -f node_modules/.callwarden-installed ]; then
+  say "npm install at the root (registry $registry)"
+  npm install --no-audit --no-fund || die "npm install in $AHREF failed (registry $registry)"
+  touch node_modules/.callwarden-installed
 fi
+[ -x node_modules/.bin/jest ] || die "no jest in $AHREF/node_modules after npm install"
 
 # 4. Build the client (the repo's own `npm run build` fails on lint errors; tsc alone is enough).
 entry=client/dist/client/src/index.js
@@ -78,7 +94,7 @@ language=en-US
 [Features]
 singleChannel=true
 doubleChannel=true
-transcriptionConnector=false
+transcriptionConnector=${AH_TRANSCRIPTION_CONNECTOR:-false}
 EOF
   say "wrote $AHREF/testconfig.cfg for $AH_URL"
 fi
@@ -94,7 +110,8 @@ always 0, judge by its log and the server side):
   (connection probe: replace --wavfile … with --connection-probe)
 
 Run the conformance suite (edit $AHREF/testconfig.cfg or rerun this script with AH_URL, AH_API_KEY,
-AH_CLIENT_SECRET set; a minimal correct server passes 12 and skips 9; --forceExit because jest keeps the
-process alive after the run):
-  cd $AHREF && timeout 300 npx jest --verbose --forceExit < /dev/null
+AH_CLIENT_SECRET and AH_TRANSCRIPTION_CONNECTOR=true|false set; a monitor-only server passes 12 and the suite
+skips its 8 transcription-connector checks, a transcription connector passes all 20; the repository's other test
+file is an AWS CDK stack test its authors skip; --forceExit because jest keeps the process alive after the run):
+  cd $AHREF && timeout 400 npx jest --verbose --forceExit test/audiohook-api-messages.test.ts < /dev/null
 EOF

@@ -25,7 +25,12 @@ class Shed:
     seconds: float
 
 
-Item = bytes | Shed
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Marker in a leg's queue: the utterance open here ends here (the peer paused the stream or changed language)."""
+
+
+Item = bytes | Shed | Cut
 
 
 class LegBuffer:
@@ -77,6 +82,14 @@ class LegBuffer:
             self.shed_seconds,
             self.shed_chunks,
         )
+
+    async def cut(self) -> None:
+        """Queue a Cut after the audio queued so far (it takes no room; a closed leg ignores it)."""
+        async with self._changed:
+            if self._closed:
+                return
+            self._items.append((Cut(), 0.0))
+            self._changed.notify_all()
 
     async def take(self, max_seconds: float) -> tuple[list[Item], float] | None:
         """The next items (up to `max_seconds` of audio, at least one), or None once closed and drained."""

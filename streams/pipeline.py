@@ -31,7 +31,7 @@ import numpy as np
 
 from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance
 from streams.codecs import AudioFormat, CodecError, Pcm, channel_bytes, decode
-from streams.legbuffer import Item, LegBuffer, Overflow, Shed
+from streams.legbuffer import Cut, Item, LegBuffer, Overflow, Shed
 from streams.ordering import AudioTimeOrder
 from streams.transcriber import AsrConfig, LegIdentity, LegTranscriber
 from streams.tuning import load_tuned_model
@@ -216,6 +216,13 @@ class CallStream:
         pcm = self._decode(data, self._leg_fmt)
         await self._put(self._legs[channel], channel_bytes(pcm, 0), pcm.shape[0])
 
+    async def cut(self) -> None:
+        """Every leg's open utterance ends at the audio received so far (the peer paused, or changed language)."""
+        if self._ended:
+            return
+        for leg in self._legs:
+            await leg.buffer.cut()
+
     async def end(self, reason: str = "hangup") -> None:
         """No more audio: legs flush their last utterance, then CallEnded(reason) closes the event stream."""
         if self._ended:
@@ -299,5 +306,10 @@ def _decode_batch(transcriber: LegTranscriber, batch: list[Item]) -> list[Uttera
     """Runs in a worker thread: the blocking Vosk calls for one leg's batch."""
     events: list[Utterance] = []
     for item in batch:
-        events.extend(transcriber.skip(item.seconds) if isinstance(item, Shed) else transcriber.accept(item))
+        if isinstance(item, Shed):
+            events.extend(transcriber.skip(item.seconds))
+        elif isinstance(item, Cut):
+            events.extend(transcriber.cut())
+        else:
+            events.extend(transcriber.accept(item))
     return events

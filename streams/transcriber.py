@@ -132,6 +132,15 @@ class LegTranscriber:
         self._gaps.append(_Gap(self._fed_samples / self.leg.rate, seconds))
         return events
 
+    def cut(self) -> list[Utterance]:
+        """End the utterance open now (decoding what is pending first), as if the speaker had stopped here."""
+        if self._finished:
+            return []
+        events = self._decode(bytes(self._pending)) if self._pending else []
+        self._pending.clear()
+        events.extend(self._final(self.recognizer.FinalResult()))
+        return events
+
     def finish(self) -> list[Utterance]:
         """Decode what is left and flush the last utterance (the leg ended)."""
         if self._finished:

@@ -35,6 +35,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(stale_message(current), returncode=4)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Show the AudioHook conformance suite's own result lines (its runs are tests in tests/monitor/)."""
+    from tests.audiohook_reference import SUITE_RESULTS
+
+    if SUITE_RESULTS:
+        terminalreporter.section("Genesys AudioHook conformance suite")
+        for line in SUITE_RESULTS:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The shared test data directory (../shared/data), skipping loudly when it is absent."""

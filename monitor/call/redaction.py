@@ -11,12 +11,32 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from rules.events import Utterance
 from rules.findings import Finding
-from rules.redact import NUMBER_MASK, PAYMENT_MASK_MIN_DIGITS, Redacted, Redactor
+from rules.redact import NUMBER_MASK, PAYMENT_MASK_MIN_DIGITS, Redacted, RedactedWords, Redactor
 from rules.spoken_numbers import parse_tokens, split_words, tokenize
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedWord:
+    """One word of a redacted line with its audio span: a masked run of spoken numbers is ONE word, its mask."""
+
+    text: Redacted
+    start: float
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedLine:
+    """A transcript line as it may leave the call: its redacted text and, when the recognizer timed its words,
+    those words redacted the same way (joined by spaces they give `text`)."""
+
+    text: Redacted
+    words: tuple[RedactedWord, ...] = ()
 
 
 class CallRedaction:
@@ -28,7 +48,16 @@ class CallRedaction:
 
     def utterance(self, utterance: Utterance) -> Redacted:
         """The redacted text of a transcript line (updates the call's context)."""
-        return self.redactor.redact_utterance(utterance)
+        return self.line(utterance).text
+
+    def line(self, utterance: Utterance) -> RedactedLine:
+        """The redacted transcript line with its redacted timed words (updates the call's context): call it once
+        per utterance, in audio-time order."""
+        words = [w.text for w in utterance.words] if utterance.words else split_words(utterance.text)
+        result = self.redactor.redact(
+            words, speaker=str(utterance.speaker), start=utterance.start, end=utterance.end, final=utterance.final
+        )
+        return RedactedLine(result.text, _timed_words(utterance, result))
 
     def _min_digits(self, spans: list[tuple[float, float]]) -> int | None:
         """The shortest spoken run to mask in text about speech in `spans` (None: no context, nothing to add)."""
@@ -74,6 +103,38 @@ class CallRedaction:
                 for item in report["items"]
             ]
         return out
+
+
+def _timed_words(utterance: Utterance, result: RedactedWords) -> tuple[RedactedWord, ...]:
+    """The utterance's timed words as the redactor rendered them (rules.redact._render): a masked run becomes one
+    word, its mask or card label, spanning the run. None at all if they would not give the redacted text exactly
+    (the line then leaves without word times rather than with words that were not redacted)."""
+    if not utterance.words:
+        return ()
+    masked = set(result.masked)
+    labelled = {run.first_word for run in result.runs if run.first_word in masked}
+    groups: list[list[int]] = []
+    for index in range(len(utterance.words)):
+        if index in masked and index - 1 in masked and index not in labelled and groups:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    rest = str(result.text)
+    out: list[RedactedWord] = []
+    for group in groups:
+        first, last = utterance.words[group[0]], utterance.words[group[-1]]
+        if group[0] in masked:
+            size = rest.index("]") + 1 if rest.startswith("[") and "]" in rest else len(rest)
+        else:
+            size = len(first.text)
+        text, rest = rest[:size], rest[size:].removeprefix(" ")
+        if group[0] not in masked and text != first.text:
+            return ()
+        confidence = min(utterance.words[i].conf for i in group)
+        out.append(RedactedWord(Redacted(text), first.start, last.end, confidence))
+    if rest or " ".join(word.text for word in out) != result.text:
+        return ()
+    return tuple(out)
 
 
 def mask_spoken_numbers(text: str, language: str, min_digits: int) -> Redacted:

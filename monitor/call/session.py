@@ -7,12 +7,12 @@ import bisect
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
-from monitor.call.redaction import CallRedaction
+from monitor.call.redaction import CallRedaction, RedactedLine
 from rules.engine import CallMonitor
 from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance
 from rules.findings import Finding
@@ -23,6 +23,9 @@ from streams.pipeline import CallStream
 from streams.protocols.base import AudioChunk, CallOpened
 
 log = logging.getLogger("callwarden.session")
+
+TranscriptListener = Callable[[Utterance, RedactedLine], Awaitable[None]]
+"""Called with each redacted transcript line, in audio-time order (a transcription connector sends it back)."""
 
 MAX_GAP_SECONDS = 5.0  # a position jump larger than this is filled only this far (lost audio, not a pause)
 
@@ -111,6 +114,9 @@ class CallSession:
         self.report: dict[str, Any] | None = None
         self.stored = asyncio.Event()
         """Set once the call's end was handled (scored and stored), or its session failed."""
+        self.transcribed = asyncio.Event()
+        """Set once every transcript line of the call was handled (before scoring), or its session failed."""
+        self.listener: TranscriptListener | None = None
 
     async def __aenter__(self) -> CallSession:
         roles = {leg.index: leg.role for leg in self.opened.legs}
@@ -135,6 +141,7 @@ class CallSession:
             try:
                 await self._group.__aexit__(exc_type, exc, tb)
             finally:
+                self.transcribed.set()
                 self.stored.set()
                 self.host.call_finished(self)
         return None
@@ -178,6 +185,11 @@ class CallSession:
                 raise
             # end() closed the legs while this chunk waited for room in a full leg buffer: drop it.
 
+    async def cut(self) -> None:
+        """The utterances open on every leg end at the audio fed so far (the peer paused, or changed language)."""
+        if self._stream is not None and not self._ended:
+            await self._stream.cut()
+
     async def end(self, reason: str) -> None:
         """No more audio: the stream flushes, the engine sees CallEnded and the call is scored."""
         self._end_reason = reason
@@ -201,12 +213,16 @@ class CallSession:
             wordless = tuple(event.text.split()) if isinstance(event, Utterance) and not event.words else None
             await self._findings(findings, wordless)
         if isinstance(event, CallEnded):
+            self.transcribed.set()
             await self._finish(event)
         elif isinstance(event, CallStarted):
             return
 
     async def _transcript(self, utterance: Utterance) -> None:
-        await self.host.transcript(self.call_id, utterance, self.redaction.utterance(utterance))
+        line = self.redaction.line(utterance)
+        await self.host.transcript(self.call_id, utterance, line.text)
+        if self.listener is not None:
+            await self.listener(utterance, line)
 
     async def _findings(self, findings: list[Finding], wordless: tuple[str, ...] | None = None) -> None:
         """Hand findings on with when their audio arrived. `wordless`: the words of the partial without word times

@@ -48,9 +48,26 @@ class TwilioConfig:
 
 @dataclass(frozen=True, slots=True)
 class AudioHookConfig:
-    """Genesys AudioHook: accepted API keys and their client secrets (base64; empty = no signature required)."""
+    """Genesys AudioHook: accepted API keys and their client secrets (base64; empty = no signature required).
+
+    `transcription_connector` (API key → "final" or "partial"): sessions opened with that key get the call's
+    redacted transcript back as AudioHook `event` messages (final utterances; "partial" adds partial results),
+    so Callwarden serves as a Genesys Cloud transcription connector. Keys not listed are monitored only.
+    """
 
     api_keys: dict[str, str] = field(default_factory=dict)
+    transcription_connector: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key, mode in self.transcription_connector.items():
+            if mode not in ("final", "partial"):
+                raise ConfigError(
+                    f"audiohook.transcription_connector[{key!r}] must be \"final\" or \"partial\", not {mode!r}"
+                )
+            if self.api_keys and key not in self.api_keys:
+                raise ConfigError(
+                    f"audiohook.transcription_connector names API key {key!r}, which is not in audiohook.api_keys"
+                )
 
 
 @dataclass(frozen=True, slots=True)

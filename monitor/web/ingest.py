@@ -15,9 +15,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 
 from monitor.access.ingest_auth import AUTH_FAILURE_DELAY, IngestAuth, refusal_delay
+from monitor.call.redaction import RedactedLine
 from monitor.call.session import CallSession
 from monitor.web.ingest_guard import RateLimiter
-from rules.events import Speaker
+from monitor.web.transcription_connector import transcripts
+from rules.events import Speaker, Utterance
 from streams.protocols import (
     AudioChunk,
     AudioForkProtocol,
@@ -25,6 +27,8 @@ from streams.protocols import (
     CallClosed,
     CallOpened,
     Close,
+    CutUtterances,
+    DrainCall,
     IngestProtocol,
     Limits,
     Notice,
@@ -34,6 +38,8 @@ from streams.protocols import (
     TwilioProtocol,
 )
 from streams.protocols.audiofork import MixType
+from streams.protocols.audiohook import TRANSCRIPT_MODES, TranscriptMode
+from streams.protocols.audiohook_messages import language_tag
 
 if TYPE_CHECKING:
     from monitor.service import Service
@@ -46,6 +52,7 @@ INTERNAL_ERROR = 1011
 CALL_START_TIMEOUT = 10.0  # a connection that has not started a call by then is closed (1008)
 CLOSE_DRAIN_SECONDS = 5.0  # a closed peer that keeps sending is cut off after this long
 PEER_CLOSE_TIMEOUT = 5.0  # after its call ended, the peer has this long to hang up before we close (1000)
+DRAIN_TIMEOUT = 8.0  # a transcription connector answers `close` after at most this long (AudioHook clients wait 10 s)
 __all__ = ["AUTH_FAILURE_DELAY", "INGEST_PATHS", "IngestConnection", "ingest_handler", "make_protocol"]
 INGEST_PATHS = ("/ingest/twilio", "/ingest/audiohook", "/ingest/audiofork", "/ingest/raw")
 
@@ -65,10 +72,14 @@ def make_protocol(path: str, request: Request, subprotocol: str | None, service:
         roles = {"inbound": _role(cfg.twilio.inbound_role), "outbound": _role(cfg.twilio.outbound_role)}
         return TwilioProtocol(track_roles=roles, limits=limits)
     if path == "/ingest/audiohook":
+        mode = cfg.audiohook.transcription_connector.get(request.headers.get("X-API-KEY", ""))
+        language = language_tag(cfg.language)
         return AudioHookProtocol(
             session_id=request.headers.get("Audiohook-Session-Id"),
             organization_id=request.headers.get("Audiohook-Organization-Id"),
             limits=limits,
+            transcripts=_transcript_mode(mode),
+            supported_languages=(language,) if language else (),
         )
     if path == "/ingest/audiofork":
         fork = cfg.audiofork
@@ -80,6 +91,13 @@ def make_protocol(path: str, request: Request, subprotocol: str | None, service:
     if path == "/ingest/raw":
         return RawProtocol(limits=limits)
     raise KeyError(path)
+
+
+def _transcript_mode(mode: str | None) -> TranscriptMode | None:
+    for known in TRANSCRIPT_MODES:
+        if mode == known:
+            return known
+    return None
 
 
 class IngestConnection:
@@ -98,6 +116,7 @@ class IngestConnection:
         self._closing = False
         self._accepted = time.monotonic()
         self._call_ended: float | None = None
+        self._sending = asyncio.Lock()  # replies and transcript events leave in the order their seq was given
 
     async def run(self) -> None:
         async with self._stack:
@@ -162,8 +181,14 @@ class IngestConnection:
                 await self.session.audio(output)
         elif isinstance(output, SendText):
             if sending:
-                with contextlib.suppress(ConnectionClosed):
-                    await self.ws.send(output.text)
+                async with self._sending:
+                    with contextlib.suppress(ConnectionClosed):
+                        await self.ws.send(output.text)
+        elif isinstance(output, CutUtterances):
+            if self.session is not None:
+                await self.session.cut()
+        elif isinstance(output, DrainCall):
+            await self._drain(output, sending)
         elif isinstance(output, CallOpened):
             await self._open(output)
         elif isinstance(output, CallClosed):
@@ -197,6 +222,34 @@ class IngestConnection:
             await self._close(TRY_AGAIN_LATER, refusal)
             return
         self.session = await self._stack.enter_async_context(CallSession(self.service, opened))
+        if isinstance(self.protocol, AudioHookProtocol) and self.protocol.connector:
+            self.session.listener = self._send_transcript
+
+    async def _send_transcript(self, utterance: Utterance, line: RedactedLine) -> None:
+        """Transcription connector: the call's redacted utterance back to the AudioHook client as `event`s."""
+        protocol = self.protocol
+        assert isinstance(protocol, AudioHookProtocol)
+        language = protocol.language or (protocol.supported_languages or ("en-US",))[0]
+        for transcript in transcripts(protocol.session_id or "", utterance, line, language):
+            async with self._sending:  # the seq is taken and the message sent under one lock: wire order = seq order
+                event = protocol.transcript_event(transcript)
+                if event is None:
+                    return
+                with contextlib.suppress(ConnectionClosed):
+                    await self.ws.send(event.text)
+
+    async def _drain(self, drain: DrainCall, sending: bool) -> None:
+        """End the call and wait until its last transcripts were sent (bounded), then act on what follows."""
+        session = self.session
+        if session is not None:
+            await session.end(drain.reason)
+            try:
+                async with asyncio.timeout(DRAIN_TIMEOUT):
+                    await session.transcribed.wait()
+            except TimeoutError:
+                log.warning("call %s: transcripts not drained after %.0f s; answering close", session.call_id,
+                            DRAIN_TIMEOUT)
+        await self._act_all(drain.then(), sending)
 
     async def _end(self, reason: str) -> None:
         session, self.session = self.session, None

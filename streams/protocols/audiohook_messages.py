@@ -1,4 +1,4 @@
-"""AudioHook v2 message shapes: client-message validation, media selection, server-message building."""
+"""AudioHook v2 message shapes: client-message validation, media selection, server-message building, transcripts."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from streams.protocols.base import INVALID_PAYLOAD, PROTOCOL_ERROR, UNSUPPORTED_
 VERSION = "2"
 NULL_UUID = "00000000-0000-0000-0000-000000000000"
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+LANGUAGE_PATTERN = re.compile(r"[a-z]{2,3}-[A-Za-z]{2,3}")
 DURATION_PATTERN = re.compile(r"PT(\d{0,9}(?:\.\d{1,9})?)S")
 CLIENT_TYPES = frozenset({"open", "close", "discarded", "error", "ping", "update", "paused", "resumed"})
 DISCONNECT_REASONS = frozenset({"completed", "unauthorized", "error"})
@@ -132,6 +133,77 @@ def server_message(session_id: str, msg_type: str, seq: int, clientseq: int, par
         "parameters": parameters,
     }
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptToken:
+    """One word of a transcript as it leaves Callwarden (already redacted): its text, confidence and audio span."""
+
+    value: str
+    confidence: float
+    offset: float
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """One utterance for a transcription connector's `event`: redacted text and words on the stream's position.
+
+    `utterance_id` is a UUID shared by the partials and the final of one utterance; `channel` is the index of the
+    channel in the media the server accepted (0 = first, e.g. external); `language` an AudioHook language tag;
+    `offset`/`duration` may be unknown (None) for a partial.
+    """
+
+    utterance_id: str
+    channel: int
+    final: bool
+    offset: float | None
+    duration: float | None
+    confidence: float
+    text: str
+    tokens: tuple[TranscriptToken, ...]
+    language: str
+
+
+def transcript_entity(transcript: Transcript) -> dict[str, Any]:
+    """The `transcript` entity of an `event` message (AudioHook EventEntityTranscript, one alternative, one
+    `display` interpretation with word tokens)."""
+    interpretation: dict[str, Any] = {"type": "display", "transcript": transcript.text}
+    interpretation["tokens"] = [
+        {
+            "type": "word",
+            "value": token.value,
+            "confidence": _confidence(token.confidence),
+            "offset": format_duration(token.offset),
+            "duration": format_duration(token.duration),
+            "language": transcript.language,
+        }
+        for token in transcript.tokens
+    ]
+    alternative = {
+        "confidence": _confidence(transcript.confidence),
+        "languages": [transcript.language],
+        "interpretations": [interpretation],
+    }
+    data: dict[str, Any] = {"id": transcript.utterance_id, "channelId": transcript.channel, "isFinal": transcript.final}
+    if transcript.offset is not None and transcript.duration is not None:
+        data["offset"] = format_duration(transcript.offset)
+        data["duration"] = format_duration(transcript.duration)
+    data["alternatives"] = [alternative]
+    return {"type": "transcript", "data": data}
+
+
+def _confidence(value: float) -> float:
+    return round(min(1.0, max(0.0, value)), 3)
+
+
+def language_tag(code: str) -> str | None:
+    """An AudioHook language code ("en-US") from a model or config language ("en-us", "it_IT"); None if none."""
+    parts = code.replace("_", "-").split("-")
+    if len(parts) != 2 or not parts[0].isalpha() or not parts[1].isalpha():
+        return None
+    tag = f"{parts[0].lower()}-{parts[1].upper()}"
+    return tag if LANGUAGE_PATTERN.fullmatch(tag) else None
 
 
 def disconnect_parameters(reason: str, info: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -111,7 +111,26 @@ class Notice:
     detail: str = ""
 
 
-Output = CallOpened | AudioChunk | SendText | CallClosed | Close | Notice
+@dataclass(frozen=True, slots=True)
+class CutUtterances:
+    """The utterances open on every leg end at the audio received so far (the peer paused, or changed language)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DrainCall:
+    """End the call (`reason`) and wait until its last transcripts were handed to the peer; then act on `then()`.
+
+    A transcription connector must deliver every transcript before it acknowledges the peer's close, so the reply
+    is built only once the call is drained (its sequence number comes after those of the transcripts).
+    """
+
+    reason: str
+    then: Callable[[], list[Output]]
+
+
+Output = CallOpened | AudioChunk | SendText | CallClosed | Close | Notice | CutUtterances | DrainCall
 
 
 class IngestProtocol(Protocol):

@@ -4,7 +4,8 @@ A generated call (consent, disclosure, payment and security-code prompts, small 
 card numbers and a CVV spoken as words in every position: alone, inside a sentence, in a consent answer, split
 over utterances, read back by the agent. Its legs' utterances come out of the decoders in a random interleaving
 and go the product's way: the audio-time merge, the rules engine (all built-in packs), one redaction. Then no
-outward field — finding, report, transcript line, MQTT alert or score payload, /live message — may hold them.
+outward field — finding, report, transcript line, MQTT alert or score payload, /live message, AudioHook transcript
+event (text and word tokens) — may hold them.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from hypothesis import strategies as st
 from monitor.call.redaction import CallRedaction
 from monitor.sinks.live import call_ended_message, finding_message, transcript_message
 from monitor.store.rows import alert_payload, score_payload
+from monitor.web.transcription_connector import transcripts
 from rules.engine import CallMonitor
 from rules.events import AudioTick, CallEnded, CallStarted, Event, Utterance
 from rules.packs import RuleSet, load_packs
 from rules.transcripts import transcript_events
 from streams.ordering import AudioTimeOrder
+from streams.protocols.audiohook_messages import transcript_entity
 
 TEST_PANS = ("4111111111111111", "4242424242424242", "5555555555554444", "378282246310005", "6011111111111117")
 TEST_CVV = "737"
@@ -134,7 +137,11 @@ def outward(events: list[Event]) -> list[Any]:
     for event in events:
         findings = monitor.feed(event)
         if isinstance(event, Utterance):
-            sent.append(transcript_message("prop", event, redaction.utterance(event)))
+            line = redaction.line(event)
+            sent.append(transcript_message("prop", event, line.text))
+            connector = transcripts("30b0e395-84d3-4570-ac13-9a62d8f514c0", event, line, "en-US")
+            sent += [transcript_entity(transcript) for transcript in connector]
+            assert all(t.tokens == () or " ".join(w.value for w in t.tokens) == t.text for t in connector)
         for finding in map(redaction.finding, findings):
             sent += [finding.to_json(), finding_message(finding, WALL), alert_payload(finding.to_json(), WALL)]
     report = redaction.report(monitor.report())

@@ -226,3 +226,29 @@ def test_mulaw_file_through_the_sync_api(shared_data: Path, vosk_model_path: Pat
     )
     text = " ".join(e.text for e in finals(events))
     assert "weather like" in text, text
+
+
+def test_a_cut_ends_the_open_utterance_where_the_audio_stopped(model: Any, clip: EncodedAudio) -> None:
+    """CallStream.cut (an AudioHook client paused or changed language): the utterance open at that point ends there
+    as a final, and the speech after it is a new utterance; the audio clock is unchanged."""
+    speech = [u for u in finals(pipeline_events(clip, model)) if len(u.words) >= 6]
+    assert speech, "the clip has no utterance of six words or more"
+    longest = max(speech, key=lambda u: len(u.words))
+    middle = longest.words[len(longest.words) // 2]
+    at = round((middle.start + middle.end) / 2, 1)  # the cut falls in the middle of that utterance
+
+    async def feed(call: CallStream) -> None:
+        for chunk in clip.chunks(0.1):
+            await call.feed(chunk)
+            if call._legs[0].received == pytest.approx(at, abs=1e-6):
+                await call.cut()
+        await call.end()
+
+    events = _run_custom(model, clip.fmt, feed)
+    cut = finals(events)
+    before = [u for u in cut if u.end <= at + 0.05]
+    after = [u for u in cut if u.start >= at - 0.05]
+    assert len(cut) == len(before) + len(after), [(u.start, u.end, u.text) for u in cut]
+    assert any(abs(u.end - at) < 0.6 for u in before) and any(abs(u.start - at) < 0.6 for u in after)
+    assert not any(u.start < at - 0.3 and u.end > at + 0.3 for u in cut)  # nothing spans the cut (it did before)
+    assert events[-1] == CallEnded("c", round(clip.duration, 3), "hangup")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -10,7 +11,8 @@ import pytest
 from rules.events import Speaker
 from streams.protocols import AudioChunk, AudioFormat, CallClosed, CallOpened, Close, LegSpec, Notice, SendText
 from streams.protocols.audiohook import AudioHookProtocol
-from streams.protocols.base import Output
+from streams.protocols.audiohook_messages import Transcript, TranscriptToken, language_tag
+from streams.protocols.base import CutUtterances, DrainCall, Output
 
 SESSION = "30b0e395-84d3-4570-ac13-9a62d8f514c0"
 ORG = "d7934305-0972-4844-938e-9060eef73d05"
@@ -301,3 +303,122 @@ def test_unauthorized_before_open_ignores_the_open_and_answers_close() -> None:
     assert outputs == [Notice("ignored-message", "open after disconnect")]
     (closed,) = sent(client.send("close", {"reason": "disconnect"}))
     assert (closed["type"], closed["seq"], closed["clientseq"]) == ("closed", 2, 2)
+
+
+# ---- transcription connector ---------------------------------------------------------------------------------------
+
+TRANSCRIPT = Transcript(
+    utterance_id="5d5a1b1e-2f4c-5b7a-9c1d-1234567890ab", channel=1, final=True, offset=6.78, duration=2.58,
+    confidence=0.93, text="i have a question", language="en-US",
+    tokens=(
+        TranscriptToken("i", 1.0, 6.78, 0.15), TranscriptToken("have", 0.9, 6.93, 0.18),
+        TranscriptToken("a", 0.8, 7.11, 0.1), TranscriptToken("question", 1.0, 7.53, 0.51),
+    ),
+)  # fmt: skip
+
+
+def test_monitor_only_sessions_send_no_transcripts_and_answer_close_at_once() -> None:
+    client, call = opened_client()
+    assert client.proto.transcript_event(TRANSCRIPT) is None
+    assert not any(isinstance(out, CutUtterances) for out in client.send("paused") + client.send("update"))
+    outputs = client.send("close", {"reason": "end"})
+    assert [m["type"] for m in sent(outputs)] == ["closed"] and outputs[-1] == CallClosed(call.call_id, "end")
+
+
+def test_connector_event_carries_one_transcript_entity_in_the_published_shape() -> None:
+    client, _ = opened_client(transcripts="final")
+    event = client.proto.transcript_event(TRANSCRIPT)
+    assert event is not None
+    message = json.loads(event.text)
+    assert (message["type"], message["seq"], message["clientseq"], message["id"]) == ("event", 2, 1, SESSION)
+    (entity,) = message["parameters"]["entities"]
+    assert entity == {
+        "type": "transcript",
+        "data": {
+            "id": TRANSCRIPT.utterance_id, "channelId": 1, "isFinal": True, "offset": "PT6.78S", "duration": "PT2.58S",
+            "alternatives": [{
+                "confidence": 0.93, "languages": ["en-US"],
+                "interpretations": [{
+                    "type": "display", "transcript": "i have a question",
+                    "tokens": [
+                        {"type": "word", "value": "i", "confidence": 1.0, "offset": "PT6.78S", "duration": "PT0.15S",
+                         "language": "en-US"},
+                        {"type": "word", "value": "have", "confidence": 0.9, "offset": "PT6.93S",
+                         "duration": "PT0.18S", "language": "en-US"},
+                        {"type": "word", "value": "a", "confidence": 0.8, "offset": "PT7.11S", "duration": "PT0.1S",
+                         "language": "en-US"},
+                        {"type": "word", "value": "question", "confidence": 1.0, "offset": "PT7.53S",
+                         "duration": "PT0.51S", "language": "en-US"},
+                    ],
+                }],
+            }],
+        },
+    }  # fmt: skip
+    partial = dataclasses.replace(TRANSCRIPT, final=False, offset=None, duration=None, tokens=())
+    assert client.proto.transcript_event(partial) is None  # finals only for this key
+    (pong,) = sent(client.send("ping"))
+    assert pong["seq"] == 3  # the event took seq 2
+
+
+def test_partial_mode_sends_partials_without_times() -> None:
+    client, _ = opened_client(transcripts="partial")
+    partial = dataclasses.replace(TRANSCRIPT, final=False, offset=None, duration=None, tokens=())
+    event = client.proto.transcript_event(partial)
+    assert event is not None
+    data = json.loads(event.text)["parameters"]["entities"][0]["data"]
+    assert data["isFinal"] is False and "offset" not in data and "duration" not in data
+
+
+def test_connector_pause_and_update_end_open_utterances_once() -> None:
+    client, _ = opened_client(transcripts="final")
+    assert CutUtterances("paused") in client.send("paused", position="PT8S")
+    assert not any(isinstance(out, CutUtterances) for out in client.send("paused", position="PT8S"))  # duplicate
+    client.send("resumed", {"start": "PT8S", "discarded": "PT0S"}, position="PT8S")
+    outputs = client.send("update", {"language": "it-IT"})
+    assert CutUtterances("update") in outputs and client.proto.language == "it-IT"
+
+
+def test_connector_close_is_answered_after_the_drain_and_after_every_event() -> None:
+    client, call = opened_client(transcripts="final")
+    (drain,) = client.send("close", {"reason": "end"})
+    assert isinstance(drain, DrainCall) and drain.reason == "end"
+    assert client.send("ping") == [Notice("ignored-message", "ping after close")]
+    event = client.proto.transcript_event(TRANSCRIPT)  # the last transcripts still go out while draining
+    assert event is not None and json.loads(event.text)["seq"] == 2
+    outputs = drain.then()
+    (closed,) = sent(outputs)
+    assert (closed["type"], closed["seq"], closed["clientseq"]) == ("closed", 3, 3)
+    assert outputs[-1] == CallClosed(call.call_id, "end")
+    assert client.proto.transcript_event(TRANSCRIPT) is None and drain.then() == []
+
+
+def test_opened_lists_supported_languages_when_asked() -> None:
+    proto = AudioHookProtocol(session_id=SESSION, organization_id=ORG, supported_languages=("en-US",))
+    client = Client(proto)
+    message = {
+        "organizationId": ORG, "conversationId": CONVERSATION, "media": DEFAULT_OFFERS, "language": "en-US",
+        "participant": {"id": SESSION, "ani": "", "aniName": "", "dnis": ""}, "supportedLanguages": True,
+    }  # fmt: skip
+    (opened,) = sent(client.send("open", message))
+    assert opened["parameters"]["supportedLanguages"] == ["en-US"]
+    (plain,) = sent(Client(AudioHookProtocol(session_id=SESSION, supported_languages=("en-US",))).open())
+    assert "supportedLanguages" not in plain["parameters"]
+
+
+def test_a_discard_never_moves_the_clock_past_the_clients_own_position() -> None:
+    client, _ = opened_client()
+    frame = b"\xff" * 3200
+    for _ in range(40):  # 8 s
+        client.proto.receive_bytes(frame)
+    # the reference suite announces a discard its stream never made: position says 8.0 s, not 8.5 s
+    client.send("discarded", {"start": "PT8.0S", "discarded": "PT0.5S"}, position="PT8.0S")
+    (chunk,) = client.proto.receive_bytes(frame)
+    assert isinstance(chunk, AudioChunk) and chunk.position == 8 * 8000
+    client.send("discarded", {"start": "PT8.2S", "discarded": "PT1S"}, position="PT9.2S")
+    (chunk,) = client.proto.receive_bytes(frame)
+    assert isinstance(chunk, AudioChunk) and chunk.position == round(9.2 * 8000)
+
+
+def test_language_tags_follow_the_audiohook_form() -> None:
+    assert language_tag("en-us") == "en-US" and language_tag("it_IT") == "it-IT"
+    assert language_tag("english") is None and language_tag("e1-us") is None

@@ -1,7 +1,8 @@
 """AudioHookProtocol + signature check behind a minimal websockets server, driven by Genesys' real client and suite.
 
-Needs the reference checkout prepared by scripts/audiohook-reference.sh ($AHREF, default /tmp/ahref); skips
-loudly without it. The server here is a test harness only (the service's own server lives in monitor/).
+Needs the reference checkout prepared by scripts/audiohook-reference.sh (tests/audiohook_reference.py says where);
+skips loudly without it, and fails in CI. The server here is a test harness only (the service's own server lives in
+monitor/).
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from websockets.http11 import Request, Response
 
 from streams.protocols import AudioChunk, AudioHookProtocol, CallClosed, CallOpened, Close, Notice, Output, SendText
 from streams.protocols.signatures import decode_client_secret, verify_audiohook_request
+from tests.audiohook_reference import SHIM, SUITE, reference_checkout, suite_lock
 
 pytestmark = pytest.mark.slow
 
-AHREF = Path(os.environ.get("AHREF", "/tmp/ahref"))
-SHIM = Path(__file__).resolve().parents[2] / ".." / "shared" / "tools" / "rawmode-shim.js"
 API_KEY = "callwarden-test-key"
 SECRET_B64 = base64.b64encode(b"callwarden test secret, 32 bytes").decode()
 
@@ -45,10 +45,7 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def reference() -> Path:
-    entry = AHREF / "client" / "dist" / "client" / "src" / "index.js"
-    if not entry.exists():
-        pytest.skip(f"SKIPPED LOUDLY: no AudioHook reference build at {entry}; run scripts/audiohook-reference.sh")
-    return AHREF
+    return reference_checkout()
 
 
 def refuse_bad_signature(recorder: Recorder) -> Callable[[ServerConnection, Request], Response | None]:
@@ -112,7 +109,7 @@ def stereo_wav(path: Path, seconds: float) -> Path:
 
 
 async def run_client(reference: Path, uri: str, *args: str, secret: str = SECRET_B64) -> str:
-    env = {**os.environ, "NODE_OPTIONS": f"--require {SHIM.resolve()}", "NO_COLOR": "1"}
+    env = {**os.environ, "NODE_OPTIONS": f"--require {SHIM}", "NO_COLOR": "1"}
     proc = await asyncio.create_subprocess_exec(
         "node", "dist/client/src/index.js", "--uri", uri, "--api-key", API_KEY, "--client-secret", secret, *args,
         cwd=reference / "client", env=env, stdin=asyncio.subprocess.DEVNULL,
@@ -157,16 +154,18 @@ async def test_reference_client_with_a_wrong_secret_is_refused(reference: Path, 
 
 async def test_reference_conformance_suite_passes(reference: Path, server: tuple[str, Recorder]) -> None:
     uri, _ = server
-    (reference / "testconfig.cfg").write_text(
-        f"[EndPoint]\nurl={uri}\n[Authentication]\napiKey={API_KEY}\nclientSecret={SECRET_B64}\n"
-        "[OpenParameters]\ncustomConfig={}\nlanguage=en-US\n"
-        "[Features]\nsingleChannel=true\ndoubleChannel=true\ntranscriptionConnector=false\n"
-    )
-    proc = await asyncio.create_subprocess_exec(
-        "npx", "--no-install", "jest", "--forceExit", "--ci", cwd=reference, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
-    )  # fmt: skip
-    output, _ = await asyncio.wait_for(proc.communicate(), timeout=300)
+    with suite_lock(reference):
+        (reference / "testconfig.cfg").write_text(
+            f"[EndPoint]\nurl={uri}\n[Authentication]\napiKey={API_KEY}\nclientSecret={SECRET_B64}\n"
+            "[OpenParameters]\ncustomConfig={}\nlanguage=en-US\n"
+            "[Features]\nsingleChannel=true\ndoubleChannel=true\ntranscriptionConnector=false\n"
+        )
+        proc = await asyncio.create_subprocess_exec(
+            "npx", "--no-install", "jest", "--forceExit", "--ci", SUITE, cwd=reference,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "NO_COLOR": "1"},
+        )  # fmt: skip
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=300)
     text = output.decode(errors="replace")
     summary = re.search(r"Tests:\s+(.*)", text)
     assert summary is not None, text[-3000:]
