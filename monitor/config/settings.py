@@ -13,6 +13,7 @@ import yaml
 from monitor.access.hashing import check_hashes
 from monitor.config.ingest import IngestConfig, RawConfig, TlsConfig
 from monitor.config.trust import AccessConfig, EncryptionConfig, RetentionConfig, TrustConfigError
+from streams.codecs import ASR_SAMPLE_RATES
 
 
 class ConfigError(ValueError):
@@ -75,8 +76,9 @@ class AudioForkConfig:
             raise ConfigError(f"audiofork.agent_channel must be 0 or 1, not {self.agent_channel}")
         if self.mix not in ("mono", "mixed", "stereo"):
             raise ConfigError(f"audiofork.mix must be mono, mixed or stereo (as in uuid_audio_fork), not {self.mix!r}")
-        if not 0 < self.sample_rate <= 64000:
-            raise ConfigError(f"audiofork.sample_rate must be 1..64000 Hz (e.g. 8000, 16000), not {self.sample_rate}")
+        if self.sample_rate not in ASR_SAMPLE_RATES:
+            known = ", ".join(str(r) for r in ASR_SAMPLE_RATES)
+            raise ConfigError(f"audiofork.sample_rate must be one of {known} Hz, not {self.sample_rate}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from monitor.access.ingest_auth import AUTH_FAILURE_DELAY, IngestAuth, refusal_d
 from monitor.call.session import CallSession
 from monitor.web.ingest_guard import RateLimiter
 from rules.events import Speaker
+from streams.codecs import CodecError
 from streams.protocols import (
     AudioChunk,
     AudioForkProtocol,
@@ -34,6 +35,7 @@ from streams.protocols import (
     TwilioProtocol,
 )
 from streams.protocols.audiofork import MixType
+from streams.protocols.base import UNSUPPORTED_DATA, close_reason
 
 if TYPE_CHECKING:
     from monitor.service import Service
@@ -196,7 +198,10 @@ class IngestConnection:
             log.warning("refusing call %s (%d active): %s", opened.call_id, len(self.service.sessions), refusal)
             await self._close(TRY_AGAIN_LATER, refusal)
             return
-        self.session = await self._stack.enter_async_context(CallSession(self.service, opened))
+        try:
+            self.session = await self._stack.enter_async_context(CallSession(self.service, opened))
+        except CodecError as error:  # a format the recognizer refuses (defence in depth behind the protocol edge)
+            await self._close(UNSUPPORTED_DATA, close_reason(str(error)))
 
     async def _end(self, reason: str) -> None:
         session, self.session = self.session, None
