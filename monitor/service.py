@@ -40,6 +40,10 @@ from streams.transcriber import AsrConfig
 
 log = logging.getLogger("callwarden.service")
 alerts_log = logging.getLogger("callwarden.alerts")
+NATURAL_ENDS = frozenset({"stop", "end", "hangup", "disconnect"})
+"""End reasons of a call that reached its natural end (Twilio stop, raw/audiofork/AudioHook end, AudioHook
+disconnect): only such a call is `completed` and scored. Any other end (shutdown, error, connection-lost, idle,
+reconnect, ...) leaves it `incomplete` with no score and no pass: its findings are kept and delivered."""
 
 
 class Service:
@@ -214,9 +218,9 @@ class Service:
         if shed > 0:
             self.metrics.asr_shed_seconds.inc(shed)
         ended_wall = time.time()
-        status: Literal["completed", "incomplete"] = (
-            "incomplete" if ended.reason in ("error", "connection-lost") else "completed"
-        )
+        status: Literal["completed", "incomplete"] = "completed" if ended.reason in NATURAL_ENDS else "incomplete"
+        if status == "incomplete":  # cut before its natural end: what was said is kept, but it is never scored
+            report = {**report, "score": None, "passed": None}
         await self.store.call_ended(
             session.call_id,
             ended_wall=ended_wall,
