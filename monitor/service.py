@@ -59,6 +59,8 @@ class Service:
         self.live = LiveHub()
         self.access = AccessControl(config.access, config.host)
         self.sessions: dict[str, CallSession] = {}
+        self._admitted: set[str] = set()
+        """Calls holding an admission slot: reserved by `admit` before their session starts, freed at its end."""
         self._stack = AsyncExitStack()
         self.latency = AlertLatency(self.metrics.speech_to_alert_seconds)
         self._store: AsyncStore | None = None
@@ -127,15 +129,25 @@ class Service:
         problem = await self.store.check_writable()
         return f"storage: {problem}" if problem else None
 
-    def admission_refusal(self) -> str | None:
-        """None when a new call may start, else why not (sent as the 1013 close reason): capacity or ASR lag."""
-        if len(self.sessions) >= self.config.max_calls:
+    def admit(self, call_id: str) -> str | None:
+        """Check and reserve a call's slot in one step (no await between: concurrent starts cannot all pass).
+
+        None when admitted — the slot is held until `call_finished` or `release` — else why not: already
+        monitored (1008), or capacity / ASR lag (1013, the close reason)."""
+        if call_id in self._admitted:
+            return "already being monitored"
+        if len(self._admitted) >= self.config.max_calls:
             return "at capacity: too many active calls, try again later"
         limit = self.config.max_asr_lag
         lag = max((s.lag for s in self.sessions.values()), default=0.0)
         if limit > 0 and lag > limit:
             return f"ASR overloaded: recognition is {lag:.1f} s behind the audio (limit {limit:g} s), try again later"
+        self._admitted.add(call_id)
         return None
+
+    def release(self, call_id: str) -> None:
+        """Free an admitted call's slot (its session never started, or it finished)."""
+        self._admitted.discard(call_id)
 
     # -- the CallHost of call sessions ----------------------------------------------------------------------------
 
@@ -235,6 +247,7 @@ class Service:
         log.info("call %s ended (%s): score %s, %s", session.call_id, ended.reason, report.get("score"), outcome)
 
     def call_finished(self, session: CallSession) -> None:
+        self.release(session.call_id)
         if self.sessions.pop(session.call_id, None) is not None:
             self.metrics.active_calls.dec()
 

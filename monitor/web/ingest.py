@@ -99,6 +99,7 @@ class IngestConnection:
         self._stack = AsyncExitStack()
         self._closing = False
         self._accepted = time.monotonic()
+        self._last_message = self._accepted
         self._call_ended: float | None = None
 
     async def run(self) -> None:
@@ -115,6 +116,7 @@ class IngestConnection:
             try:
                 async with asyncio.timeout(self._patience()):
                     message = await self.ws.recv()
+                self._last_message = time.monotonic()
             except TimeoutError:
                 await self._timed_out()
                 return
@@ -129,15 +131,19 @@ class IngestConnection:
             await self._act_all(outputs)
 
     def _patience(self) -> float | None:
-        """Seconds the peer may stay silent now: no limit during a call; bounded before it starts and after it ends."""
+        """Seconds the peer may stay silent now: `call_idle_timeout` during a call; bounded before and after it."""
         if self.session is not None:
-            return None
+            return max(0.0, self._last_message + self.service.config.ingest.call_idle_timeout - time.monotonic())
         if self._call_ended is not None:
             return max(0.0, self._call_ended + PEER_CLOSE_TIMEOUT - time.monotonic())
         return max(0.0, self._accepted + CALL_START_TIMEOUT - time.monotonic())
 
     async def _timed_out(self) -> None:
-        if self._call_ended is not None:
+        if self.session is not None:
+            idle = self.service.config.ingest.call_idle_timeout
+            await self._end("idle")
+            await self._close(1008, f"no audio for {idle:g} s: call ended")
+        elif self._call_ended is not None:
             wait = PEER_CLOSE_TIMEOUT
             log.info("%s peer did not hang up %.0f s after its call ended; closing", self.protocol.protocol, wait)
             await self._close(1000, "call ended")
@@ -190,10 +196,10 @@ class IngestConnection:
             await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
             await self._close(1008, "Unauthorized")  # the same answer whatever failed
             return
-        if opened.call_id in self.service.sessions:
+        refusal = self.service.admit(opened.call_id)  # checks and reserves the slot with no await in between
+        if refusal == "already being monitored":
             await self._close(1008, f"call {opened.call_id[:64]} is already being monitored")
             return
-        refusal = self.service.admission_refusal()
         if refusal is not None:
             log.warning("refusing call %s (%d active): %s", opened.call_id, len(self.service.sessions), refusal)
             await self._close(TRY_AGAIN_LATER, refusal)
@@ -201,7 +207,11 @@ class IngestConnection:
         try:
             self.session = await self._stack.enter_async_context(CallSession(self.service, opened))
         except CodecError as error:  # a format the recognizer refuses (defence in depth behind the protocol edge)
+            self.service.release(opened.call_id)
             await self._close(UNSUPPORTED_DATA, close_reason(str(error)))
+        except BaseException:
+            self.service.release(opened.call_id)
+            raise
 
     async def _end(self, reason: str) -> None:
         session, self.session = self.session, None
