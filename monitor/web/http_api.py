@@ -6,10 +6,12 @@ monitor/access/users.py); GET never changes state (erasure and acks go over /liv
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 import mimetypes
+import time
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from monitor.access.hashing import refusal_delay
 from monitor.access.users import PUBLIC_PATHS, Principal
 from monitor.store.database import Store
 from monitor.store.records import detail_json, summary_json
@@ -68,9 +71,13 @@ class HttpApi:
         url = urlsplit(request.path)
         path = unquote(url.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        principal = self.service.access.authenticate(request.headers)
-        if principal is None and path not in PUBLIC_PATHS:
-            return respond(401, "credentials required (HTTP Basic, or a Bearer token)\n", extra=CHALLENGE)
+        principal = None
+        if path not in PUBLIC_PATHS:
+            arrived = time.monotonic()
+            principal = await self.service.access.authenticate(request.headers)
+            if principal is None:  # every refusal answers at the same moment, whatever failed
+                await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
+                return respond(401, "credentials required (HTTP Basic, or a Bearer token)\n", extra=CHALLENGE)
         try:
             return await self._route(path, query, principal)
         except ValueError as exc:

@@ -39,16 +39,19 @@ def test_password_hash_round_trip() -> None:
     assert not verify_password("x", "garbage") and not verify_password("x", "scrypt$1$2$3$!!$!!")
 
 
-def test_principals_from_headers_and_origin_check() -> None:
+async def test_principals_from_headers_and_origin_check() -> None:
     control = AccessControl(AccessConfig(users=USERS, tokens=TOKENS), "0.0.0.0")
-    assert control.authenticate(Headers(basic("sam", "sam-secret-1"))) == Principal("sam", "supervisor")
-    assert control.authenticate(Headers(basic("ada", "ada-secret-1"))) == Principal("ada", "admin")
-    assert control.authenticate(Headers(basic("ada", "sam-secret-1"))) is None
-    assert control.authenticate(Headers({"Authorization": f"Bearer {TOKEN}"})) == Principal("bot", "supervisor")
-    assert control.authenticate(Headers({"Authorization": "Bearer nope"})) is None
-    assert control.authenticate(Headers()) is None
-    assert AccessControl(AccessConfig(), "127.0.0.1").authenticate(Headers()) == OPEN_ACCESS
-    assert AccessControl(AccessConfig(require_auth=True), "127.0.0.1").authenticate(Headers()) is None
+    assert await control.authenticate(Headers(basic("sam", "sam-secret-1"))) == Principal("sam", "supervisor")
+    assert await control.authenticate(Headers(basic("ada", "ada-secret-1"))) == Principal("ada", "admin")
+    assert await control.authenticate(Headers(basic("ada", "sam-secret-1"))) is None
+    assert await control.authenticate(Headers({"Authorization": f"Bearer {TOKEN}"})) == Principal("bot", "supervisor")
+    assert await control.authenticate(Headers({"Authorization": "Bearer nope"})) is None
+    assert await control.authenticate(Headers()) is None
+    twice = Headers([("Authorization", basic("sam", "sam-secret-1")["Authorization"])] * 2)
+    assert await control.authenticate(twice) is None  # a duplicated header is refused, never a 500
+    assert await control.authenticate(Headers(basic("nobody", "sam-secret-1"))) is None
+    assert await AccessControl(AccessConfig(), "127.0.0.1").authenticate(Headers()) == OPEN_ACCESS
+    assert await AccessControl(AccessConfig(require_auth=True), "127.0.0.1").authenticate(Headers()) is None
     assert control.origin_allowed(Headers({"Host": "cw.local:8080", "Origin": "https://cw.local:8080"}))
     assert not control.origin_allowed(Headers({"Host": "cw.local:8080", "Origin": "https://evil.example"}))
     assert control.origin_allowed(Headers({"Host": "cw.local:8080"}))  # not a browser
