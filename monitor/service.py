@@ -145,6 +145,10 @@ class Service:
         self._admitted.add(call_id)
         return None
 
+    def is_admitted(self, call_id: str) -> bool:
+        """True while a call with this id holds an admission slot (starting or running)."""
+        return call_id in self._admitted
+
     def release(self, call_id: str) -> None:
         """Free an admitted call's slot (its session never started, or it finished)."""
         self._admitted.discard(call_id)

@@ -200,6 +200,12 @@ class IngestAuth:
         results = [await self._secrets.matches(secret, stored) for stored in hashes]  # no early exit
         return any(results)
 
+    def single_use(self, opened: CallOpened) -> bool:
+        """True when the call was let in by a per-call credential (a Twilio call token): it opens its call once,
+        so a start for a call id already stored is a replay and is refused."""
+        twilio = self.config.twilio
+        return opened.protocol == "twilio" and bool(twilio.call_token_key or self._call_tokens)
+
     async def check_call(self, opened: CallOpened) -> str | None:
         """None when the call may start, else why not: Twilio's per-call token (customParameters.token)."""
         twilio = self.config.twilio

@@ -70,6 +70,9 @@ from rules.redact import Redacted
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+SEGMENT_MARK = "~"
+"""Joins a reused call id and its segment number (`<id>~2`); outside the protocols' call id alphabet
+(streams/protocols/base.py CALL_ID_PATTERN), so a segment id never collides with a real call id."""
 
 
 class Store:
@@ -618,6 +621,23 @@ class Store:
         flt = CallFilter(since, until, agent, rule, severity, passed, limit, offset, statuses)
         with self._read() as conn:
             return q.list_calls(conn, self._keys, flt)
+
+    def free_call_id(self, call_id: str) -> str:
+        """`call_id` if no call is stored under it, else its next free segment id `<call_id>~<n>` (n ≥ 2): a
+        reused call id (reconnect, transfer, restarted stream) is stored beside the first record, never over it."""
+        with self._read() as conn:
+            prefix = call_id + SEGMENT_MARK
+            rows = conn.execute(
+                "SELECT call_id FROM calls WHERE call_id = ? OR substr(call_id, 1, ?) = ?",
+                (call_id, len(prefix), prefix),
+            ).fetchall()
+        taken = {str(row[0]) for row in rows}
+        if call_id not in taken:
+            return call_id
+        n = 2
+        while f"{prefix}{n}" in taken:
+            n += 1
+        return f"{prefix}{n}"
 
     def get_call(self, call_id: str) -> CallDetail | None:
         """Everything stored about one call, None when unknown."""

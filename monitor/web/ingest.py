@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from websockets.http11 import Request
 
 from monitor.access.ingest_auth import AUTH_FAILURE_DELAY, IngestAuth, refusal_delay
 from monitor.call.session import CallSession
+from monitor.store.database import Store
 from monitor.web.ingest_guard import RateLimiter
 from rules.events import Speaker
 from streams.codecs import CodecError
@@ -196,6 +198,21 @@ class IngestConnection:
             await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
             await self._close(1008, "Unauthorized")  # the same answer whatever failed
             return
+        if self.service.is_admitted(opened.call_id):
+            await self._close(1008, f"call {opened.call_id[:64]} is already being monitored")
+            return
+        call_id = await self.service.store.read(Store.free_call_id, opened.call_id)
+        if call_id != opened.call_id:  # the id is stored already: a replay, or a reconnect / restarted stream
+            if self.auth is not None and self.auth.single_use(opened):
+                peer = self.ws.remote_address
+                log.warning("refused %s call %s from %s: its call token was used already (replay)",
+                            opened.protocol, opened.call_id, peer)  # fmt: skip
+                await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
+                await self._close(1008, "Unauthorized")
+                return
+            log.info("call id %s reused: monitored as a new segment %s", opened.call_id, call_id)
+            segment_of = {**opened.metadata, "segment_of": opened.call_id}
+            opened = dataclasses.replace(opened, call_id=call_id, metadata=segment_of)
         refusal = self.service.admit(opened.call_id)  # checks and reserves the slot with no await in between
         if refusal == "already being monitored":
             await self._close(1008, f"call {opened.call_id[:64]} is already being monitored")
