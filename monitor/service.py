@@ -129,6 +129,11 @@ class Service:
         problem = await self.store.check_writable()
         return f"storage: {problem}" if problem else None
 
+    async def refresh_gauges(self) -> None:
+        """Bring gauges read from the store up to date (at each /metrics scrape): the outbox depth is true even
+        while the sink cannot drain (broker outage)."""
+        self.metrics.outbox_depth.set(await self.store.outbox_depth())
+
     def admit(self, call_id: str) -> str | None:
         """Check and reserve a call's slot in one step (no await between: concurrent starts cannot all pass).
 

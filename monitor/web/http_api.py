@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import math
 import mimetypes
 import time
 from http import HTTPStatus
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
     from monitor.service import Service
 
 log = logging.getLogger("callwarden.http")
+MAX_PAGE = 1000
+MAX_OFFSET = 10**9
+SINGLE_HEADERS = ("Authorization", "Host", "Origin", "Audiohook-Session-Id", "Audiohook-Organization-Id",
+                  "X-Api-Key", "Signature", "Signature-Input", "X-Twilio-Signature")  # fmt: skip
+"""Headers a request may carry once: a second copy is refused (400) before anyone reads it."""
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="Callwarden", charset="UTF-8"'}
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {
@@ -90,6 +96,7 @@ class HttpApi:
             reason = await self.service.readiness()
             return respond(200, "ready\n") if reason is None else respond(503, f"not ready: {reason}\n")
         if path == "/metrics":
+            await self.service.refresh_gauges()
             body, content_type = self.service.metrics.render()
             return respond(200, body, content_type)
         assert who is not None  # every other path needs a principal (handle() answered 401)
@@ -115,8 +122,8 @@ class HttpApi:
             rule=q.get("rule") or None,
             severity=q.get("severity") or None,
             passed=passed,
-            limit=min(int(_number(q, "limit") or 100), 1000),
-            offset=int(_number(q, "offset") or 0),
+            limit=_count(q, "limit", 100, MAX_PAGE),
+            offset=_count(q, "offset", 0, MAX_OFFSET),
         )
         return json_response({"calls": [summary_json(c) for c in calls]})
 
@@ -156,7 +163,7 @@ class HttpApi:
             since=_number(q, "since"),
             call_id=q.get("call_id") or None,
             action=q.get("action") or None,
-            limit=min(int(_number(q, "limit") or 200), 1000),
+            limit=_count(q, "limit", 200, MAX_PAGE),
         )
         return json_response({"entries": [dataclasses.asdict(e) for e in entries]})
 
@@ -175,11 +182,30 @@ class HttpApi:
         return respond(200, target.read_bytes(), content_type, {"Cache-Control": "no-cache"})
 
 
+def duplicated_header(headers: Headers) -> str | None:
+    """The first of SINGLE_HEADERS the request carries more than once, else None."""
+    return next((name for name in SINGLE_HEADERS if len(headers.get_all(name)) > 1), None)
+
+
 def _number(q: dict[str, str], name: str) -> float | None:
+    """A finite number from the query (None when absent); ValueError (400) naming the parameter otherwise."""
     raw = q.get(name)
     if raw in (None, ""):
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ValueError(f"query parameter {name} must be a number, got {raw[:32]!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"query parameter {name} must be a finite number, got {raw[:32]!r}")
+    return value
+
+
+def _count(q: dict[str, str], name: str, default: int, maximum: int) -> int:
+    """A whole count from the query within 0..maximum (`default` when absent); ValueError (400) otherwise."""
+    value = _number(q, name)
+    if value is None:
+        return default
+    if value != int(value) or not 0 <= value <= maximum:
+        raise ValueError(f"query parameter {name} must be a whole number 0..{maximum}, got {q[name][:32]!r}")
+    return int(value)

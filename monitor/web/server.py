@@ -16,7 +16,7 @@ from websockets.typing import Subprotocol
 from monitor.access.ingest_auth import IngestAuth, describe, refusal_delay
 from monitor.config.settings import Config
 from monitor.service import Service
-from monitor.web.http_api import HttpApi, respond
+from monitor.web.http_api import HttpApi, duplicated_header, respond
 from monitor.web.ingest import INGEST_PATHS, ingest_handler, make_protocol
 from monitor.web.ingest_guard import AddressCounter, guarded_connection_class, tls_context
 from monitor.web.live_feed import serve_live
@@ -38,6 +38,9 @@ class Front:
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
+        if (twice := duplicated_header(request.headers)) is not None:
+            log.info("refused %s from %s: header %s sent twice", path[:64], connection.remote_address, twice)
+            return respond(400, f"header {twice} must be sent once\n")
         if path not in WEBSOCKET_PATHS:
             return await self.http.handle(request)
         if request.headers.get("Upgrade", "").lower() != "websocket":
