@@ -40,6 +40,7 @@ from streams.transcriber import AsrConfig
 
 log = logging.getLogger("callwarden.service")
 alerts_log = logging.getLogger("callwarden.alerts")
+READINESS_CACHE_SECONDS = 1.5
 NATURAL_ENDS = frozenset({"stop", "end", "hangup", "disconnect"})
 """End reasons of a call that reached its natural end (Twilio stop, raw/audiofork/AudioHook end, AudioHook
 disconnect): only such a call is `completed` and scored. Any other end (shutdown, error, connection-lost, idle,
@@ -67,6 +68,8 @@ class Service:
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
         self.ready_reason: str | None = "starting"
+        self._storage_checked: tuple[float, str | None] | None = None
+        self._storage_probe: asyncio.Future[str | None] | None = None
 
     @property
     def store(self) -> AsyncStore:
@@ -123,10 +126,22 @@ class Service:
         return LogAlertSink(self.store, metrics=self.metrics, on_delivered=self._alert_delivered)
 
     async def readiness(self) -> str | None:
-        """None when ready to take calls, else why not."""
+        """None when ready to take calls, else why not. The storage probe commits a write, so its answer is
+        reused for READINESS_CACHE_SECONDS: /readyz is public and must not be a way to make the disk work."""
         if self.ready_reason is not None:
             return self.ready_reason
-        problem = await self.store.check_writable()
+        now = time.monotonic()
+        if self._storage_checked is None or now - self._storage_checked[0] >= READINESS_CACHE_SECONDS:
+            if self._storage_probe is None:  # one probe at a time; concurrent requests share it
+                self._storage_probe = asyncio.ensure_future(self.store.check_writable())
+            probe = self._storage_probe
+            try:
+                problem = await asyncio.shield(probe)
+            finally:
+                if self._storage_probe is probe and probe.done():
+                    self._storage_probe = None
+            self._storage_checked = (time.monotonic(), problem)
+        problem = self._storage_checked[1]
         return f"storage: {problem}" if problem else None
 
     async def refresh_gauges(self) -> None:

@@ -16,7 +16,9 @@ their own connection, writes that survive a failing disk).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import logging
 import sqlite3
 import threading
@@ -398,6 +400,7 @@ class Store:
                 "choose a writable data directory or fix its permissions"
             ) from exc
         try:
+            _owner_only(db)
             conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.row_factory = sqlite3.Row
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -408,7 +411,7 @@ class Store:
             conn.execute("PRAGMA secure_delete=ON")  # erased rows are zeroed in the file, not left in free pages
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             applied = migrate(conn, str(db))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open the database {db}: {exc}; check that {db.parent} is writable and the file is a "
                 "Callwarden SQLite database"
@@ -694,3 +697,14 @@ class Store:
                 "DELETE FROM outbox WHERE delivered_wall IS NOT NULL AND delivered_wall < ?", (before_wall,)
             )
             return cur.rowcount
+
+
+def _owner_only(db: Path) -> None:
+    """Create the database file readable by its owner only (0600), and tighten an existing one and its WAL and
+    shared-memory files: the clear columns hold agents and the audit log. SQLite gives -wal/-shm the database's
+    mode when it creates them."""
+    os.close(os.open(db, os.O_CREAT | os.O_RDWR, 0o600))
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)

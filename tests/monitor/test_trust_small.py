@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import http.client
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,33 @@ async def test_outbox_depth_is_true_during_a_broker_outage(
                 await asyncio.sleep(0.2)
     assert during >= 3, during  # at least the three score messages wait for the broker (was 0)
     assert after == 0
+
+
+def test_database_wal_and_shm_files_are_owner_only(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "callwarden.sqlite3"
+    store = Store.open(db)
+    store.call_started("perm-1", protocol="raw", started_wall=1.0)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in db.parent.iterdir() if p.name.startswith(db.name)}
+    store.close()
+    assert set(modes) == {db.name, db.name + "-wal", db.name + "-shm"}, modes
+    assert set(modes.values()) == {"0o600"}, modes
+
+
+def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> None:
+    db = tmp_path / "callwarden.sqlite3"
+    Store.open(db).close()
+    db.chmod(0o644)
+    Store.open(db).close()
+    assert oct(db.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_readyz_is_cached_and_does_not_write_on_every_request(tmp_path: Path, vosk_model_path: Path) -> None:
+    async with running_service(tmp_path, vosk_model_path) as service:
+        with sqlite3.connect(tmp_path / "callwarden.sqlite3") as other:
+            other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            answers = [await service.get("/readyz") for _ in range(50)]
+            _busy, frames, _done = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert all(status == 200 for status, _ in answers)
+    assert frames < 10, f"50 /readyz requests wrote {frames} WAL frames"
