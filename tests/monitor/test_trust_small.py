@@ -20,9 +20,12 @@ from evaluation.feeders import stream_raw
 from monitor.access.users import hash_password
 from monitor.config.trust import AccessConfig
 from monitor.store.database import Store
+from rules.events import Speaker
+from rules.findings import Severity
+from rules.redact import Redacted
 from tests.conftest import MosquittoBroker
 from tests.monitor.ingest_support import LiveService, running_service
-from tests.monitor.store_helpers import make_finding
+from tests.monitor.store_helpers import make_finding, make_utterance
 
 DIGIT_ID = "3533690123257022"  # an all-digit finding id (a sha256 prefix can be one) that looks like a card number
 
@@ -147,3 +150,19 @@ async def test_readyz_is_cached_and_does_not_write_on_every_request(tmp_path: Pa
             _busy, frames, _done = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert all(status == 200 for status, _ in answers)
     assert frames < 10, f"50 /readyz requests wrote {frames} WAL frames"
+
+
+def test_a_consent_refusal_stops_transcript_storage(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "cw.sqlite3")
+    store.call_started("refused-1", protocol="raw", started_wall=1.0)
+    before = store.add_transcript(make_utterance("refused-1", 0, "hello"), redacted_text=Redacted("hello"))
+    refusal = make_finding("refused-1", 0, rule_id="consent.recording-consent", kind="consent",
+                           outcome="consent_refused", severity=Severity.CRITICAL, evidence="no i do not agree",
+                           speaker=Speaker.CUSTOMER)  # fmt: skip
+    store.add_findings([refusal], wall_time=2.0)
+    later = make_utterance("refused-1", 1, "my address is")
+    after = store.add_transcript(later, redacted_text=Redacted("my address is"))
+    detail = store.get_call("refused-1")
+    store.close()
+    assert before is True and after is False  # the pack: refusal means stop recording
+    assert detail is not None and [t.text for t in detail.transcript] == ["hello"]
