@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Sequence
@@ -98,7 +99,15 @@ async def _shutdown(server: Server, service: Service) -> None:
     server.close(close_connections=False)
     await service.end_all_calls("shutdown")
     if not await service.wait_calls_finished(SHUTDOWN_GRACE_SECONDS):
-        log.warning("%d call(s) did not finish in %.0f s", len(service.sessions), SHUTDOWN_GRACE_SECONDS)
+        log.warning(
+            "%d call(s) did not finish in %.0f s; cancelling them (they stay incomplete)",
+            len(service.sessions),
+            SHUTDOWN_GRACE_SECONDS,
+        )
+        for task in list(server.handler_tasks):
+            task.cancel()
+        if server.handler_tasks:
+            await asyncio.wait(server.handler_tasks, timeout=5.0)
     # server.close() is idempotent: the first call above fixed close_connections=False, so connections still open
     # (dashboards on /live, ingest sockets) are closed here, else wait_closed() waits for them forever.
     closing = [conn.close(1001, "service shutting down") for conn in server.connections]
@@ -122,8 +131,21 @@ def _log_listening(server: Server, front: Front) -> None:
     log.info("alerts go to %s; data in %s", sink, service.config.data_dir)
 
 
+SECOND_SIGNAL_EXIT_CODE = 130
+
+
 def install_signal_handlers(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set `stop` (graceful shutdown)."""
+    """SIGTERM and SIGINT set `stop` (graceful shutdown); a second one while stopping exits at once (the store is
+    crash-safe: calls still active are marked incomplete at the next start)."""
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            stop.set()
+            return
+        log.warning("second %s while stopping: exiting now without finishing calls", sig.name)
+        logging.shutdown()
+        os._exit(SECOND_SIGNAL_EXIT_CODE)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)

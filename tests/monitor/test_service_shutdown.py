@@ -124,3 +124,27 @@ async def test_sigterm_during_two_live_calls_stores_both_incomplete(
         outcomes_by_rule = {f["rule_id"]: f["outcome"] for f in detail["findings"]}
         assert outcomes_by_rule.get("disclosure.recording") == "said", outcomes_by_rule
         assert not any(f["outcome"] == "pan_detected" for f in detail["findings"])  # the card came after SIGTERM
+
+
+async def test_a_second_signal_exits_at_once(
+    vosk_model_path: Path, espeak: str, shared_data: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    config_file = tmp_path / "callwarden.yaml"
+    config = {"host": "127.0.0.1", "port": port, "data_dir": str(tmp_path / "data"), "model_path": str(vosk_model_path)}
+    config_file.write_text(yaml.safe_dump(config))
+    sid = "CAsecondsignal000000000000000001"
+    async with serve_process(config_file, tmp_path / "serve.log") as proc:
+        feeder = asyncio.create_task(
+            feed_until_closed(f"ws://127.0.0.1:{port}/ingest/twilio", card_call("5555555555554444").call.audio, sid)
+        )
+        await asyncio.sleep(4.0)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(asyncio.to_thread(proc.wait), 30)
+        exited_after = time.monotonic() - signalled
+        await asyncio.wait_for(feeder, 30)
+    print(f"\nsecond SIGTERM → exit {code} in {exited_after:.2f} s")
+    assert code == 130, code
+    assert "second SIGTERM while stopping" in (tmp_path / "serve.log").read_text()
