@@ -103,6 +103,7 @@ class Config:
     max_frame_bytes: int = 1 << 20
     tick_interval: float = 1.0
     log_level: str = "INFO"
+    demo: bool = False  # allow listening beyond loopback without credentials (monitor/access/exposure.py)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
     audiofork: AudioForkConfig = field(default_factory=AudioForkConfig)
@@ -137,6 +138,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_MAX_CALLS": "max_calls",
     "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
     "CALLWARDEN_LOG_LEVEL": "log_level",
+    "CALLWARDEN_DEMO": "demo",
     "CALLWARDEN_TWILIO_AUTH_TOKEN": "twilio.auth_token",
     "CALLWARDEN_DATA_KEY": "encryption.key",
     "CALLWARDEN_DATA_KEYS_RETIRED": "encryption.retired_keys",

@@ -14,9 +14,11 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from monitor.access.exposure import exposure_refusal
 from monitor.access.ingest_auth import IngestAuth, describe, refusal_delay
-from monitor.config.settings import Config
+from monitor.config.settings import Config, ConfigError
 from monitor.service import Service
+from monitor.sinks.mqtt import MqttAlertSink
 from monitor.web.http_api import HttpApi, duplicated_header, respond
 from monitor.web.ingest import INGEST_PATHS, ingest_handler, make_protocol
 from monitor.web.ingest_guard import AddressCounter, guarded_connection_class, tls_context
@@ -71,7 +73,12 @@ class Front:
 
 
 async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event | None = None) -> None:
-    """Serve until `stop` is set, then stop accepting, finish every call (scored and stored) and flush alerts."""
+    """Serve until `stop` is set, then stop accepting, finish every call (scored and stored) and flush alerts.
+
+    Refuses (ConfigError) to listen beyond loopback while anything is open without credentials, unless `demo`."""
+    refusal = exposure_refusal(config)
+    if refusal is not None:
+        raise ConfigError(refusal)
     async with Service(config) as service:
         front = Front(service)
         addresses = AddressCounter(config.ingest.max_connections_per_address)
@@ -127,7 +134,7 @@ def _log_listening(server: Server, front: Front) -> None:
         log.warning("SECURITY: %s", warning)
     if not service.config.tls.enabled:
         log.warning("SECURITY: no TLS (tls.cert/tls.key unset): audio and credentials travel in clear text")
-    sink = "MQTT " + service.config.mqtt_url if service.config.mqtt_url else "the log (no mqtt_url configured)"
+    sink = f"MQTT {service.sink.settings.redacted_url()}" if isinstance(service.sink, MqttAlertSink) else "the log"
     log.info("alerts go to %s; data in %s", sink, service.config.data_dir)
 
 
