@@ -206,6 +206,9 @@ class MqttAlertSink(OutboxSink):
         self.notify()
 
     def _on_connection_error(self, exc: BaseException, *, unexpected: bool = False) -> None:
+        if unexpected:  # not the broker: say what failed, with its traceback
+            log.error("MQTT alert delivery failed (%s); retrying", describe_error(exc), exc_info=exc)
+            return
         if self._outage_since is None:
             self._outage_since = time.monotonic()
             log.warning(

@@ -685,6 +685,15 @@ class Store:
                 (self._guard.text(error[:500], "outbox.last_error"), seq),
             )
 
+    def mark_dead(self, seq: int, error: str, *, wall_time: float | None = None) -> None:
+        """Set an undeliverable row aside (dead letter): it is no longer pending; the row and its error stay."""
+        wall = time.time() if wall_time is None else wall_time
+        with self._tx("outbox") as conn:
+            conn.execute(
+                "UPDATE outbox SET dead_wall = ?, last_error = ? WHERE seq = ? AND delivered_wall IS NULL",
+                (wall, self._guard.text(error[:500], "outbox.last_error"), seq),
+            )
+
     def outbox_depth(self) -> int:
         """How many rows wait for delivery."""
         with self._read() as conn:
