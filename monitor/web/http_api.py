@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("callwarden.http")
 MAX_PAGE = 1000
 MAX_OFFSET = 10**9
-SINGLE_HEADERS = ("Authorization", "Host", "Origin", "Audiohook-Session-Id", "Audiohook-Organization-Id",
+SINGLE_HEADERS = ("Authorization", "Host", "Origin", "Upgrade", "Audiohook-Session-Id", "Audiohook-Organization-Id",
                   "X-Api-Key", "Signature", "Signature-Input", "X-Twilio-Signature")  # fmt: skip
 """Headers a request may carry once: a second copy is refused (400) before anyone reads it."""
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="Callwarden", charset="UTF-8"'}

@@ -42,7 +42,11 @@ class Front:
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if (twice := duplicated_header(request.headers)) is not None:
-            log.info("refused %s from %s: header %s sent twice", path[:64], connection.remote_address, twice)
+            what = f"{path} upgrade" if path in INGEST_PATHS else path[:64]
+            log.warning("refused %s from %s: header %s sent twice", what, connection.remote_address, twice)
+            if path in INGEST_PATHS:  # the same answer, after the same delay, as any other credential failure
+                await asyncio.sleep(refusal_delay(time.monotonic(), time.monotonic()))
+                return respond(401, "Unauthorized\n")
             return respond(400, f"header {twice} must be sent once\n")
         if path not in WEBSOCKET_PATHS:
             return await self.http.handle(request)
