@@ -18,6 +18,7 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~16 MiB and ~70 ms per check on a 
 PBKDF2_ITERATIONS = 600_000  # OWASP 2023 recommendation for PBKDF2-HMAC-SHA256
 AUTH_FAILURE_DELAY = 0.5  # answer every refusal this long after the request arrived (as Genesys' reference server)
 VERIFIED_CACHE_SIZE = 1024
+MAX_QUEUED_CHECKS = 16  # slow hash checks waiting or running (~70 ms each on 2 threads: ≤ ~0.6 s of queue)
 MAX_SCRYPT_N = 2**20
 MAX_PBKDF2_ITERATIONS = 10_000_000
 FORMATS = (
@@ -121,7 +122,11 @@ def check_hashes(entries: dict[str, str], where: str, passwords: bool) -> None:
 
 
 class SecretChecker:
-    """Checks a secret against stored hashes off the event loop, at most two at a time; remembers successes."""
+    """Checks a secret against stored hashes off the event loop, at most two at a time; remembers successes.
+
+    The queue of slow checks is bounded (MAX_QUEUED_CHECKS): under a flood of wrong passwords a check beyond it
+    is refused without hashing, so handshakes are answered (401) instead of timing out, and a client whose secret
+    was verified before still gets in at once (the memo is consulted first)."""
 
     def __init__(self) -> None:
         self._slots = asyncio.Semaphore(2)
@@ -129,6 +134,9 @@ class SecretChecker:
         self._executor = ThreadPoolExecutor(2, thread_name_prefix="secret-check")
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         self._dummy = parse_hash(hash_secret("callwarden: no such user"))
+        self._queued = 0
+        self.shed = 0
+        """Checks refused unhashed because MAX_QUEUED_CHECKS were already waiting (a credential flood)."""
 
     async def matches(self, secret: str, stored: StoredHash | None) -> bool:
         """True when `secret` matches `stored`; with `stored` None, spends the same work and returns False."""
@@ -138,8 +146,16 @@ class SecretChecker:
             self._verified.move_to_end(memo)
             return True
         if target.slow:
-            async with self._slots:
-                ok = await asyncio.get_running_loop().run_in_executor(self._executor, verify_secret, secret, target)
+            if self._queued >= MAX_QUEUED_CHECKS:
+                self.shed += 1
+                return False
+            self._queued += 1
+            try:
+                async with self._slots:
+                    loop = asyncio.get_running_loop()
+                    ok = await loop.run_in_executor(self._executor, verify_secret, secret, target)
+            finally:
+                self._queued -= 1
         else:
             ok = verify_secret(secret, target)
         if ok and stored is not None:

@@ -28,6 +28,7 @@ from streams.protocols import AUDIOFORK_SUBPROTOCOLS, RAW_SUBPROTOCOL
 log = logging.getLogger("callwarden.server")
 WEBSOCKET_PATHS = (*INGEST_PATHS, "/live")
 SHUTDOWN_GRACE_SECONDS = 30.0
+LISTEN_BACKLOG = 1024  # asyncio's default (100) overflows under a burst of connects: SYNs wait 1 s to be retried
 
 
 class Front:
@@ -97,6 +98,7 @@ async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event
             open_timeout=config.ingest.open_timeout,
             ssl=tls_context(config.tls),
             create_connection=guarded_connection_class(addresses),
+            backlog=LISTEN_BACKLOG,
         ) as server:
             _log_listening(server, front)
             if started is not None:

@@ -122,3 +122,16 @@ def test_access_config_is_loaded_from_yaml_and_env(tmp_path: Path) -> None:
     assert config.retention.transcripts_days == 7 and config.encryption.key_file == "/run/secrets/cw.key"
     assert config.encryption.key == "abc" and "abc" not in repr(config)
     assert dataclasses.replace(config.access, users={}).enabled  # require_auth alone enables checks
+
+
+async def test_a_flood_of_slow_checks_is_bounded_and_known_secrets_still_pass() -> None:
+    from monitor.access.hashing import MAX_QUEUED_CHECKS, SecretChecker, hash_secret, parse_hash
+
+    checker = SecretChecker()
+    stored = parse_hash(hash_secret("right"))
+    assert await checker.matches("right", stored)  # verified once: remembered
+    flood = [checker.matches(f"wrong-{n}", stored) for n in range(MAX_QUEUED_CHECKS * 3)]
+    known = checker.matches("right", stored)
+    results = await asyncio.gather(*flood, known)
+    assert not any(results[:-1]) and results[-1] is True
+    assert checker.shed == MAX_QUEUED_CHECKS * 2  # beyond the queue bound: refused without hashing
