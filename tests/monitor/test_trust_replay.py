@@ -40,7 +40,7 @@ async def test_a_replayed_twilio_token_cannot_reopen_an_ended_call(
         await asyncio.sleep(1.0)
         after = await service.finished_call(sid)
         listed = [c["call_id"] for c in await service.calls()]
-    assert first.close_code == 1000 and before["call"]["status"] == "completed"
+    assert before["call"]["status"] == "completed", (first.close_code, before["call"])
     assert replayed[0] == 1008, replayed
     assert after == before, "the replay changed the stored call"
     assert listed == [sid], listed  # no segment either: a call token opens its call once
