@@ -52,10 +52,12 @@ async def stream_twilio(
     speed: float = 1.0,
     chunk_ms: int = 20,
     parameters: dict[str, str] | None = None,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> FeedLog:
     """Send `audio` (frames × 2, int16, 8 kHz) as Twilio Media Streams does: both tracks, mu-law, `chunk_ms` chunks.
 
     The agent's channel is the `outbound` track, the customer's `inbound`. `speed` 1.0 is real time; 0 = full speed.
+    `headers` go with the upgrade (X-Twilio-Signature); `parameters` are the start's customParameters (token).
     """
     if rate != 8000:
         raise ValueError("Twilio Media Streams carry 8 kHz audio; resample first")
@@ -64,7 +66,7 @@ async def stream_twilio(
     feed = FeedLog(call_sid)
     tracks = {"outbound": audio[:, agent_channel], "inbound": audio[:, 1 - agent_channel]}
     step = rate * chunk_ms // 1000
-    async with connect(url, max_size=None, compression=None) as ws:
+    async with connect(url, max_size=None, compression=None, additional_headers=list(headers)) as ws:
         seq = 1
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         start = {

@@ -49,6 +49,12 @@ class Metrics:
         self.outbox_depth = Gauge(
             "outbox_depth", "Outbox messages waiting for delivery.", namespace=NAMESPACE, registry=r
         )
+        self.outbox_dead_letters = Counter(
+            "outbox_dead_letters",
+            "Outbox messages set aside as undeliverable (unreadable payload, or failed max_attempts times).",
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.speech_to_alert_seconds = Histogram(
             "speech_to_alert_seconds",
             "Seconds from the audio of a finding's last word arriving to its alert handed off by the sink, per rule"

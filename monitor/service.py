@@ -40,6 +40,11 @@ from streams.transcriber import AsrConfig
 
 log = logging.getLogger("callwarden.service")
 alerts_log = logging.getLogger("callwarden.alerts")
+READINESS_CACHE_SECONDS = 1.5
+NATURAL_ENDS = frozenset({"stop", "end", "hangup", "disconnect"})
+"""End reasons of a call that reached its natural end (Twilio stop, raw/audiofork/AudioHook end, AudioHook
+disconnect): only such a call is `completed` and scored. Any other end (shutdown, error, connection-lost, idle,
+reconnect, ...) leaves it `incomplete` with no score and no pass: its findings are kept and delivered."""
 
 
 class Service:
@@ -55,12 +60,16 @@ class Service:
         self.live = LiveHub()
         self.access = AccessControl(config.access, config.host)
         self.sessions: dict[str, CallSession] = {}
+        self._admitted: set[str] = set()
+        """Calls holding an admission slot: reserved by `admit` before their session starts, freed at its end."""
         self._stack = AsyncExitStack()
         self.latency = AlertLatency(self.metrics.speech_to_alert_seconds)
         self._store: AsyncStore | None = None
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
         self.ready_reason: str | None = "starting"
+        self._storage_checked: tuple[float, str | None] | None = None
+        self._storage_probe: asyncio.Future[str | None] | None = None
 
     @property
     def store(self) -> AsyncStore:
@@ -117,21 +126,52 @@ class Service:
         return LogAlertSink(self.store, metrics=self.metrics, on_delivered=self._alert_delivered)
 
     async def readiness(self) -> str | None:
-        """None when ready to take calls, else why not."""
+        """None when ready to take calls, else why not. The storage probe commits a write, so its answer is
+        reused for READINESS_CACHE_SECONDS: /readyz is public and must not be a way to make the disk work."""
         if self.ready_reason is not None:
             return self.ready_reason
-        problem = await self.store.check_writable()
+        now = time.monotonic()
+        if self._storage_checked is None or now - self._storage_checked[0] >= READINESS_CACHE_SECONDS:
+            if self._storage_probe is None:  # one probe at a time; concurrent requests share it
+                self._storage_probe = asyncio.ensure_future(self.store.check_writable())
+            probe = self._storage_probe
+            try:
+                problem = await asyncio.shield(probe)
+            finally:
+                if self._storage_probe is probe and probe.done():
+                    self._storage_probe = None
+            self._storage_checked = (time.monotonic(), problem)
+        problem = self._storage_checked[1]
         return f"storage: {problem}" if problem else None
 
-    def admission_refusal(self) -> str | None:
-        """None when a new call may start, else why not (sent as the 1013 close reason): capacity or ASR lag."""
-        if len(self.sessions) >= self.config.max_calls:
+    async def refresh_gauges(self) -> None:
+        """Bring gauges read from the store up to date (at each /metrics scrape): the outbox depth is true even
+        while the sink cannot drain (broker outage)."""
+        self.metrics.outbox_depth.set(await self.store.outbox_depth())
+
+    def admit(self, call_id: str) -> str | None:
+        """Check and reserve a call's slot in one step (no await between: concurrent starts cannot all pass).
+
+        None when admitted — the slot is held until `call_finished` or `release` — else why not: already
+        monitored (1008), or capacity / ASR lag (1013, the close reason)."""
+        if call_id in self._admitted:
+            return "already being monitored"
+        if len(self._admitted) >= self.config.max_calls:
             return "at capacity: too many active calls, try again later"
         limit = self.config.max_asr_lag
         lag = max((s.lag for s in self.sessions.values()), default=0.0)
         if limit > 0 and lag > limit:
             return f"ASR overloaded: recognition is {lag:.1f} s behind the audio (limit {limit:g} s), try again later"
+        self._admitted.add(call_id)
         return None
+
+    def is_admitted(self, call_id: str) -> bool:
+        """True while a call with this id holds an admission slot (starting or running)."""
+        return call_id in self._admitted
+
+    def release(self, call_id: str) -> None:
+        """Free an admitted call's slot (its session never started, or it finished)."""
+        self._admitted.discard(call_id)
 
     # -- the CallHost of call sessions ----------------------------------------------------------------------------
 
@@ -214,9 +254,9 @@ class Service:
         if shed > 0:
             self.metrics.asr_shed_seconds.inc(shed)
         ended_wall = time.time()
-        status: Literal["completed", "incomplete"] = (
-            "incomplete" if ended.reason in ("error", "connection-lost") else "completed"
-        )
+        status: Literal["completed", "incomplete"] = "completed" if ended.reason in NATURAL_ENDS else "incomplete"
+        if status == "incomplete":  # cut before its natural end: what was said is kept, but it is never scored
+            report = {**report, "score": None, "passed": None}
         await self.store.call_ended(
             session.call_id,
             ended_wall=ended_wall,
@@ -231,6 +271,7 @@ class Service:
         log.info("call %s ended (%s): score %s, %s", session.call_id, ended.reason, report.get("score"), outcome)
 
     def call_finished(self, session: CallSession) -> None:
+        self.release(session.call_id)
         if self.sessions.pop(session.call_id, None) is not None:
             self.metrics.active_calls.dec()
 

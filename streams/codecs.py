@@ -25,6 +25,20 @@ class Encoding(StrEnum):
     U8 = "pcm_u8"
 
 
+ASR_SAMPLE_RATES: tuple[int, ...] = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+"""The sample rates a call may declare: what telephony sends and the recognizer's resampler handles in real time.
+Vosk's AcceptWaveform never returns at 1-2 Hz (it spins a worker thread forever), so nothing else reaches it."""
+
+
+def check_asr_rate(rate: object, where: str = "audio") -> int:
+    """`rate` if it is one of ASR_SAMPLE_RATES, else a CodecError saying what is accepted."""
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate not in ASR_SAMPLE_RATES:
+        shown = repr(rate)[:24]
+        known = ", ".join(str(r) for r in ASR_SAMPLE_RATES)
+        raise CodecError(f"{where}: sample rate {shown} Hz unsupported (use {known})")
+    return rate
+
+
 SAMPLE_BYTES: dict[Encoding, int] = {Encoding.MULAW: 1, Encoding.ALAW: 1, Encoding.S16LE: 2, Encoding.U8: 1}
 SILENCE_BYTES: dict[Encoding, bytes] = {
     Encoding.MULAW: b"\xff", Encoding.ALAW: b"\xd5", Encoding.S16LE: b"\x00", Encoding.U8: b"\x80"

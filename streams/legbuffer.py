@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 log = logging.getLogger(__name__)
+SHED_LOG_INTERVAL = 10.0
+"""Seconds between two log lines about a leg shedding audio (the first shed chunk is logged at once)."""
 
 
 class Overflow(StrEnum):
@@ -36,8 +40,13 @@ Item = bytes | Shed | Cut
 class LegBuffer:
     """FIFO of s16le chunks with their durations; `queued` counts audio not yet decoded (including in flight)."""
 
-    def __init__(self, label: str, max_seconds: float, overflow: Overflow) -> None:
+    def __init__(
+        self, label: str, max_seconds: float, overflow: Overflow, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.label = label
+        self._clock = clock
+        self._logged_at: float | None = None
+        self._unlogged = (0.0, 0)  # seconds and chunks shed since the last log line
         self.max_seconds = max_seconds
         self.overflow = overflow
         self.queued = 0.0
@@ -74,14 +83,28 @@ class LegBuffer:
             self._items[-1] = (merged, 0.0)
         else:
             self._items.append((Shed(seconds), 0.0))
+        self._log_shed(seconds)
+
+    def _log_shed(self, seconds: float) -> None:
+        """The first shed chunk is logged, then one summary per SHED_LOG_INTERVAL: overload is exactly when a line
+        per chunk (~50 a second per leg, on the event loop) hurts most."""
+        now = self._clock()
+        unlogged_seconds, unlogged_chunks = self._unlogged[0] + seconds, self._unlogged[1] + 1
+        if self._logged_at is not None and now - self._logged_at < SHED_LOG_INTERVAL:
+            self._unlogged = (unlogged_seconds, unlogged_chunks)
+            return
         log.warning(
-            "%s: ASR behind by %.1f s; shed %.2f s of audio (total %.1f s in %d chunks)",
+            "%s: ASR behind by %.1f s; shed %.2f s of audio in %d chunk(s)%s (total %.1f s in %d chunks)",
             self.label,
             self.queued,
-            seconds,
+            unlogged_seconds,
+            unlogged_chunks,
+            "" if self._logged_at is None else f" in the last {now - self._logged_at:.0f} s",
             self.shed_seconds,
             self.shed_chunks,
         )
+        self._logged_at = now
+        self._unlogged = (0.0, 0)
 
     async def cut(self) -> None:
         """Queue a Cut after the audio queued so far (it takes no room; a closed leg ignores it)."""

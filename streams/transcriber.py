@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rules.events import Speaker, Utterance, Word
+from streams.codecs import check_asr_rate
 from streams.tuning import TELEPHONY_ENDPOINTS, EndpointConfig
 
 
@@ -52,6 +53,10 @@ class LegIdentity:
     speaker: Speaker
     rate: int
     offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        # defence in depth behind the protocol edge: a recognizer at an absurd rate never returns (Vosk spins)
+        check_asr_rate(self.rate, f"call {self.call_id} leg {self.channel}")
 
 
 @dataclass(slots=True)

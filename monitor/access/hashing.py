@@ -1,18 +1,24 @@
-"""Stored secret hashes (scrypt, PBKDF2-SHA256; SHA-256 for random tokens): make, parse, verify in constant time."""
+"""Stored secret hashes (scrypt, PBKDF2-SHA256; SHA-256 for random tokens): make, parse, verify off the loop."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import os
 import secrets
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 SCHEMES = ("scrypt", "pbkdf2_sha256", "sha256")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~16 MiB and ~70 ms per check on a small server
 PBKDF2_ITERATIONS = 600_000  # OWASP 2023 recommendation for PBKDF2-HMAC-SHA256
+AUTH_FAILURE_DELAY = 0.5  # answer every refusal this long after the request arrived (as Genesys' reference server)
+VERIFIED_CACHE_SIZE = 1024
+MAX_QUEUED_CHECKS = 16  # slow hash checks waiting or running (~70 ms each on 2 threads: ≤ ~0.6 s of queue)
 MAX_SCRYPT_N = 2**20
 MAX_PBKDF2_ITERATIONS = 10_000_000
 FORMATS = (
@@ -113,3 +119,52 @@ def check_hashes(entries: dict[str, str], where: str, passwords: bool) -> None:
             raise ValueError(f"{where}[{name!r}]: {error}") from None
         if passwords and not parsed.slow:
             raise ValueError(f"{where}[{name!r}]: passwords need a scrypt or pbkdf2_sha256 hash, not sha256")
+
+
+class SecretChecker:
+    """Checks a secret against stored hashes off the event loop, at most two at a time; remembers successes.
+
+    The queue of slow checks is bounded (MAX_QUEUED_CHECKS): under a flood of wrong passwords a check beyond it
+    is refused without hashing, so handshakes are answered (401) instead of timing out, and a client whose secret
+    was verified before still gets in at once (the memo is consulted first)."""
+
+    def __init__(self) -> None:
+        self._slots = asyncio.Semaphore(2)
+        # its own threads: the default executor is shared (store, to_thread callers) and a flood must not starve it
+        self._executor = ThreadPoolExecutor(2, thread_name_prefix="secret-check")
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._dummy = parse_hash(hash_secret("callwarden: no such user"))
+        self._queued = 0
+        self.shed = 0
+        """Checks refused unhashed because MAX_QUEUED_CHECKS were already waiting (a credential flood)."""
+
+    async def matches(self, secret: str, stored: StoredHash | None) -> bool:
+        """True when `secret` matches `stored`; with `stored` None, spends the same work and returns False."""
+        target = stored if stored is not None else self._dummy
+        memo = hashlib.sha256(b"%s\0%s\0%s" % (target.salt, target.digest, secret.encode("utf-8", "replace"))).digest()
+        if stored is not None and memo in self._verified:
+            self._verified.move_to_end(memo)
+            return True
+        if target.slow:
+            if self._queued >= MAX_QUEUED_CHECKS:
+                self.shed += 1
+                return False
+            self._queued += 1
+            try:
+                async with self._slots:
+                    loop = asyncio.get_running_loop()
+                    ok = await loop.run_in_executor(self._executor, verify_secret, secret, target)
+            finally:
+                self._queued -= 1
+        else:
+            ok = verify_secret(secret, target)
+        if ok and stored is not None:
+            self._verified[memo] = None
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return ok and stored is not None
+
+
+def refusal_delay(started: float, now: float) -> float:
+    """Seconds still to wait so that a refusal goes out AUTH_FAILURE_DELAY after the request arrived."""
+    return max(0.0, started + AUTH_FAILURE_DELAY - now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -14,19 +13,18 @@ from collections.abc import Mapping
 
 from websockets.http11 import Request
 
-from monitor.access.hashing import StoredHash, hash_secret, parse_hash, verify_secret
+from monitor.access.hashing import AUTH_FAILURE_DELAY, SecretChecker, StoredHash, parse_hash, refusal_delay
 from monitor.config.settings import Config
 from streams.protocols import CallOpened
 from streams.protocols.signatures import decode_client_secret, verify_audiohook_request, verify_twilio_signature
 
 log = logging.getLogger("callwarden.auth")
+__all__ = ["AUTH_FAILURE_DELAY", "IngestAuth", "describe", "refusal_delay"]
 
-AUTH_FAILURE_DELAY = 0.5  # answer every refusal this long after the request arrived (as Genesys' reference server)
 AUDIOHOOK_MAX_AGE = 10.0
 AUDIOHOOK_CLOCK_SKEW = 3.0
 TWILIO, AUDIOHOOK, AUDIOFORK, RAW = "/ingest/twilio", "/ingest/audiohook", "/ingest/audiofork", "/ingest/raw"
 MAX_CREDENTIAL_CHARS = 4096
-VERIFIED_CACHE_SIZE = 1024
 
 
 class ReplayGuard:
@@ -70,33 +68,6 @@ def check_twilio_call_token(key: str, call_sid: str, token: str, now: float, max
     if expires > now + max_ttl:
         return f"call token valid for more than {max_ttl:g} s (twilio.call_token_max_ttl)"
     return None
-
-
-class SecretChecker:
-    """Checks a secret against stored hashes off the event loop, at most two at a time; remembers successes."""
-
-    def __init__(self) -> None:
-        self._slots = asyncio.Semaphore(2)
-        self._verified: OrderedDict[bytes, None] = OrderedDict()
-        self._dummy = parse_hash(hash_secret("callwarden: no such user"))
-
-    async def matches(self, secret: str, stored: StoredHash | None) -> bool:
-        """True when `secret` matches `stored`; with `stored` None, spends the same work and returns False."""
-        target = stored if stored is not None else self._dummy
-        memo = hashlib.sha256(b"%s\0%s\0%s" % (target.salt, target.digest, secret.encode("utf-8", "replace"))).digest()
-        if stored is not None and memo in self._verified:
-            self._verified.move_to_end(memo)
-            return True
-        if target.slow:
-            async with self._slots:
-                ok = await asyncio.to_thread(verify_secret, secret, target)
-        else:
-            ok = verify_secret(secret, target)
-        if ok and stored is not None:
-            self._verified[memo] = None
-            if len(self._verified) > VERIFIED_CACHE_SIZE:
-                self._verified.popitem(last=False)
-        return ok and stored is not None
 
 
 def _authorization(request: Request, scheme: str) -> str | None:
@@ -229,6 +200,12 @@ class IngestAuth:
         results = [await self._secrets.matches(secret, stored) for stored in hashes]  # no early exit
         return any(results)
 
+    def single_use(self, opened: CallOpened) -> bool:
+        """True when the call was let in by a per-call credential (a Twilio call token): it opens its call once,
+        so a start for a call id already stored is a replay and is refused."""
+        twilio = self.config.twilio
+        return opened.protocol == "twilio" and bool(twilio.call_token_key or self._call_tokens)
+
     async def check_call(self, opened: CallOpened) -> str | None:
         """None when the call may start, else why not: Twilio's per-call token (customParameters.token)."""
         twilio = self.config.twilio
@@ -247,11 +224,6 @@ class IngestAuth:
         if self._call_tokens and await self._any_match(token, self._call_tokens):
             return None
         return reason
-
-
-def refusal_delay(started: float, now: float) -> float:
-    """Seconds still to wait so that a refusal goes out AUTH_FAILURE_DELAY after the request arrived."""
-    return max(0.0, started + AUTH_FAILURE_DELAY - now)
 
 
 def describe(configured: Mapping[str, bool]) -> str:

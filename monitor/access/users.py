@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from websockets.datastructures import Headers
 
+from monitor.access.hashing import SecretChecker, StoredHash, parse_hash
 from monitor.config.trust import AccessConfig
 
 log = logging.getLogger("callwarden.access")
@@ -21,7 +22,7 @@ log = logging.getLogger("callwarden.access")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-_VERIFIED_CACHE_LIMIT = 256
+MAX_CREDENTIAL_CHARS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,9 @@ class AccessControl:
 
     def __init__(self, access: AccessConfig, host: str) -> None:
         self.access = access
-        self._verified: dict[tuple[str, bytes], Principal] = {}
+        self._users = {name: _entry(value) for name, value in access.users.items()}
+        self._tokens = {name: _entry(value) for name, value in access.tokens.items()}
+        self._secrets = SecretChecker()
         if not access.enabled:
             level = logging.WARNING if host in LOOPBACK_HOSTS else logging.ERROR
             log.log(
@@ -78,44 +81,40 @@ class AccessControl:
                 host,
             )
 
-    def authenticate(self, headers: Headers) -> Principal | None:
-        """The principal of a request, None when credentials are required and missing or wrong."""
+    async def authenticate(self, headers: Headers) -> Principal | None:
+        """The principal of a request, None when credentials are required and missing, duplicated or wrong.
+
+        Hashes are checked off the event loop (SecretChecker); an unknown user name costs the same hash work
+        as a wrong password, so the callers' `refusal_delay` answers both alike."""
         if not self.access.enabled:
             return OPEN_ACCESS
-        scheme, _, value = headers.get("Authorization", "").partition(" ")
+        values = headers.get_all("Authorization")
+        if len(values) != 1 or len(values[0]) > MAX_CREDENTIAL_CHARS:
+            return None
+        scheme, _, value = values[0].strip().partition(" ")
         if scheme.lower() == "basic":
-            return self._basic(value.strip())
+            return await self._basic(value.strip())
         if scheme.lower() == "bearer":
-            return self._bearer(value.strip())
+            return await self._bearer(value.strip())
         return None
 
-    def _basic(self, value: str) -> Principal | None:
+    async def _basic(self, value: str) -> Principal | None:
         try:
             name, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
+            name, sep, password = "", "", ""
+        user = self._users.get(name) if sep else None
+        if not await self._secrets.matches(password, user[1] if user is not None else None):
             return None
-        entry = self.access.users.get(name) if sep else None
-        if entry is None:
-            return None
-        return self._check(name, password, entry)
+        assert user is not None
+        return Principal(name, user[0])
 
-    def _bearer(self, token: str) -> Principal | None:
-        for name, entry in self.access.tokens.items():
-            if (found := self._check(name, token, entry)) is not None:
-                return found
-        return None
-
-    def _check(self, name: str, secret: str, entry: str) -> Principal | None:
-        role, _, stored = entry.partition(":")
-        key = (name, hashlib.sha256(f"{entry}\x00{secret}".encode()).digest())
-        if key in self._verified:  # scrypt costs ~50 ms: a dashboard's many GETs check it once
-            return self._verified[key]
-        if not verify_password(secret, stored):
-            return None
-        if len(self._verified) >= _VERIFIED_CACHE_LIMIT:
-            self._verified.clear()
-        self._verified[key] = Principal(name, role)
-        return self._verified[key]
+    async def _bearer(self, token: str) -> Principal | None:
+        found = None
+        for name, (role, stored) in self._tokens.items():  # no early exit: every token costs the same
+            if await self._secrets.matches(token, stored) and found is None:
+                found = Principal(name, role)
+        return found
 
     def origin_allowed(self, headers: Headers) -> bool:
         """A browser's /live upgrade must come from the service's own host (or an allowed origin); no Origin = no
@@ -126,3 +125,9 @@ class AccessControl:
         if origin.rstrip("/") in self.access.origins:
             return True
         return urlsplit(origin).netloc.lower() == headers.get("Host", "").lower()
+
+
+def _entry(value: str) -> tuple[str, StoredHash]:
+    """A configured "role:hash" entry, parsed once (AccessConfig already checked its shape)."""
+    role, _, stored = value.partition(":")
+    return role, parse_hash(stored)

@@ -107,6 +107,8 @@ class CallSession:
         # The stream has one channel per leg; a chunk carries all legs interleaved or (Twilio) a single leg.
         self.fmt = AudioFormat(opened.audio.encoding, opened.audio.rate, len(opened.legs))
         self._fed: dict[int, int] = {leg.index: 0 for leg in opened.legs}
+        self._skipped: dict[int, int] = {leg.index: 0 for leg in opened.legs}
+        """Per leg: frames of gaps beyond MAX_GAP_SECONDS left out; chunk positions are shifted back by this."""
         self._group = asyncio.TaskGroup()
         self._stream: CallStream | None = None
         self._end_reason = "stream-closed"
@@ -161,12 +163,17 @@ class CallSession:
         fmt = self.opened.audio
         frame = fmt.sample_width * len(chunk.legs)
         payload = chunk.payload
-        fed = self._fed[chunk.legs[0]]
-        if chunk.position > fed:
-            gap = min(chunk.position - fed, int(MAX_GAP_SECONDS * fmt.rate))
+        lead = chunk.legs[0]
+        fed = self._fed[lead]
+        position = chunk.position - self._skipped[lead]
+        if position > fed:
+            gap = min(position - fed, int(MAX_GAP_SECONDS * fmt.rate))
+            if position - fed > gap:  # the rest of the gap is skipped: later chunks follow on from here
+                for leg in chunk.legs:
+                    self._skipped[leg] += position - fed - gap
             payload = AudioFormat(fmt.encoding, fmt.rate, len(chunk.legs)).silence(gap) + payload
-        elif chunk.position < fed:
-            payload = payload[(fed - chunk.position) * frame :]
+        elif position < fed:
+            payload = payload[(fed - position) * frame :]
         if not payload:
             return
         frames = len(payload) // frame

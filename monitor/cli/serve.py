@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
+    except ConfigError as exc:  # e.g. listening beyond loopback without credentials
+        print(f"callwarden: config error: {exc}", file=sys.stderr)
+        return 2
     except StoreError as exc:  # fail fast at start-up: the data directory or database is unusable
         print(f"callwarden: storage error: {exc}", file=sys.stderr)
         return 4

@@ -52,6 +52,8 @@ class IngestConfig:
     rate_burst_seconds: float = 2.0
     max_connections_per_address: int = 256
     open_timeout: float = 10.0
+    call_idle_timeout: float = 30.0
+    """A started call whose peer sends nothing for this long is ended (`idle`, incomplete) and its slot freed."""
 
     def __post_init__(self) -> None:
         for name in ("max_messages_per_second", "max_bytes_per_second", "max_connections_per_address"):
@@ -61,3 +63,7 @@ class IngestConfig:
             raise TrustConfigError(f"ingest.rate_burst_seconds must be > 0 (e.g. 2), not {self.rate_burst_seconds}")
         if not 0 < self.open_timeout <= 120:
             raise TrustConfigError(f"ingest.open_timeout must be 0 < s ≤ 120 (e.g. 10), not {self.open_timeout}")
+        if not 0 < self.call_idle_timeout <= 3600:
+            raise TrustConfigError(
+                f"ingest.call_idle_timeout must be 0 < s ≤ 3600 (e.g. 30), not {self.call_idle_timeout}"
+            )

@@ -13,6 +13,7 @@ import yaml
 from monitor.access.hashing import check_hashes
 from monitor.config.ingest import IngestConfig, RawConfig, TlsConfig
 from monitor.config.trust import AccessConfig, EncryptionConfig, RetentionConfig, TrustConfigError
+from streams.codecs import ASR_SAMPLE_RATES
 
 
 class ConfigError(ValueError):
@@ -92,8 +93,9 @@ class AudioForkConfig:
             raise ConfigError(f"audiofork.agent_channel must be 0 or 1, not {self.agent_channel}")
         if self.mix not in ("mono", "mixed", "stereo"):
             raise ConfigError(f"audiofork.mix must be mono, mixed or stereo (as in uuid_audio_fork), not {self.mix!r}")
-        if not 0 < self.sample_rate <= 64000:
-            raise ConfigError(f"audiofork.sample_rate must be 1..64000 Hz (e.g. 8000, 16000), not {self.sample_rate}")
+        if self.sample_rate not in ASR_SAMPLE_RATES:
+            known = ", ".join(str(r) for r in ASR_SAMPLE_RATES)
+            raise ConfigError(f"audiofork.sample_rate must be one of {known} Hz, not {self.sample_rate}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ class Config:
     max_frame_bytes: int = 1 << 20
     tick_interval: float = 1.0
     log_level: str = "INFO"
+    demo: bool = False  # allow listening beyond loopback without credentials (monitor/access/exposure.py)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
     audiofork: AudioForkConfig = field(default_factory=AudioForkConfig)
@@ -152,6 +155,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_MAX_CALLS": "max_calls",
     "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
     "CALLWARDEN_LOG_LEVEL": "log_level",
+    "CALLWARDEN_DEMO": "demo",
     "CALLWARDEN_TWILIO_AUTH_TOKEN": "twilio.auth_token",
     "CALLWARDEN_DATA_KEY": "encryption.key",
     "CALLWARDEN_DATA_KEYS_RETIRED": "encryption.retired_keys",

@@ -41,6 +41,7 @@ class BrokerSettings:
         """Parse a broker URL; a ValueError says what is wrong and what a valid URL looks like."""
         example = "expected mqtt://[user[:password]@]host[:port] or mqtts://…"
         parts = urlsplit(url)
+        url = _without_password(url)  # error messages name the URL, never its password
         if parts.scheme not in ("mqtt", "mqtts", "tcp"):
             raise ValueError(f"MQTT broker URL {url!r}: unsupported scheme {parts.scheme!r}; {example}")
         try:
@@ -62,6 +63,15 @@ class BrokerSettings:
         """The URL for logs (no password)."""
         user = f"{self.username}@" if self.username else ""
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def _without_password(url: str) -> str:
+    """`url` with any password in its user part replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def check_topic_prefix(prefix: str) -> str:
@@ -196,6 +206,9 @@ class MqttAlertSink(OutboxSink):
         self.notify()
 
     def _on_connection_error(self, exc: BaseException, *, unexpected: bool = False) -> None:
+        if unexpected:  # not the broker: say what failed, with its traceback
+            log.error("MQTT alert delivery failed (%s); retrying", describe_error(exc), exc_info=exc)
+            return
         if self._outage_since is None:
             self._outage_since = time.monotonic()
             log.warning(

@@ -23,6 +23,10 @@ from monitor.store.records import OutboxRow
 
 log = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 5
+"""Failed deliveries of one row before it is dead-lettered (a broker outage costs a row at most one attempt: the
+reconnect loop does not count; only a publish that failed on a live connection does)."""
+
 DeliveredCallback = Callable[[str, float], None]
 """Called as `(finding_id, handoff_wall_time)` once per delivered finding alert (not for score messages)."""
 
@@ -57,8 +61,10 @@ class OutboxSink:
         on_delivered: DeliveredCallback | None = None,
         batch_size: int = 100,
         drain_timeout: float = 2.0,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self._store = store
+        self._max_attempts = max_attempts
         self._metrics = metrics
         self._on_delivered = on_delivered
         self._batch_size = batch_size
@@ -118,11 +124,17 @@ class OutboxSink:
                 self._set_depth(0)
                 return
             for row in rows:
+                if not row.readable:
+                    await self._dead_letter(row, row.last_error or "unreadable payload")
+                    continue
                 try:
                     await deliver(row)
                 except Exception as exc:
                     await self._store.mark_failed(row.seq, describe_error(exc))
                     self._count("error")
+                    if row.attempts + 1 >= self._max_attempts:  # this row, not the transport, is the problem
+                        await self._dead_letter(row, describe_error(exc))
+                        continue
                     await self._refresh_depth()
                     raise
                 handoff = time.time()
@@ -132,6 +144,17 @@ class OutboxSink:
                 if row.finding_id is not None and self._on_delivered is not None:
                     self._report_delivered(row.finding_id, handoff)
             await self._refresh_depth()
+
+    async def _dead_letter(self, row: OutboxRow, error: str) -> None:
+        """Set `row` aside so the rows behind it go out: an ERROR line (ids only, never the payload) and a metric."""
+        await self._store.mark_dead(row.seq, error)
+        if self._metrics is not None:
+            self._metrics.outbox_dead_letters.inc()
+        log.error(
+            "outbox: message seq=%d (call %s, finding %s, topic %s) moved to the dead-letter state after %d "
+            "attempt(s): %s — the messages behind it are delivered; it stays in the outbox table (dead_wall set)",
+            row.seq, row.call_id, row.finding_id, row.topic, row.attempts + (1 if row.readable else 0), error,
+        )  # fmt: skip
 
     def _report_delivered(self, finding_id: str, handoff: float) -> None:
         assert self._on_delivered is not None

@@ -374,6 +374,17 @@ class AsyncStore:
         except STORAGE_ERRORS as exc:
             self._failed("mark_failed", exc)
 
+    async def mark_dead(self, seq: int, error: str) -> None:
+        """Set an undeliverable row aside (memory rows are dropped; the ERROR log line is the sink's)."""
+        if seq < 0:
+            self._memory = deque(r for r in self._memory if r.seq != seq)
+            self._set_depth()
+            return
+        try:
+            await self._run(self.store.mark_dead, seq, error)
+        except STORAGE_ERRORS as exc:
+            self._failed("mark_dead", exc)
+
     async def outbox_depth(self) -> int:
         """Messages waiting: database rows not yet delivered plus alerts held in memory."""
         try:

@@ -16,8 +16,10 @@ their own connection, writes that survive a failing disk).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -70,6 +72,9 @@ from rules.redact import Redacted
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+SEGMENT_MARK = "~"
+"""Joins a reused call id and its segment number (`<id>~2`); outside the protocols' call id alphabet
+(streams/protocols/base.py CALL_ID_PATTERN), so a segment id never collides with a real call id."""
 
 
 class Store:
@@ -395,6 +400,7 @@ class Store:
                 "choose a writable data directory or fix its permissions"
             ) from exc
         try:
+            _owner_only(db)
             conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.row_factory = sqlite3.Row
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -405,7 +411,7 @@ class Store:
             conn.execute("PRAGMA secure_delete=ON")  # erased rows are zeroed in the file, not left in free pages
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             applied = migrate(conn, str(db))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open the database {db}: {exc}; check that {db.parent} is writable and the file is a "
                 "Callwarden SQLite database"
@@ -619,6 +625,23 @@ class Store:
         with self._read() as conn:
             return q.list_calls(conn, self._keys, flt)
 
+    def free_call_id(self, call_id: str) -> str:
+        """`call_id` if no call is stored under it, else its next free segment id `<call_id>~<n>` (n ≥ 2): a
+        reused call id (reconnect, transfer, restarted stream) is stored beside the first record, never over it."""
+        with self._read() as conn:
+            prefix = call_id + SEGMENT_MARK
+            rows = conn.execute(
+                "SELECT call_id FROM calls WHERE call_id = ? OR substr(call_id, 1, ?) = ?",
+                (call_id, len(prefix), prefix),
+            ).fetchall()
+        taken = {str(row[0]) for row in rows}
+        if call_id not in taken:
+            return call_id
+        n = 2
+        while f"{prefix}{n}" in taken:
+            n += 1
+        return f"{prefix}{n}"
+
     def get_call(self, call_id: str) -> CallDetail | None:
         """Everything stored about one call, None when unknown."""
         with self._read() as conn:
@@ -662,6 +685,15 @@ class Store:
                 (self._guard.text(error[:500], "outbox.last_error"), seq),
             )
 
+    def mark_dead(self, seq: int, error: str, *, wall_time: float | None = None) -> None:
+        """Set an undeliverable row aside (dead letter): it is no longer pending; the row and its error stay."""
+        wall = time.time() if wall_time is None else wall_time
+        with self._tx("outbox") as conn:
+            conn.execute(
+                "UPDATE outbox SET dead_wall = ?, last_error = ? WHERE seq = ? AND delivered_wall IS NULL",
+                (wall, self._guard.text(error[:500], "outbox.last_error"), seq),
+            )
+
     def outbox_depth(self) -> int:
         """How many rows wait for delivery."""
         with self._read() as conn:
@@ -674,3 +706,14 @@ class Store:
                 "DELETE FROM outbox WHERE delivered_wall IS NOT NULL AND delivered_wall < ?", (before_wall,)
             )
             return cur.rowcount
+
+
+def _owner_only(db: Path) -> None:
+    """Create the database file readable by its owner only (0600), and tighten an existing one and its WAL and
+    shared-memory files: the clear columns hold agents and the audit log. SQLite gives -wal/-shm the database's
+    mode when it creates them."""
+    os.close(os.open(db, os.O_CREAT | os.O_RDWR, 0o600))
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)

@@ -6,7 +6,8 @@ separated by single spaces or dashes, standing on its own (not glued to letters,
 touched). Every digit of such a run becomes "#"; the separators stay.
 
 Where it applies: transcript text, finding evidence/reason/phrase, consent texts, metadata values, every string
-inside JSON columns except values under keys ending in "_id" (ids are opaque keys, never spoken text), and
+inside JSON columns except identifiers (values under "id", "*_id" and "*_ids" keys: opaque keys, never spoken
+text — a finding id, a sha256 prefix, can be all digits), and
 integers of 13 or more digits inside JSON (replaced by a masked string). Known cost: a phone number written with
 13+ digits in call metadata is masked too — the store prefers losing a caller number to keeping a card number.
 """
@@ -54,8 +55,7 @@ class DigitGuard:
             return value
         if isinstance(value, Mapping):
             return {
-                str(k): (v if str(k).endswith("_id") and isinstance(v, str) else self.json_value(v, f"{where}.{k}"))
-                for k, v in value.items()
+                str(k): v if _is_identifier(str(k), v) else self.json_value(v, f"{where}.{k}") for k, v in value.items()
             }
         if isinstance(value, list | tuple):
             return [self.json_value(v, f"{where}[]") for v in value]
@@ -65,6 +65,15 @@ class DigitGuard:
         """The field paths masked since the last call (for one log line naming where, never what)."""
         fields, self._fields = self._fields, []
         return fields
+
+
+def _is_identifier(key: str, value: Any) -> bool:
+    """True for an identifier field: key "id", "*_id" with a string, or "*_ids" with a list of strings."""
+    if key == "id" or key.endswith("_id"):
+        return isinstance(value, str)
+    if key.endswith("_ids"):
+        return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+    return False
 
 
 def _mask_match(match: re.Match[str]) -> str:

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from typing import Any, cast
 
-from monitor.store.crypto import DataKeys
+from monitor.store.crypto import DataKeyError, DataKeys
 from monitor.store.records import (
     Acknowledgement,
     CallDetail,
@@ -201,17 +201,22 @@ def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int) -> list
     """Undelivered outbox rows, oldest first (seq order, hence per-call order too)."""
     rows = conn.execute(
         "SELECT seq, call_id, topic, payload, finding_id, created_wall, attempts, last_error, delivered_wall "
-        "FROM outbox WHERE delivered_wall IS NULL ORDER BY seq LIMIT ?",
+        "FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL ORDER BY seq LIMIT ?",
         (limit,),
     )
     out = []
     for r in rows:
         values = dict(r)
-        values["payload"] = keys.decrypt(values["payload"], f"outbox.payload|{values['call_id']}")
+        try:
+            values["payload"] = keys.decrypt(values["payload"], f"outbox.payload|{values['call_id']}")
+        except DataKeyError as error:  # one unreadable row must not hide the others: the sink dead-letters it
+            values.update(payload="", last_error=str(error), readable=False)
         out.append(OutboxRow(**values))
     return out
 
 
 def outbox_depth(conn: sqlite3.Connection) -> int:
     """How many outbox rows wait for delivery."""
-    return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE delivered_wall IS NULL").fetchone()[0])
+    return int(
+        conn.execute("SELECT COUNT(*) FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL").fetchone()[0]
+    )

@@ -132,6 +132,8 @@ class OutboxRow:
     attempts: int
     last_error: str | None
     delivered_wall: float | None = None
+    readable: bool = True
+    """False when the stored payload cannot be decrypted (`payload` is then empty, `last_error` says why)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,6 +131,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_call ON audit_log(call_id, wall_time)",
         ),
     ),
+    Migration(
+        3,
+        "outbox dead letters: a row that cannot be delivered is set aside after N attempts",
+        (
+            "ALTER TABLE outbox ADD COLUMN dead_wall REAL",
+            "DROP INDEX outbox_pending",
+            "CREATE INDEX outbox_pending ON outbox(seq) WHERE delivered_wall IS NULL AND dead_wall IS NULL",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -29,8 +29,9 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, str], ...] = (
 CUSTOMER_KEYS = ("from", "ani", "caller", "caller_id", "customer", "customer_number", "phone")
 """Call metadata keys holding the customer's number (Twilio/audio_fork `from`, AudioHook `ani`, custom params)."""
 
-WITHDRAWAL_OUTCOMES = ("consent_withdrawn",)
-"""Outcomes meaning the customer withdrew consent (consent kind, and the gdpr.consent-withdrawal rule's outcome).
+WITHDRAWAL_OUTCOMES = ("consent_withdrawn", "consent_refused")
+"""Outcomes meaning the customer withdrew or refused consent (consent kind, and the gdpr.consent-withdrawal rule's
+outcome): the consent pack says refusal means stop recording, so no transcript is stored after either.
 
 Rules also emit compliant findings (e.g. gdpr.consent-withdrawal "absent" at the end of every call), so the rule
 id alone says nothing: only the outcome counts."""

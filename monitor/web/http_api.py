@@ -6,10 +6,13 @@ monitor/access/users.py); GET never changes state (erasure and acks go over /liv
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
+import math
 import mimetypes
+import time
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from monitor.access.hashing import refusal_delay
 from monitor.access.users import PUBLIC_PATHS, Principal
 from monitor.store.database import Store
 from monitor.store.records import detail_json, summary_json
@@ -26,6 +30,11 @@ if TYPE_CHECKING:
     from monitor.service import Service
 
 log = logging.getLogger("callwarden.http")
+MAX_PAGE = 1000
+MAX_OFFSET = 10**9
+SINGLE_HEADERS = ("Authorization", "Host", "Origin", "Upgrade", "Audiohook-Session-Id", "Audiohook-Organization-Id",
+                  "X-Api-Key", "Signature", "Signature-Input", "X-Twilio-Signature")  # fmt: skip
+"""Headers a request may carry once: a second copy is refused (400) before anyone reads it."""
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="Callwarden", charset="UTF-8"'}
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {
@@ -68,9 +77,13 @@ class HttpApi:
         url = urlsplit(request.path)
         path = unquote(url.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        principal = self.service.access.authenticate(request.headers)
-        if principal is None and path not in PUBLIC_PATHS:
-            return respond(401, "credentials required (HTTP Basic, or a Bearer token)\n", extra=CHALLENGE)
+        principal = None
+        if path not in PUBLIC_PATHS:
+            arrived = time.monotonic()
+            principal = await self.service.access.authenticate(request.headers)
+            if principal is None:  # every refusal answers at the same moment, whatever failed
+                await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
+                return respond(401, "credentials required (HTTP Basic, or a Bearer token)\n", extra=CHALLENGE)
         try:
             return await self._route(path, query, principal)
         except ValueError as exc:
@@ -83,6 +96,7 @@ class HttpApi:
             reason = await self.service.readiness()
             return respond(200, "ready\n") if reason is None else respond(503, f"not ready: {reason}\n")
         if path == "/metrics":
+            await self.service.refresh_gauges()
             body, content_type = self.service.metrics.render()
             return respond(200, body, content_type)
         assert who is not None  # every other path needs a principal (handle() answered 401)
@@ -108,8 +122,8 @@ class HttpApi:
             rule=q.get("rule") or None,
             severity=q.get("severity") or None,
             passed=passed,
-            limit=min(int(_number(q, "limit") or 100), 1000),
-            offset=int(_number(q, "offset") or 0),
+            limit=_count(q, "limit", 100, MAX_PAGE),
+            offset=_count(q, "offset", 0, MAX_OFFSET),
         )
         return json_response({"calls": [summary_json(c) for c in calls]})
 
@@ -149,7 +163,7 @@ class HttpApi:
             since=_number(q, "since"),
             call_id=q.get("call_id") or None,
             action=q.get("action") or None,
-            limit=min(int(_number(q, "limit") or 200), 1000),
+            limit=_count(q, "limit", 200, MAX_PAGE),
         )
         return json_response({"entries": [dataclasses.asdict(e) for e in entries]})
 
@@ -168,11 +182,30 @@ class HttpApi:
         return respond(200, target.read_bytes(), content_type, {"Cache-Control": "no-cache"})
 
 
+def duplicated_header(headers: Headers) -> str | None:
+    """The first of SINGLE_HEADERS the request carries more than once, else None."""
+    return next((name for name in SINGLE_HEADERS if len(headers.get_all(name)) > 1), None)
+
+
 def _number(q: dict[str, str], name: str) -> float | None:
+    """A finite number from the query (None when absent); ValueError (400) naming the parameter otherwise."""
     raw = q.get(name)
     if raw in (None, ""):
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ValueError(f"query parameter {name} must be a number, got {raw[:32]!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"query parameter {name} must be a finite number, got {raw[:32]!r}")
+    return value
+
+
+def _count(q: dict[str, str], name: str, default: int, maximum: int) -> int:
+    """A whole count from the query within 0..maximum (`default` when absent); ValueError (400) otherwise."""
+    value = _number(q, name)
+    if value is None:
+        return default
+    if value != int(value) or not 0 <= value <= maximum:
+        raise ValueError(f"query parameter {name} must be a whole number 0..{maximum}, got {q[name][:32]!r}")
+    return int(value)

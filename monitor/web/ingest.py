@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -17,9 +18,11 @@ from websockets.http11 import Request
 from monitor.access.ingest_auth import AUTH_FAILURE_DELAY, IngestAuth, refusal_delay
 from monitor.call.redaction import RedactedLine
 from monitor.call.session import CallSession
+from monitor.store.database import Store
 from monitor.web.ingest_guard import RateLimiter
 from monitor.web.transcription_connector import transcripts
 from rules.events import Speaker, Utterance
+from streams.codecs import CodecError
 from streams.protocols import (
     AudioChunk,
     AudioForkProtocol,
@@ -40,6 +43,7 @@ from streams.protocols import (
 from streams.protocols.audiofork import MixType
 from streams.protocols.audiohook import TRANSCRIPT_MODES, TranscriptMode
 from streams.protocols.audiohook_messages import language_tag
+from streams.protocols.base import UNSUPPORTED_DATA, close_reason
 
 if TYPE_CHECKING:
     from monitor.service import Service
@@ -115,6 +119,7 @@ class IngestConnection:
         self._stack = AsyncExitStack()
         self._closing = False
         self._accepted = time.monotonic()
+        self._last_message = self._accepted
         self._call_ended: float | None = None
         self._sending = asyncio.Lock()  # replies and transcript events leave in the order their seq was given
 
@@ -132,6 +137,7 @@ class IngestConnection:
             try:
                 async with asyncio.timeout(self._patience()):
                     message = await self.ws.recv()
+                self._last_message = time.monotonic()
             except TimeoutError:
                 await self._timed_out()
                 return
@@ -146,15 +152,19 @@ class IngestConnection:
             await self._act_all(outputs)
 
     def _patience(self) -> float | None:
-        """Seconds the peer may stay silent now: no limit during a call; bounded before it starts and after it ends."""
+        """Seconds the peer may stay silent now: `call_idle_timeout` during a call; bounded before and after it."""
         if self.session is not None:
-            return None
+            return max(0.0, self._last_message + self.service.config.ingest.call_idle_timeout - time.monotonic())
         if self._call_ended is not None:
             return max(0.0, self._call_ended + PEER_CLOSE_TIMEOUT - time.monotonic())
         return max(0.0, self._accepted + CALL_START_TIMEOUT - time.monotonic())
 
     async def _timed_out(self) -> None:
-        if self._call_ended is not None:
+        if self.session is not None:
+            idle = self.service.config.ingest.call_idle_timeout
+            await self._end("idle")
+            await self._close(1008, f"no audio for {idle:g} s: call ended")
+        elif self._call_ended is not None:
             wait = PEER_CLOSE_TIMEOUT
             log.info("%s peer did not hang up %.0f s after its call ended; closing", self.protocol.protocol, wait)
             await self._close(1000, "call ended")
@@ -213,15 +223,38 @@ class IngestConnection:
             await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
             await self._close(1008, "Unauthorized")  # the same answer whatever failed
             return
-        if opened.call_id in self.service.sessions:
+        if self.service.is_admitted(opened.call_id):
             await self._close(1008, f"call {opened.call_id[:64]} is already being monitored")
             return
-        refusal = self.service.admission_refusal()
+        call_id = await self.service.store.read(Store.free_call_id, opened.call_id)
+        if call_id != opened.call_id:  # the id is stored already: a replay, or a reconnect / restarted stream
+            if self.auth is not None and self.auth.single_use(opened):
+                peer = self.ws.remote_address
+                log.warning("refused %s call %s from %s: its call token was used already (replay)",
+                            opened.protocol, opened.call_id, peer)  # fmt: skip
+                await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
+                await self._close(1008, "Unauthorized")
+                return
+            log.info("call id %s reused: monitored as a new segment %s", opened.call_id, call_id)
+            segment_of = {**opened.metadata, "segment_of": opened.call_id}
+            opened = dataclasses.replace(opened, call_id=call_id, metadata=segment_of)
+        refusal = self.service.admit(opened.call_id)  # checks and reserves the slot with no await in between
+        if refusal == "already being monitored":
+            await self._close(1008, f"call {opened.call_id[:64]} is already being monitored")
+            return
         if refusal is not None:
             log.warning("refusing call %s (%d active): %s", opened.call_id, len(self.service.sessions), refusal)
             await self._close(TRY_AGAIN_LATER, refusal)
             return
-        self.session = await self._stack.enter_async_context(CallSession(self.service, opened))
+        try:
+            self.session = await self._stack.enter_async_context(CallSession(self.service, opened))
+        except CodecError as error:  # a format the recognizer refuses (defence in depth behind the protocol edge)
+            self.service.release(opened.call_id)
+            await self._close(UNSUPPORTED_DATA, close_reason(str(error)))
+            return
+        except BaseException:
+            self.service.release(opened.call_id)
+            raise
         if isinstance(self.protocol, AudioHookProtocol) and self.protocol.connector:
             self.session.listener = self._send_transcript
 

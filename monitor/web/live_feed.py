@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from monitor.access.hashing import refusal_delay
 from monitor.access.users import Principal
 from monitor.store.database import Store
 from monitor.store.records import StoreError
@@ -32,9 +33,11 @@ async def serve_live(ws: ServerConnection, service: Service) -> None:
         log.warning("refused /live from %s: Origin %r is not this host", ws.remote_address, headers.get("Origin"))
         await ws.close(1008, "cross-origin /live refused")
         return
-    who = service.access.authenticate(headers)
+    arrived = time.monotonic()
+    who = await service.access.authenticate(headers)
     if who is None:
         log.warning("refused /live from %s: no valid credentials", ws.remote_address)
+        await asyncio.sleep(refusal_delay(arrived, time.monotonic()))
         await ws.close(1008, "credentials required")
         return
     subscriber = service.live.subscribe()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Sequence
@@ -13,10 +14,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from monitor.access.exposure import exposure_refusal
 from monitor.access.ingest_auth import IngestAuth, describe, refusal_delay
-from monitor.config.settings import Config
+from monitor.config.settings import Config, ConfigError
 from monitor.service import Service
-from monitor.web.http_api import HttpApi, respond
+from monitor.sinks.mqtt import MqttAlertSink
+from monitor.web.http_api import HttpApi, duplicated_header, respond
 from monitor.web.ingest import INGEST_PATHS, ingest_handler, make_protocol
 from monitor.web.ingest_guard import AddressCounter, guarded_connection_class, tls_context
 from monitor.web.live_feed import serve_live
@@ -25,6 +28,7 @@ from streams.protocols import AUDIOFORK_SUBPROTOCOLS, RAW_SUBPROTOCOL
 log = logging.getLogger("callwarden.server")
 WEBSOCKET_PATHS = (*INGEST_PATHS, "/live")
 SHUTDOWN_GRACE_SECONDS = 30.0
+LISTEN_BACKLOG = 1024  # asyncio's default (100) overflows under a burst of connects: SYNs wait 1 s to be retried
 
 
 class Front:
@@ -38,6 +42,13 @@ class Front:
 
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
+        if (twice := duplicated_header(request.headers)) is not None:
+            what = f"{path} upgrade" if path in INGEST_PATHS else path[:64]
+            log.warning("refused %s from %s: header %s sent twice", what, connection.remote_address, twice)
+            if path in INGEST_PATHS:  # the same answer, after the same delay, as any other credential failure
+                await asyncio.sleep(refusal_delay(time.monotonic(), time.monotonic()))
+                return respond(401, "Unauthorized\n")
+            return respond(400, f"header {twice} must be sent once\n")
         if path not in WEBSOCKET_PATHS:
             return await self.http.handle(request)
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -67,7 +78,12 @@ class Front:
 
 
 async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event | None = None) -> None:
-    """Serve until `stop` is set, then stop accepting, finish every call (scored and stored) and flush alerts."""
+    """Serve until `stop` is set, then stop accepting, finish every call (scored and stored) and flush alerts.
+
+    Refuses (ConfigError) to listen beyond loopback while anything is open without credentials, unless `demo`."""
+    refusal = exposure_refusal(config)
+    if refusal is not None:
+        raise ConfigError(refusal)
     async with Service(config) as service:
         front = Front(service)
         addresses = AddressCounter(config.ingest.max_connections_per_address)
@@ -82,6 +98,7 @@ async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event
             open_timeout=config.ingest.open_timeout,
             ssl=tls_context(config.tls),
             create_connection=guarded_connection_class(addresses),
+            backlog=LISTEN_BACKLOG,
         ) as server:
             _log_listening(server, front)
             if started is not None:
@@ -95,7 +112,15 @@ async def _shutdown(server: Server, service: Service) -> None:
     server.close(close_connections=False)
     await service.end_all_calls("shutdown")
     if not await service.wait_calls_finished(SHUTDOWN_GRACE_SECONDS):
-        log.warning("%d call(s) did not finish in %.0f s", len(service.sessions), SHUTDOWN_GRACE_SECONDS)
+        log.warning(
+            "%d call(s) did not finish in %.0f s; cancelling them (they stay incomplete)",
+            len(service.sessions),
+            SHUTDOWN_GRACE_SECONDS,
+        )
+        for task in list(server.handler_tasks):
+            task.cancel()
+        if server.handler_tasks:
+            await asyncio.wait(server.handler_tasks, timeout=5.0)
     # server.close() is idempotent: the first call above fixed close_connections=False, so connections still open
     # (dashboards on /live, ingest sockets) are closed here, else wait_closed() waits for them forever.
     closing = [conn.close(1001, "service shutting down") for conn in server.connections]
@@ -115,12 +140,25 @@ def _log_listening(server: Server, front: Front) -> None:
         log.warning("SECURITY: %s", warning)
     if not service.config.tls.enabled:
         log.warning("SECURITY: no TLS (tls.cert/tls.key unset): audio and credentials travel in clear text")
-    sink = "MQTT " + service.config.mqtt_url if service.config.mqtt_url else "the log (no mqtt_url configured)"
+    sink = f"MQTT {service.sink.settings.redacted_url()}" if isinstance(service.sink, MqttAlertSink) else "the log"
     log.info("alerts go to %s; data in %s", sink, service.config.data_dir)
 
 
+SECOND_SIGNAL_EXIT_CODE = 130
+
+
 def install_signal_handlers(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set `stop` (graceful shutdown)."""
+    """SIGTERM and SIGINT set `stop` (graceful shutdown); a second one while stopping exits at once (the store is
+    crash-safe: calls still active are marked incomplete at the next start)."""
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            stop.set()
+            return
+        log.warning("second %s while stopping: exiting now without finishing calls", sig.name)
+        logging.shutdown()
+        os._exit(SECOND_SIGNAL_EXIT_CODE)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)

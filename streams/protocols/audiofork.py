@@ -7,7 +7,7 @@ import uuid
 from typing import Any, Literal
 
 from rules.events import Speaker
-from streams.codecs import AudioFormat, Encoding
+from streams.codecs import AudioFormat, Encoding, check_asr_rate
 from streams.protocols.base import (
     INVALID_PAYLOAD,
     NORMAL_CLOSURE,
@@ -20,6 +20,7 @@ from streams.protocols.base import (
     ProtocolCore,
     ProtocolViolation,
     check_call_id,
+    check_sample_rate,
     scalar_text,
 )
 
@@ -39,7 +40,6 @@ METADATA_FIELDS = {
     "agent": "agent",
     "queue": "queue",
 }
-MAX_SAMPLE_RATE = 64000
 
 
 class AudioForkProtocol(ProtocolCore):
@@ -67,8 +67,7 @@ class AudioForkProtocol(ProtocolCore):
         super().__init__(limits)
         if mix not in MIX_TYPES:
             raise ValueError(f"mix must be one of {MIX_TYPES}, not {mix!r}")
-        if not 0 < sample_rate <= MAX_SAMPLE_RATE:
-            raise ValueError(f"sample_rate must be 1..{MAX_SAMPLE_RATE}, not {sample_rate}")
+        check_asr_rate(sample_rate, "audiofork: configured sample_rate")
         self.subprotocol = subprotocol
         self.sample_rate = sample_rate
         self.mix: MixType = mix
@@ -149,9 +148,7 @@ def _parse_metadata(text: str) -> dict[str, Any]:
 def _sample_rate(raw: object, default: int) -> int:
     if raw is None:
         return default
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= MAX_SAMPLE_RATE:
-        raise ProtocolViolation(INVALID_PAYLOAD, f"audiofork: metadata sampleRate must be 1..{MAX_SAMPLE_RATE}")
-    return raw
+    return check_sample_rate(raw, "audiofork metadata")
 
 
 def _mix_type(raw: object, default: MixType) -> MixType:

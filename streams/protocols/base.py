@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rules.events import Speaker
-from streams.codecs import AudioFormat
+from streams.codecs import AudioFormat, CodecError, check_asr_rate
 
 # WebSocket close codes (RFC 6455 §7.4.1) used by the protocol cores.
 NORMAL_CLOSURE = 1000
@@ -201,6 +201,14 @@ def check_call_id(value: object, where: str) -> str:
     if not isinstance(value, str) or not CALL_ID_PATTERN.fullmatch(value):
         raise ProtocolViolation(INVALID_PAYLOAD, f"{where}: call id must be 1-128 chars of A-Z a-z 0-9 . _ : @ + -")
     return value
+
+
+def check_sample_rate(raw: object, where: str) -> int:
+    """A declared sample rate the recognizer supports (streams.codecs.ASR_SAMPLE_RATES), else 1003 saying which."""
+    try:
+        return check_asr_rate(raw, where)
+    except CodecError as error:
+        raise ProtocolViolation(UNSUPPORTED_DATA, str(error)) from None
 
 
 def string_metadata(raw: object, limits: Limits, where: str) -> dict[str, str]:

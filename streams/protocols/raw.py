@@ -19,6 +19,7 @@ from streams.protocols.base import (
     ProtocolCore,
     ProtocolViolation,
     check_call_id,
+    check_sample_rate,
     parse_json_object,
     string_metadata,
 )
@@ -27,7 +28,6 @@ SUBPROTOCOL = "callwarden.raw.v1"
 ENCODINGS: tuple[Encoding, ...] = (Encoding.S16LE, Encoding.MULAW, Encoding.ALAW, Encoding.U8)
 ROLES = {speaker.value: speaker for speaker in Speaker}
 MAX_CHANNELS = 8
-MAX_SAMPLE_RATE = 48000
 MAX_LABEL_CHARS = 32
 
 
@@ -88,9 +88,7 @@ def _encoding(raw: object) -> Encoding:
 
 
 def _sample_rate(raw: object) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= MAX_SAMPLE_RATE:
-        raise ProtocolViolation(INVALID_PAYLOAD, f"raw: sample_rate must be an integer 1..{MAX_SAMPLE_RATE}")
-    return raw
+    return check_sample_rate(raw, "raw start")
 
 
 def _legs(raw: object) -> tuple[LegSpec, ...]:

@@ -22,6 +22,7 @@ from streams.protocols.base import (
     ProtocolCore,
     ProtocolViolation,
     check_call_id,
+    check_sample_rate,
     parse_json_object,
     string_metadata,
 )
@@ -206,8 +207,7 @@ def _media_format(raw: object) -> AudioFormat:
         raise ProtocolViolation(UNSUPPORTED_DATA, "twilio: unsupported mediaFormat.encoding (want audio/x-mulaw)")
     rate = raw.get("sampleRate", 8000)
     channels = raw.get("channels", 1)
-    if not isinstance(rate, int) or isinstance(rate, bool) or not 0 < rate <= 48000:
-        raise ProtocolViolation(UNSUPPORTED_DATA, "twilio: mediaFormat.sampleRate must be 1..48000")
+    rate = check_sample_rate(rate, "twilio mediaFormat")
     if channels != 1:
         raise ProtocolViolation(UNSUPPORTED_DATA, "twilio: mediaFormat.channels must be 1")
     return AudioFormat(encoding, rate, 1)

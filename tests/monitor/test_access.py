@@ -39,16 +39,19 @@ def test_password_hash_round_trip() -> None:
     assert not verify_password("x", "garbage") and not verify_password("x", "scrypt$1$2$3$!!$!!")
 
 
-def test_principals_from_headers_and_origin_check() -> None:
+async def test_principals_from_headers_and_origin_check() -> None:
     control = AccessControl(AccessConfig(users=USERS, tokens=TOKENS), "0.0.0.0")
-    assert control.authenticate(Headers(basic("sam", "sam-secret-1"))) == Principal("sam", "supervisor")
-    assert control.authenticate(Headers(basic("ada", "ada-secret-1"))) == Principal("ada", "admin")
-    assert control.authenticate(Headers(basic("ada", "sam-secret-1"))) is None
-    assert control.authenticate(Headers({"Authorization": f"Bearer {TOKEN}"})) == Principal("bot", "supervisor")
-    assert control.authenticate(Headers({"Authorization": "Bearer nope"})) is None
-    assert control.authenticate(Headers()) is None
-    assert AccessControl(AccessConfig(), "127.0.0.1").authenticate(Headers()) == OPEN_ACCESS
-    assert AccessControl(AccessConfig(require_auth=True), "127.0.0.1").authenticate(Headers()) is None
+    assert await control.authenticate(Headers(basic("sam", "sam-secret-1"))) == Principal("sam", "supervisor")
+    assert await control.authenticate(Headers(basic("ada", "ada-secret-1"))) == Principal("ada", "admin")
+    assert await control.authenticate(Headers(basic("ada", "sam-secret-1"))) is None
+    assert await control.authenticate(Headers({"Authorization": f"Bearer {TOKEN}"})) == Principal("bot", "supervisor")
+    assert await control.authenticate(Headers({"Authorization": "Bearer nope"})) is None
+    assert await control.authenticate(Headers()) is None
+    twice = Headers([("Authorization", basic("sam", "sam-secret-1")["Authorization"])] * 2)
+    assert await control.authenticate(twice) is None  # a duplicated header is refused, never a 500
+    assert await control.authenticate(Headers(basic("nobody", "sam-secret-1"))) is None
+    assert await AccessControl(AccessConfig(), "127.0.0.1").authenticate(Headers()) == OPEN_ACCESS
+    assert await AccessControl(AccessConfig(require_auth=True), "127.0.0.1").authenticate(Headers()) is None
     assert control.origin_allowed(Headers({"Host": "cw.local:8080", "Origin": "https://cw.local:8080"}))
     assert not control.origin_allowed(Headers({"Host": "cw.local:8080", "Origin": "https://evil.example"}))
     assert control.origin_allowed(Headers({"Host": "cw.local:8080"}))  # not a browser
@@ -119,3 +122,16 @@ def test_access_config_is_loaded_from_yaml_and_env(tmp_path: Path) -> None:
     assert config.retention.transcripts_days == 7 and config.encryption.key_file == "/run/secrets/cw.key"
     assert config.encryption.key == "abc" and "abc" not in repr(config)
     assert dataclasses.replace(config.access, users={}).enabled  # require_auth alone enables checks
+
+
+async def test_a_flood_of_slow_checks_is_bounded_and_known_secrets_still_pass() -> None:
+    from monitor.access.hashing import MAX_QUEUED_CHECKS, SecretChecker, hash_secret, parse_hash
+
+    checker = SecretChecker()
+    stored = parse_hash(hash_secret("right"))
+    assert await checker.matches("right", stored)  # verified once: remembered
+    flood = [checker.matches(f"wrong-{n}", stored) for n in range(MAX_QUEUED_CHECKS * 3)]
+    known = checker.matches("right", stored)
+    results = await asyncio.gather(*flood, known)
+    assert not any(results[:-1]) and results[-1] is True
+    assert checker.shed == MAX_QUEUED_CHECKS * 2  # beyond the queue bound: refused without hashing

@@ -1,6 +1,6 @@
 """Fault: more calls than the ASR can take — new calls are refused with 1013 Try Again Later and a clear reason.
 
-Two admission limits (Service.admission_refusal): `max_calls` active calls, and `max_asr_lag` seconds of audio
+Two admission limits (Service.admit): `max_calls` active calls, and `max_asr_lag` seconds of audio
 received but not yet recognized on any running call. The lag limit is exercised with a real load: several calls
 streamed at full speed over the raw protocol, which the 2-core machine cannot recognize in real time.
 """

@@ -46,12 +46,16 @@ def dashboard_exprs() -> list[tuple[str, str]]:
 
 def test_compose_file_validates_without_an_engine() -> None:
     compose = binary("docker-compose", "docker-compose")
-    result = subprocess.run([compose, "-f", "docker-compose.yml", "config"], cwd=REPO, capture_output=True, text=True)
+    passwords = {"CALLWARDEN_MQTT_PASSWORD": "pw-writer", "CALLWARDEN_MQTT_READER_PASSWORD": "pw-reader"}
+    run_env = {**os.environ, **passwords}
+    result = subprocess.run(
+        [compose, "-f", "docker-compose.yml", "config"], cwd=REPO, capture_output=True, text=True, env=run_env
+    )
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     assert set(config["services"]) == {"callwarden", "mosquitto", "prometheus", "grafana"}
     env = config["services"]["callwarden"]["environment"]
-    assert env["CALLWARDEN_MQTT_URL"] == "mqtt://mosquitto:1883"
+    assert env["CALLWARDEN_MQTT_URL"] == "mqtt://callwarden:pw-writer@mosquitto:1883"
     mounts = [str(v) for v in config["services"]["grafana"]["volumes"]]
     assert any(f"{DASHBOARD.parent}:" in m for m in mounts), mounts
     prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
@@ -98,3 +102,36 @@ def test_grafana_dashboard_promql_parses(tmp_path: Path) -> None:
     sources = {t["datasource"]["uid"] for p in board["panels"] for t in p["targets"]}
     provisioned = yaml.safe_load((REPO / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
     assert sources == {d["uid"] for d in provisioned["datasources"]}
+
+
+def test_compose_has_no_anonymous_access_anywhere() -> None:
+    """Issue #14 acceptance 4: the shipped stack needs passwords to even configure, its broker refuses anonymous
+    clients with an ACL, and Callwarden on 0.0.0.0 requires credentials for the dashboard and every ingest path."""
+    compose = binary("docker-compose", "docker-compose")
+    bare_env = {k: v for k, v in os.environ.items() if not k.startswith("CALLWARDEN_")}
+    bare = subprocess.run([compose, "-f", "docker-compose.yml", "config"], cwd=REPO, capture_output=True, text=True,
+                          env=bare_env)  # fmt: skip
+    assert bare.returncode != 0 and "CALLWARDEN_MQTT_PASSWORD" in bare.stderr  # no default password
+    env = {**bare_env, "CALLWARDEN_MQTT_PASSWORD": "pw-w", "CALLWARDEN_MQTT_READER_PASSWORD": "pw-r"}
+    result = subprocess.run([compose, "-f", "docker-compose.yml", "config"], cwd=REPO, capture_output=True, text=True,
+                            env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    callwarden = services["callwarden"]
+    assert callwarden["environment"]["CALLWARDEN_HOST"] == "0.0.0.0"
+    assert callwarden["environment"]["CALLWARDEN_REQUIRE_AUTH"] == "true"
+    assert callwarden["environment"]["CALLWARDEN_INGEST_REQUIRE_AUTH"] == "true"
+    assert "CALLWARDEN_DEMO" not in callwarden["environment"]
+    config_file = REPO / "deploy" / "callwarden" / "callwarden.yaml"
+    assert any(str(config_file) in str(v) for v in callwarden["volumes"])
+    shipped = yaml.safe_load(config_file.read_text())
+    assert shipped["access"]["require_auth"] is True and shipped["ingest"]["require_auth"] is True
+    mosquitto_conf = (REPO / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    settings = dict(line.split(None, 1) for line in mosquitto_conf.splitlines() if line and not line.startswith("#"))
+    assert settings["allow_anonymous"] == "false" and "acl_file" in settings and "password_file" in settings
+    acl = (REPO / "deploy" / "mosquitto" / "acl").read_text()
+    assert "topic write callwarden/#" in acl and "topic read callwarden/#" in acl
+    assert "MQTT_PASSWORD" in str(services["mosquitto"]["entrypoint"])
+    published = [str(p.get("host_ip", "")) for p in services["mosquitto"].get("ports", []) if isinstance(p, dict)]
+    published += [p for p in services["mosquitto"].get("ports", []) if isinstance(p, str)]
+    assert all("127.0.0.1" in p for p in published), published

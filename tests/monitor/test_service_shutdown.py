@@ -1,4 +1,5 @@
-"""Acceptance: SIGTERM during two live calls — both are finalized, scored and stored (end_reason shutdown); exit 0."""
+"""Acceptance: SIGTERM during two live calls — both are stored `incomplete` with no score (a cut call is never a
+pass), their findings reach MQTT, end_reason shutdown; exit 0."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ import yaml
 from websockets.exceptions import ConnectionClosed
 
 from evaluation.feeders import FeedLog, stream_twilio
-from tests.conftest import free_port
-from tests.monitor.service_harness import REPO, card_call, get_json, http_get
+from tests.conftest import MosquittoBroker, free_port
+from tests.monitor.service_harness import REPO, card_call, get_json, http_get, subscriber
 
 pytestmark = pytest.mark.slow
 SIGTERM_AFTER = 12.0  # seconds into the calls: after the recording disclosure, before the card number
@@ -60,8 +61,8 @@ async def feed_until_closed(url: str, audio: Any, call_id: str) -> FeedLog | Bas
         return exc
 
 
-async def test_sigterm_during_two_live_calls_stores_both(
-    vosk_model_path: Path, espeak: str, shared_data: Path, tmp_path: Path
+async def test_sigterm_during_two_live_calls_stores_both_incomplete(
+    vosk_model_path: Path, espeak: str, shared_data: Path, tmp_path: Path, mosquitto: MosquittoBroker
 ) -> None:
     port = free_port()
     config_file = tmp_path / "callwarden.yaml"
@@ -73,6 +74,8 @@ async def test_sigterm_during_two_live_calls_stores_both(
                 "data_dir": str(tmp_path / "data"),
                 "model_path": str(vosk_model_path),
                 "log_level": "INFO",
+                "mqtt_url": mosquitto.url,
+                "mqtt_topic_prefix": "sigterm-test",
             }
         )
     )
@@ -81,7 +84,10 @@ async def test_sigterm_during_two_live_calls_stores_both(
     calls["CAsigterm0000000000000000000000002"] = card_call("378282246310005", digit_voice="jackson", late=True)
     url = f"ws://127.0.0.1:{port}/ingest/twilio"
 
-    async with serve_process(config_file, log_file) as proc:
+    async with (
+        subscriber(mosquitto.host, mosquitto.port, "sigterm-test/#", client_id="sigterm-test") as received,
+        serve_process(config_file, log_file) as proc,
+    ):
         feeders = [asyncio.create_task(feed_until_closed(url, c.call.audio, cid)) for cid, c in calls.items()]
         await asyncio.sleep(SIGTERM_AFTER)
         assert not any(f.done() for f in feeders), "a feeder stopped before SIGTERM"
@@ -90,6 +96,7 @@ async def test_sigterm_during_two_live_calls_stores_both(
         code = await asyncio.wait_for(asyncio.to_thread(proc.wait), 60)
         exited_after = time.monotonic() - signalled
         outcomes = await asyncio.wait_for(asyncio.gather(*feeders), 30)
+        await asyncio.sleep(1.0)  # the last QoS 1 messages reach the subscriber
     log = log_file.read_text()
     assert code == 0, f"exit code {code}; log tail:\n{log[-3000:]}"
     assert "Traceback" not in log, log[-4000:]
@@ -100,8 +107,14 @@ async def test_sigterm_during_two_live_calls_stores_both(
         details = {cid: await get_json(f"http://127.0.0.1:{port}/api/calls/{cid}") for cid in calls}
     for cid, detail in details.items():
         call = detail["call"]
-        assert (call["status"], call["end_reason"]) == ("completed", "shutdown"), call
-        assert call["score"] is not None and detail["report"]["score"] == call["score"]
+        assert (call["status"], call["end_reason"]) == ("incomplete", "shutdown"), call
+        assert call["score"] is None and call["passed"] is None, call  # a cut call is never scored, never a pass
+        assert detail["report"]["score"] is None and detail["report"]["passed"] is None, detail["report"]
+        scores = [p for t, p, _ in received.messages if t == f"sigterm-test/calls/{cid}/score"]
+        assert len(scores) == 1 and scores[0]["status"] == "incomplete" and scores[0]["score"] is None, scores
+        delivered = {(p["rule_id"], p["outcome"]) for p, _ in received.findings(cid)}
+        assert {(f["rule_id"], f["outcome"]) for f in detail["findings"]} <= delivered, (delivered, detail)
+        assert ("disclosure.recording", "said") in delivered, delivered
         assert SIGTERM_AFTER - 2 < call["audio_seconds"] < calls[cid].call.duration - 5, call
         found = [(f["rule_id"], f["outcome"], f["start"]) for f in detail["findings"]]
         with sqlite3.connect(tmp_path / "data" / "callwarden.sqlite3") as conn:
@@ -111,3 +124,27 @@ async def test_sigterm_during_two_live_calls_stores_both(
         outcomes_by_rule = {f["rule_id"]: f["outcome"] for f in detail["findings"]}
         assert outcomes_by_rule.get("disclosure.recording") == "said", outcomes_by_rule
         assert not any(f["outcome"] == "pan_detected" for f in detail["findings"])  # the card came after SIGTERM
+
+
+async def test_a_second_signal_exits_at_once(
+    vosk_model_path: Path, espeak: str, shared_data: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    config_file = tmp_path / "callwarden.yaml"
+    config = {"host": "127.0.0.1", "port": port, "data_dir": str(tmp_path / "data"), "model_path": str(vosk_model_path)}
+    config_file.write_text(yaml.safe_dump(config))
+    sid = "CAsecondsignal000000000000000001"
+    async with serve_process(config_file, tmp_path / "serve.log") as proc:
+        feeder = asyncio.create_task(
+            feed_until_closed(f"ws://127.0.0.1:{port}/ingest/twilio", card_call("5555555555554444").call.audio, sid)
+        )
+        await asyncio.sleep(4.0)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGINT)  # another signal: two pending SIGTERMs would be merged into one by the kernel
+        code = await asyncio.wait_for(asyncio.to_thread(proc.wait), 30)
+        exited_after = time.monotonic() - signalled
+        await asyncio.wait_for(feeder, 30)
+    print(f"\nSIGTERM then SIGINT → exit {code} in {exited_after:.2f} s")
+    assert code == 130, code
+    assert "second SIGINT while stopping" in (tmp_path / "serve.log").read_text()

@@ -66,3 +66,17 @@ async def test_batches_respect_the_limit_and_close_ends_the_stream() -> None:
     assert await asyncio.wait_for(waiter, 1) is None
     with pytest.raises(RuntimeError, match="call c leg 0: audio fed after the leg was closed"):
         await buffer.put(b"4", 0.1)
+
+
+async def test_shedding_logs_the_first_chunk_then_a_periodic_summary(caplog: pytest.LogCaptureFixture) -> None:
+    now = [100.0]
+    buffer = LegBuffer("call c9 leg 0", max_seconds=1.0, overflow=Overflow.SHED, clock=lambda: now[0])
+    await buffer.put(b"a", 1.0)
+    with caplog.at_level(logging.WARNING, logger="streams.legbuffer"):
+        for _ in range(750):  # 15 s of 20 ms chunks shed in overload
+            await buffer.put(b"x", 0.02)
+            now[0] += 0.02
+    lines = [r.getMessage() for r in caplog.records]
+    assert buffer.shed_chunks == 750
+    assert len(lines) == 2, lines  # the first, then one summary after SHED_LOG_INTERVAL (was a line per chunk)
+    assert "chunk(s) in the last 10 s" in lines[1] and "total 10." in lines[1], lines

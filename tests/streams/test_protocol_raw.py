@@ -55,10 +55,10 @@ def test_one_byte_encodings_accept_any_whole_frame(encoding: str) -> None:
 @pytest.mark.parametrize(
     ("overrides", "code", "hint"),
     [
-        ({"sample_rate": 0}, 1007, "sample_rate"),
-        ({"sample_rate": 48001}, 1007, "sample_rate"),
-        ({"sample_rate": "8000"}, 1007, "sample_rate"),
-        ({"sample_rate": True}, 1007, "sample_rate"),
+        ({"sample_rate": 0}, 1003, "sample rate"),
+        ({"sample_rate": 48001}, 1003, "sample rate"),
+        ({"sample_rate": "8000"}, 1003, "sample rate"),
+        ({"sample_rate": True}, 1003, "sample rate"),
         ({"encoding": "opus"}, 1003, "encoding"),
         ({"channels": []}, 1007, "channels"),
         ({"channels": [{"role": "agent"}] * 9}, 1007, "channels"),

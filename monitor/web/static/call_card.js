@@ -159,7 +159,9 @@ export class CallCard {
     const verdict = report.passed === true ? "PASS" : report.passed === false ? "FAIL" : "";
     this.footer.append(
       h("span", {}, `Call ended (${humanize(end.reason) || "ended"})`),
-      report.score !== undefined ? h("span", { class: "score" }, ` — score ${report.score}`) : null,
+      report.score !== undefined && report.score !== null
+        ? h("span", { class: "score" }, ` — score ${report.score}`)
+        : report.score === null ? h("span", { class: "score" }, " — incomplete, not scored") : null,
       verdict ? h("span", { class: `verdict ${verdict.toLowerCase()}` }, ` ${verdict}`) : null,
       " ",
       h("a", { href: `#/calls/${encodeURIComponent(this.call.id)}` }, "Open report"));
