@@ -162,21 +162,23 @@ class MqttAlertSink(OutboxSink):
             backoff = min(backoff * 2, self._reconnect_max)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        """Deliver until the connection breaks (raises MqttError then)."""
-        watcher = asyncio.create_task(self._watch(client), name="callwarden-mqtt-watch")
+        """Deliver until the connection breaks (raises MqttError then). The deliverer and the connection watcher
+        are one TaskGroup's tasks: the end or failure of either ends both, and the first error is re-raised as
+        itself (a publish failure, the disconnect, or a store error for `_run` to report)."""
         try:
-            while True:
-                work = asyncio.create_task(self._deliver_then_wait(client))
-                done, _ = await asyncio.wait({watcher, work}, return_when=asyncio.FIRST_COMPLETED)
-                if watcher in done:
-                    work.cancel()
-                    await asyncio.gather(work, return_exceptions=True)
-                    watcher.result()  # raises the disconnect error
-                    raise aiomqtt.MqttError("connection closed")
-                work.result()  # re-raises a publish failure
-        finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._watch_until_closed(client), name="callwarden-mqtt-watch")
+                group.create_task(self._deliver_forever(client), name="callwarden-mqtt-deliver")
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+
+    async def _deliver_forever(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self._deliver_then_wait(client)
+
+    async def _watch_until_closed(self, client: aiomqtt.Client) -> None:
+        await self._watch(client)
+        raise aiomqtt.MqttError("connection closed")
 
     async def _deliver_then_wait(self, client: aiomqtt.Client) -> None:
         async def publish(row: OutboxRow) -> None:

@@ -282,3 +282,17 @@ async def test_closing_while_the_broker_is_down_keeps_rows_and_does_not_hang(ast
     rows = await astore.pending_outbox()
     assert [r.finding_id for r in rows] == [f"d1:pci.pan-spoken:{i}" for i in range(3)]
     assert sink.delivered == 0
+
+
+async def test_the_sink_owns_its_tasks_and_leaves_none_behind(mosquitto: MosquittoBroker, astore: AsyncStore) -> None:
+    """The deliverer and the connection watcher belong to one TaskGroup inside the sink's own: closing the sink
+    while connected and delivering ends every one of them."""
+    sink = MqttAlertSink(astore, mosquitto.url, topic_prefix=prefix(), metrics=Metrics())
+    async with sink:
+        async with asyncio.timeout(10):
+            while not sink.connected:
+                await asyncio.sleep(0.02)
+        names = {t.get_name() for t in asyncio.all_tasks()}
+        assert {"callwarden-mqtt-watch", "callwarden-mqtt-deliver"} <= names
+    await asyncio.sleep(0)
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("callwarden-mqtt")]
