@@ -50,7 +50,7 @@ class Service:
 
     def __init__(self, config: Config, ruleset: RuleSet | None = None) -> None:
         self.config = config
-        self.ruleset = ruleset if ruleset is not None else load_packs(config.rules_dirs)
+        self.ruleset = ruleset if ruleset is not None else load_packs(config.rules_dirs, optional=config.packs)
         self.metrics = Metrics()
         self.live = LiveHub()
         self.access = AccessControl(config.access, config.host)

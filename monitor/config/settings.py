@@ -89,6 +89,9 @@ class Config:
     mqtt_url: str = ""
     mqtt_topic_prefix: str = "callwarden"
     rules_dirs: tuple[Path, ...] = ()
+    # Opt-in packs shipped in rules/packs/optional/ for one jurisdiction (tcpa, fdcpa, hipaa, us-two-party-consent,
+    # garante-it; "all" for every one): a list in YAML, comma-separated in $CALLWARDEN_PACKS. Unknown names fail.
+    packs: tuple[str, ...] = ()
     model_path: str = ""
     language: str = "en-us"
     asr_threads: int = 0
@@ -129,6 +132,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_MQTT_URL": "mqtt_url",
     "CALLWARDEN_MQTT_TOPIC_PREFIX": "mqtt_topic_prefix",
     "CALLWARDEN_RULES_DIRS": "rules_dirs",
+    "CALLWARDEN_PACKS": "packs",
     "CALLWARDEN_MODEL": "model_path",
     "CALLWARDEN_ASR_THREADS": "asr_threads",
     "CALLWARDEN_ASR_OVERFLOW": "asr_overflow",
@@ -146,6 +150,9 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_TLS_CERT": "tls.cert",
     "CALLWARDEN_TLS_KEY": "tls.key",
 }
+
+_NAME_LISTS = frozenset({"packs"})
+"""Top-level settings that are lists of names (not paths): YAML lists or comma-separated strings."""
 
 _SECTIONS = {
     "twilio": TwilioConfig,
@@ -200,6 +207,8 @@ def _apply(config: Any, raw: Mapping[str, Any], origin: str, prefix: str = "") -
             if not isinstance(value, dict):
                 raise ConfigError(f"{origin}: {name} must be a mapping")
             changes[name] = _apply(getattr(config, name), value, origin, prefix=f"{name}.")
+        elif name in _NAME_LISTS and prefix == "":
+            changes[name] = _names(value, f"{origin}: {name}")
         else:
             changes[name] = _coerce(getattr(config, name), value, f"{origin}: {prefix}{name}")
     try:
@@ -213,6 +222,14 @@ def _apply_dotted(config: Config, dotted: str, value: str, origin: str) -> Confi
     raw: dict[str, Any] = {section: {name: value}} if section else {name: value}
     updated: Config = _apply(config, raw, origin)
     return updated
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    """A list of names from YAML (a list) or the environment (comma-separated)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(f"{where}: bad value {value!r}; expected a list of names, e.g. [tcpa, fdcpa]")
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def _coerce(current: Any, value: Any, where: str) -> Any:

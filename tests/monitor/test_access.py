@@ -119,3 +119,24 @@ def test_access_config_is_loaded_from_yaml_and_env(tmp_path: Path) -> None:
     assert config.retention.transcripts_days == 7 and config.encryption.key_file == "/run/secrets/cw.key"
     assert config.encryption.key == "abc" and "abc" not in repr(config)
     assert dataclasses.replace(config.access, users={}).enabled  # require_auth alone enables checks
+
+
+def test_opt_in_packs_are_named_in_yaml_or_the_environment(tmp_path: Path) -> None:
+    from monitor.config.settings import ConfigError, load_config
+
+    path = tmp_path / "cw.yaml"
+    path.write_text("packs: [tcpa, hipaa]\n")
+    assert load_config(path, env={}).packs == ("tcpa", "hipaa")
+    assert load_config(path, env={"CALLWARDEN_PACKS": "fdcpa, us-two-party-consent"}).packs == (
+        "fdcpa", "us-two-party-consent",
+    )
+    assert load_config(None, env={}).packs == ()
+    from monitor.service import Service
+
+    service = Service(load_config(path, env={"CALLWARDEN_DATA_DIR": str(tmp_path)}))
+    assert {"tcpa", "hipaa", "pci"} <= {p.id for p in service.ruleset.packs} and "fdcpa" not in {
+        p.id for p in service.ruleset.packs
+    }
+    path.write_text("packs: {tcpa: true}\n")
+    with pytest.raises(ConfigError, match=r"packs: bad value .*expected a list of names"):
+        load_config(path, env={})
