@@ -32,6 +32,7 @@ from monitor.store.records import StoreError
 from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
+from rules.recording_control import ControlEvent
 from rules.redact import Redacted
 from streams.codecs import AudioFormat
 from streams.legbuffer import Overflow
@@ -138,6 +139,19 @@ class Service:
     @property
     def language(self) -> str:
         return self.config.language
+
+    @property
+    def recording_resume_seconds(self) -> float | None:
+        return self.config.recording_resume_seconds if self.config.recording_control else None
+
+    async def control(self, call_id: str, events: list[ControlEvent], wall: float) -> None:
+        """Recording control events (pause/resume): to the outbox (MQTT <prefix>/calls/<id>/control) and /live."""
+        payloads = [{**event.to_json(), "triggered_wall": wall} for event in events]
+        await self.store.add_control(call_id, payloads, wall_time=wall)
+        for event, payload in zip(events, payloads, strict=True):
+            self.metrics.recording_control.labels(action=event.action).inc()
+            self.live.publish(payload)
+            log.info("call %s: %s at %.2fs (%s)", call_id, event.action, event.at, event.trigger)
 
     def open_stream(
         self, call_id: str, fmt: AudioFormat, roles: Mapping[int, Speaker], language: str, metadata: Mapping[str, str]

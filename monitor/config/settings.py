@@ -92,6 +92,10 @@ class Config:
     # Opt-in packs shipped in rules/packs/optional/ for one jurisdiction (tcpa, fdcpa, hipaa, us-two-party-consent,
     # garante-it; "all" for every one): a list in YAML, comma-separated in $CALLWARDEN_PACKS. Unknown names fail.
     packs: tuple[str, ...] = ()
+    # PCI pause/resume: publish pause_recording / resume_recording on <prefix>/calls/<id>/control when a payment
+    # context opens / after this many seconds of audio without digits or payment prompts (rules/recording_control.py).
+    recording_control: bool = False
+    recording_resume_seconds: float = 10.0
     model_path: str = ""
     language: str = "en-us"
     asr_threads: int = 0
@@ -117,6 +121,11 @@ class Config:
     def __post_init__(self) -> None:
         if self.asr_overflow not in ("shed", "block"):
             raise ConfigError(f"asr_overflow must be shed or block, not {self.asr_overflow!r}")
+        if not 1.0 <= self.recording_resume_seconds <= 600.0:
+            raise ConfigError(
+                f"recording_resume_seconds must be 1..600 (seconds of quiet before resuming), "
+                f"not {self.recording_resume_seconds}"
+            )
         if self.asr_max_queued_seconds <= 0:
             raise ConfigError(f"asr_max_queued_seconds must be positive, not {self.asr_max_queued_seconds}")
 
@@ -133,6 +142,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_MQTT_TOPIC_PREFIX": "mqtt_topic_prefix",
     "CALLWARDEN_RULES_DIRS": "rules_dirs",
     "CALLWARDEN_PACKS": "packs",
+    "CALLWARDEN_RECORDING_CONTROL": "recording_control",
     "CALLWARDEN_MODEL": "model_path",
     "CALLWARDEN_ASR_THREADS": "asr_threads",
     "CALLWARDEN_ASR_OVERFLOW": "asr_overflow",

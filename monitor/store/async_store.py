@@ -38,7 +38,7 @@ from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
 from monitor.store.guard import DigitGuard
 from monitor.store.records import Acknowledgement, CallStatus, OutboxRow, StoreError
-from monitor.store.rows import alert_payload, alert_topic, dumps, score_payload, score_topic
+from monitor.store.rows import alert_payload, alert_topic, control_topic, dumps, score_payload, score_topic
 from rules.events import Utterance
 from rules.findings import Finding
 from rules.redact import Redacted
@@ -280,6 +280,22 @@ class AsyncStore:
         if findings:
             self._notify()
         return seqs
+
+    async def add_control(self, call_id: str, payloads: Sequence[Mapping[str, Any]], *, wall_time: float) -> None:
+        """See `Store.add_control`; when the database fails the messages are held in memory like alerts."""
+        if payloads and not self._in_memory(call_id):
+            try:
+                await self._run(self.store.add_control, call_id, list(payloads), wall_time=wall_time)
+            except STORAGE_ERRORS as exc:
+                self._failed("add_control", exc)
+            else:
+                self._succeeded()
+                self._notify()
+                return
+        for payload in payloads:
+            self._hold(call_id, control_topic(call_id), payload, None, wall_time)
+        if payloads:
+            self._notify()
 
     async def call_ended(
         self,

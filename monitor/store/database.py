@@ -47,6 +47,7 @@ from monitor.store.rows import (
     alert_payload,
     alert_topic,
     consent_from_finding,
+    control_topic,
     dumps,
     enqueue,
     insert_consent,
@@ -570,6 +571,14 @@ class Store:
                 topic = alert_topic(finding.call_id)
                 seqs.append(enqueue(conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall))
         return seqs
+
+    def add_control(self, call_id: str, payloads: Sequence[Mapping[str, Any]], *, wall_time: float) -> list[int]:
+        """Enqueue recording control messages (pause/resume) of a call, in order; returns their outbox seqs."""
+        with self._tx(f"call {call_id}") as conn:
+            return [
+                enqueue(conn, self._keys, call_id, control_topic(call_id), dict(payload), None, wall_time)
+                for payload in payloads
+            ]
 
     def add_consent_record(self, record: ConsentRecord) -> None:
         """Store a consent record that did not come from a "consent" finding."""

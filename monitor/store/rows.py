@@ -26,6 +26,11 @@ def alert_topic(call_id: str) -> str:
     return f"alerts/{topic_segment(call_id)}"
 
 
+def control_topic(call_id: str) -> str:
+    """The outbox topic (relative to the sink's prefix) of a call's recording control events (pause/resume)."""
+    return f"calls/{topic_segment(call_id)}/control"
+
+
 def score_topic(call_id: str) -> str:
     """The outbox topic (relative to the sink's prefix) of a call's end-of-call score."""
     return f"calls/{topic_segment(call_id)}/score"
