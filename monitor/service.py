@@ -24,6 +24,7 @@ from monitor.sinks.live import (
 )
 from monitor.sinks.mqtt import MqttAlertSink
 from monitor.sinks.outbox import LogAlertSink, OutboxSink
+from monitor.sinks.webhook import WebhookSink
 from monitor.store.async_store import AsyncStore
 from monitor.store.crypto import DataKeyError, resolve_data_keys
 from monitor.store.database import Store
@@ -61,6 +62,7 @@ class Service:
         self._store: AsyncStore | None = None
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
+        self.webhook: WebhookSink | None = None
         self.ready_reason: str | None = "starting"
 
     @property
@@ -95,6 +97,11 @@ class Service:
             )
             self._asr = await self._stack.enter_async_context(Transcription(pipeline))
             self.sink = await self._stack.enter_async_context(self._make_sink())
+            hook = self.config.webhook
+            if hook.url:
+                self.webhook = await self._stack.enter_async_context(
+                    WebhookSink(self.store, hook.url, hook.secret, metrics=self.metrics, timeout=hook.timeout)
+                )
             await self._stack.enter_async_context(retention_task(self.store, self.config.retention))
         except BaseException:
             await self._stack.aclose()
@@ -145,9 +152,10 @@ class Service:
         return self.config.recording_resume_seconds if self.config.recording_control else None
 
     async def control(self, call_id: str, events: list[ControlEvent], wall: float) -> None:
-        """Recording control events (pause/resume): to the outbox (MQTT <prefix>/calls/<id>/control) and /live."""
+        """Recording control events (pause/resume): to the outbox (MQTT <prefix>/calls/<id>/control, and the signed
+        webhook when configured) and /live."""
         payloads = [{**event.to_json(), "triggered_wall": wall} for event in events]
-        await self.store.add_control(call_id, payloads, wall_time=wall)
+        await self.store.add_control(call_id, payloads, wall_time=wall, webhook=bool(self.config.webhook.url))
         for event, payload in zip(events, payloads, strict=True):
             self.metrics.recording_control.labels(action=event.action).inc()
             self.live.publish(payload)

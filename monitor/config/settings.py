@@ -80,6 +80,23 @@ class AudioForkConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """The signed HTTP webhook recording control events are POSTed to (monitor/sinks/webhook.py); empty url: none."""
+
+    url: str = ""
+    secret: str = field(default="", repr=False)  # HMAC-SHA256 key of the Callwarden-Signature header
+    timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.url:
+            return
+        if not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"webhook.url must be an http:// or https:// URL, not {self.url[:80]!r}")
+        if not 0 < self.timeout <= 60:
+            raise ConfigError(f"webhook.timeout must be 0..60 seconds, not {self.timeout}")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything `callwarden serve` needs; every field has an embedded default."""
 
@@ -117,6 +134,7 @@ class Config:
     raw: RawConfig = field(default_factory=RawConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
     def __post_init__(self) -> None:
         if self.asr_overflow not in ("shed", "block"):
@@ -143,6 +161,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_RULES_DIRS": "rules_dirs",
     "CALLWARDEN_PACKS": "packs",
     "CALLWARDEN_RECORDING_CONTROL": "recording_control",
+    "CALLWARDEN_WEBHOOK_URL": "webhook.url",
+    "CALLWARDEN_WEBHOOK_SECRET": "webhook.secret",
     "CALLWARDEN_MODEL": "model_path",
     "CALLWARDEN_ASR_THREADS": "asr_threads",
     "CALLWARDEN_ASR_OVERFLOW": "asr_overflow",
@@ -174,6 +194,7 @@ _SECTIONS = {
     "raw": RawConfig,
     "tls": TlsConfig,
     "ingest": IngestConfig,
+    "webhook": WebhookConfig,
 }
 
 
@@ -187,6 +208,11 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     for var, dotted in ENV_OVERRIDES.items():
         if var in environ:
             config = _apply_dotted(config, dotted, environ[var], origin=f"${var}")
+    if config.webhook.url and len(config.webhook.secret) < 16:  # checked once file and environment are merged
+        raise ConfigError(
+            "webhook.secret must be at least 16 characters (the receiver checks the HMAC signature with it); "
+            "set it in the config file or $CALLWARDEN_WEBHOOK_SECRET"
+        )
     return config
 
 

@@ -54,6 +54,7 @@ from monitor.store.rows import (
     insert_finding,
     score_payload,
     score_topic,
+    webhook_topic,
 )
 from monitor.store.schema import SchemaError, migrate
 from monitor.store.trust import (
@@ -572,12 +573,19 @@ class Store:
                 seqs.append(enqueue(conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall))
         return seqs
 
-    def add_control(self, call_id: str, payloads: Sequence[Mapping[str, Any]], *, wall_time: float) -> list[int]:
-        """Enqueue recording control messages (pause/resume) of a call, in order; returns their outbox seqs."""
+    def add_control(
+        self, call_id: str, payloads: Sequence[Mapping[str, Any]], *, wall_time: float, webhook: bool = False
+    ) -> list[int]:
+        """Enqueue recording control messages (pause/resume) of a call, in order, for the alert sink and (with
+        `webhook`) the webhook sink; returns their outbox seqs."""
+        topics = [control_topic(call_id)]
+        if webhook:
+            topics.append(webhook_topic(control_topic(call_id)))
         with self._tx(f"call {call_id}") as conn:
             return [
-                enqueue(conn, self._keys, call_id, control_topic(call_id), dict(payload), None, wall_time)
+                enqueue(conn, self._keys, call_id, topic, dict(payload), None, wall_time)
                 for payload in payloads
+                for topic in topics
             ]
 
     def add_consent_record(self, record: ConsentRecord) -> None:
@@ -649,10 +657,10 @@ class Store:
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
-    def pending_outbox(self, limit: int = 100) -> list[OutboxRow]:
-        """Undelivered rows in seq order."""
+    def pending_outbox(self, limit: int = 100, webhook: bool = False) -> list[OutboxRow]:
+        """Undelivered rows in seq order: the alert sink's, or (`webhook`) the webhook sink's."""
         with self._read() as conn:
-            return q.pending_outbox(conn, self._keys, limit)
+            return q.pending_outbox(conn, self._keys, limit, webhook)
 
     def mark_delivered(self, seqs: Iterable[int], *, wall_time: float | None = None) -> int:
         """Mark rows delivered (the broker acknowledged them); returns how many were newly marked."""

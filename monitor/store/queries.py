@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from monitor.store.crypto import DataKeys
 from monitor.store.records import (
+    WEBHOOK_PREFIX,
     Acknowledgement,
     CallDetail,
     CallFilter,
@@ -197,12 +198,13 @@ def call_detail(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallD
     )
 
 
-def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int) -> list[OutboxRow]:
-    """Undelivered outbox rows, oldest first (seq order, hence per-call order too)."""
+def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int, webhook: bool = False) -> list[OutboxRow]:
+    """Undelivered outbox rows, oldest first (seq order, hence per-call order too): the webhook sink's rows (topic
+    under WEBHOOK_PREFIX) when `webhook`, else the alert sink's (every other row)."""
     rows = conn.execute(
         "SELECT seq, call_id, topic, payload, finding_id, created_wall, attempts, last_error, delivered_wall "
-        "FROM outbox WHERE delivered_wall IS NULL ORDER BY seq LIMIT ?",
-        (limit,),
+        "FROM outbox WHERE delivered_wall IS NULL AND (substr(topic, 1, ?) = ?) = ? ORDER BY seq LIMIT ?",
+        (len(WEBHOOK_PREFIX), WEBHOOK_PREFIX, int(webhook), limit),
     )
     out = []
     for r in rows:

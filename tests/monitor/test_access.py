@@ -140,3 +140,21 @@ def test_opt_in_packs_are_named_in_yaml_or_the_environment(tmp_path: Path) -> No
     path.write_text("packs: {tcpa: true}\n")
     with pytest.raises(ConfigError, match=r"packs: bad value .*expected a list of names"):
         load_config(path, env={})
+
+
+def test_webhook_and_recording_control_settings(tmp_path: Path) -> None:
+    from monitor.config.settings import ConfigError, load_config
+
+    path = tmp_path / "cw.yaml"
+    path.write_text("recording_control: true\nrecording_resume_seconds: 8\nwebhook:\n  url: https://rec.example/hook\n")
+    config = load_config(path, env={"CALLWARDEN_WEBHOOK_SECRET": "s" * 32})
+    assert config.recording_control and config.recording_resume_seconds == 8.0
+    assert config.webhook.url == "https://rec.example/hook" and "s" * 32 not in repr(config)
+    with pytest.raises(ConfigError, match=r"webhook.secret must be at least 16 characters"):
+        load_config(path, env={})
+    path.write_text("webhook:\n  url: ftp://rec.example/hook\n  secret: " + "s" * 20 + "\n")
+    with pytest.raises(ConfigError, match=r"webhook.url must be an http:// or https:// URL"):
+        load_config(path, env={})
+    path.write_text("recording_resume_seconds: 0\n")
+    with pytest.raises(ConfigError, match=r"recording_resume_seconds must be 1..600"):
+        load_config(path, env={})
