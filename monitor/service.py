@@ -53,6 +53,10 @@ class Service:
     def __init__(self, config: Config, ruleset: RuleSet | None = None) -> None:
         self.config = config
         self.ruleset = ruleset if ruleset is not None else load_packs(config.rules_dirs, optional=config.packs)
+        self._queue_rulesets = {
+            queue: load_packs(config.rules_dirs, optional=(*config.packs, *names))
+            for queue, names in config.queue_packs.items()
+        }
         self.metrics = Metrics()
         self.live = LiveHub()
         self.access = AccessControl(config.access, config.host)
@@ -146,6 +150,10 @@ class Service:
     @property
     def language(self) -> str:
         return self.config.language
+
+    def ruleset_for(self, metadata: Mapping[str, str]) -> RuleSet:
+        """The rules of a call: those of its queue when `queue_packs` names it, else the service's."""
+        return self._queue_rulesets.get(metadata.get("queue", ""), self.ruleset)
 
     @property
     def recording_resume_seconds(self) -> float | None:

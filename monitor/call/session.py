@@ -55,6 +55,10 @@ class CallHost(Protocol):
     @property
     def ruleset(self) -> RuleSet: ...
 
+    def ruleset_for(self, metadata: Mapping[str, str]) -> RuleSet:
+        """The rules of a call with this metadata (its queue may add opt-in packs)."""
+        ...
+
     @property
     def language(self) -> str: ...
 
@@ -104,7 +108,9 @@ class CallSession:
         self.wall = wall
         self.started_wall = wall()
         self.language = _rules_language(opened.metadata.get("language", ""), host.language)
-        self.monitor = CallMonitor(host.ruleset, call_id=self.call_id, default_language=self.language)
+        self.monitor = CallMonitor(
+            host.ruleset_for(opened.metadata), call_id=self.call_id, default_language=self.language
+        )
         self.redaction = CallRedaction(self.language)
         resume = host.recording_resume_seconds
         self.control = RecordingControl(self.language, resume) if resume is not None else None

@@ -109,6 +109,8 @@ class Config:
     # Opt-in packs shipped in rules/packs/optional/ for one jurisdiction (tcpa, fdcpa, hipaa, us-two-party-consent,
     # garante-it; "all" for every one): a list in YAML, comma-separated in $CALLWARDEN_PACKS. Unknown names fail.
     packs: tuple[str, ...] = ()
+    # More opt-in packs for the calls of some queues (the call's `queue` metadata): {queue: [pack, ...]} in YAML.
+    queue_packs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # PCI pause/resume: publish pause_recording / resume_recording on <prefix>/calls/<id>/control when a payment
     # context opens / after this many seconds of audio without digits or payment prompts (rules/recording_control.py).
     recording_control: bool = False
@@ -245,6 +247,8 @@ def _apply(config: Any, raw: Mapping[str, Any], origin: str, prefix: str = "") -
             changes[name] = _apply(getattr(config, name), value, origin, prefix=f"{name}.")
         elif name in _NAME_LISTS and prefix == "":
             changes[name] = _names(value, f"{origin}: {name}")
+        elif name == "queue_packs" and prefix == "":
+            changes[name] = _queue_packs(value, origin)
         else:
             changes[name] = _coerce(getattr(config, name), value, f"{origin}: {prefix}{name}")
     try:
@@ -258,6 +262,15 @@ def _apply_dotted(config: Config, dotted: str, value: str, origin: str) -> Confi
     raw: dict[str, Any] = {section: {name: value}} if section else {name: value}
     updated: Config = _apply(config, raw, origin)
     return updated
+
+
+def _queue_packs(value: Any, origin: str) -> dict[str, tuple[str, ...]]:
+    """queue → opt-in pack names, from a YAML mapping."""
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{origin}: queue_packs must be a mapping queue → [pack, ...], e.g. {{ca-sales: [us-two-party-consent]}}"
+        )
+    return {str(queue): _names(names, f"{origin}: queue_packs.{queue}") for queue, names in value.items()}
 
 
 def _names(value: Any, where: str) -> tuple[str, ...]:

@@ -158,3 +158,28 @@ def test_webhook_and_recording_control_settings(tmp_path: Path) -> None:
     path.write_text("recording_resume_seconds: 0\n")
     with pytest.raises(ConfigError, match=r"recording_resume_seconds must be 1..600"):
         load_config(path, env={})
+
+
+def test_queue_packs_add_opt_in_packs_to_the_calls_of_a_queue(tmp_path: Path) -> None:
+    from monitor.config.settings import ConfigError, load_config
+    from monitor.service import Service
+    from rules.packs import PackError
+
+    path = tmp_path / "cw.yaml"
+    path.write_text("packs: [tcpa]\nqueue_packs:\n  ca-sales: [us-two-party-consent]\n  collections: [fdcpa]\n")
+    config = load_config(path, env={"CALLWARDEN_DATA_DIR": str(tmp_path)})
+    assert config.queue_packs == {"ca-sales": ("us-two-party-consent",), "collections": ("fdcpa",)}
+    service = Service(config)
+
+    def packs(metadata: dict[str, str]) -> set[str]:
+        return {p.id for p in service.ruleset_for(metadata).packs}
+
+    assert {"tcpa", "us-two-party-consent", "pci"} <= packs({"queue": "ca-sales"})
+    assert "fdcpa" not in packs({"queue": "ca-sales"}) and "fdcpa" in packs({"queue": "collections"})
+    assert "us-two-party-consent" not in packs({"queue": "support"}) | packs({})
+    path.write_text("queue_packs:\n  ca-sales: [us-two-party]\n")
+    with pytest.raises(PackError, match="no opt-in pack 'us-two-party'"):
+        Service(load_config(path, env={}))
+    path.write_text("queue_packs: [tcpa]\n")
+    with pytest.raises(ConfigError, match="queue_packs must be a mapping"):
+        load_config(path, env={})

@@ -61,6 +61,9 @@ class RecordingHost:
 
     recording_resume_seconds: float | None = None
 
+    def ruleset_for(self, metadata: Mapping[str, str]) -> RuleSet:
+        return self.ruleset
+
     async def control(self, call_id: str, events: list[ControlEvent], wall: float) -> None:
         raise AssertionError("recording control is off for this host")
 
