@@ -133,6 +133,40 @@ def find_bank_numbers(
     return sorted(found, key=lambda n: n.first_word)
 
 
+POSSIBLE_IBAN_CHARS = 8
+"""A country code, two digits and more, this long, that is no valid IBAN: masked anyway (a part of one read in two
+breaths, or misheard); shorter at the open end of a partial transcript (an IBAN still being read)."""
+OPEN_POSSIBLE_IBAN_CHARS = 5
+
+
+def possible_iban_words(
+    words: Sequence[str], lang: str = "en", runs: Sequence[DigitRun] | None = None, *, partial: bool = False
+) -> set[int]:
+    """Indices of the words of IBAN look-alikes that are not valid IBANs: a registry country code and two digits
+    followed by more letters or digits (≥ POSSIBLE_IBAN_CHARS in all; in a `partial`, ≥ OPEN_POSSIBLE_IBAN_CHARS
+    when it runs to the end). Redaction masks them: half an IBAN is still bank data."""
+    key = lang.lower().split("-")[0]
+    if runs is None:
+        runs = parse_tokens(tokenize(words), key if key in ("en", "it") else "en")
+    if not runs:
+        return set()
+    lowered = [w.lower().strip(".,;:!?") for w in words]
+    masked: set[int] = set()
+    for segment in _segments(lowered, _letter_split_runs(words, lowered, key), key):
+        text = "".join(atom.chars for atom in segment)
+        owner = [index for index, atom in enumerate(segment) for _ in atom.chars]
+        open_end = segment[-1].last_word == len(words) - 1
+        for position in range(len(text) - 3):
+            if text[position:position + 2] not in IBAN_LENGTHS or not text[position + 2:position + 4].isdigit():
+                continue
+            rest = len(text) - position
+            if rest >= POSSIBLE_IBAN_CHARS or (partial and open_end and rest >= OPEN_POSSIBLE_IBAN_CHARS):
+                for atom in segment[owner[position]:]:
+                    masked.update(range(atom.first_word, atom.last_word + 1))
+                break
+    return masked
+
+
 def _letter_split_runs(words: Sequence[str], lowered: Sequence[str], lang: str) -> list[DigitRun]:
     """Digit runs parsed between single-letter words: "four nine a a one" is 49, A, A, 1 (for digit runs "a" is a
     filler). "o" stays a digit word (its letter reading is tried later)."""

@@ -16,7 +16,9 @@ Policy (conservative: masking a phone number is fine, leaking card digits is not
   number is masked even when no prompt was recognized in time.
 - Lone digit words ("one of them") are left alone except in the stateful cases above.
 - Bank numbers (rules.bank_numbers: an IBAN with its letters, a routing number, an account number in context)
-  are masked whole like a card, "[iban ••••5432]"; with a `Redactor` they open a payment context too.
+  are masked whole like a card, "[iban ••••5432]"; with a `Redactor` they open a payment context too. A country
+  code and two digits followed by more characters that make no valid IBAN (half of one, read in two breaths, or
+  one still being read at the end of a partial) is masked as "[number]".
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NewType
 
-from rules.bank_numbers import BankNumber, find_bank_numbers
+from rules.bank_numbers import BankNumber, find_bank_numbers, possible_iban_words
 from rules.cards import DEFAULT_CONTEXT, find_pan, phrase_ends
 from rules.events import Utterance
 from rules.spoken_numbers import DigitRun, Token, parse_tokens, split_words, tokenize
@@ -140,6 +142,10 @@ def redact_parsed(
             labels.pop(index, None)
         labels[number.first_word] = number.masked
         masked.update(number.words)
+    taken = {i for number in bank for i in number.words}
+    for index in possible_iban_words(words, lang, runs, partial=partial) - taken:  # half an IBAN, or misheard
+        labels.pop(index, None)
+        masked.add(index)
     for index in extra_masked:
         if 0 <= index < len(words):
             masked.add(index)

@@ -177,3 +177,11 @@ def test_an_iban_in_two_breaths_is_flagged_on_the_second(bank_rules: RuleSet) ->
     iban = [f for f in found if f.outcome == "iban_detected"]
     assert len(iban) == 1 and iban[0].details["country"] == "DE" and iban[0].details["last4"] == "3000"
     assert "0532013000" not in iban[0].reason and "three" not in iban[0].reason
+
+
+def test_half_an_iban_and_one_still_being_read_are_masked_too() -> None:
+    first_breath = spell("GB82WEST1234")
+    assert redact_text(f"it is {first_breath}") == "it is [number]"  # read in two breaths: the first half
+    assert redact_text("it is g b eight two w", partial=True) == "it is [number]"  # a partial, still open
+    assert redact_text("the order is a b one two") == "the order is a b one two"  # no country code: left alone
+    assert redact_text("it is s w one a one a a") == "it is s w one a one a a"  # a postcode
