@@ -60,12 +60,12 @@ class RecordingControl:
     def __init__(
         self, language: str = "en", resume_after_seconds: float = 10.0, context_seconds: float = 60.0
     ) -> None:
-        key = language.lower().split("-")[0]
-        self._language = key if key in ("en", "it") else "en"
         self._resume_after = resume_after_seconds
         self._context = context_seconds
-        self._prompts = (*PROMPTS[self._language], *DEFAULT_CONTEXT["cvv"][self._language])
-        self._payment = DEFAULT_CONTEXT["payment"][self._language]
+        self._language = "en"
+        self._prompts: tuple[str, ...] = ()
+        self._payment: tuple[str, ...] = ()
+        self._set_language(language)
         self._call_id = ""
         self._paused = False
         self._last_activity = 0.0
@@ -81,7 +81,8 @@ class RecordingControl:
         """Consume one event of the call (in audio-time order); the control events it causes."""
         if isinstance(event, CallStarted):
             self._call_id = event.call_id
-            self._language = event.language.lower().split("-")[0] if event.language else self._language
+            if event.language:
+                self._set_language(event.language)
             return []
         self._call_id = self._call_id or event.call_id
         if isinstance(event, Utterance):
@@ -89,6 +90,13 @@ class RecordingControl:
         if isinstance(event, AudioTick):
             return self._quiet(event.at)
         return []
+
+    def _set_language(self, language: str) -> None:
+        """Number words and prompts of `language` ("it-IT" → it); languages without them fall back to English."""
+        key = language.lower().replace("_", "-").split("-")[0]
+        self._language = key if key in PROMPTS else "en"
+        self._prompts = (*PROMPTS[self._language], *DEFAULT_CONTEXT["cvv"][self._language])
+        self._payment = DEFAULT_CONTEXT["payment"][self._language]
 
     def _utterance(self, utterance: Utterance) -> list[ControlEvent]:
         out = self._quiet(utterance.start)

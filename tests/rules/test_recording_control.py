@@ -59,3 +59,12 @@ def test_an_iban_pauses_and_italian_prompts_work() -> None:
     assert [(c.action, c.trigger) for c in iban] == [(PAUSE, "bank_number")]
     italian = controls(["agent: mi dice il numero della carta", "customer: quattro uno uno uno"], language="it")
     assert [(c.action, c.trigger) for c in italian] == [(PAUSE, "prompt")]
+
+
+def test_the_call_language_picks_the_prompts_and_unknown_languages_fall_back_to_english() -> None:
+    italian = RecordingControl("en")  # the call's CallStarted says Italian
+    events = transcript_events("c", ["agent: mi dice il numero della carta"], "it-IT")
+    assert [c.trigger for e in events for c in italian.feed(e)] == ["prompt"]
+    german = RecordingControl("de-DE")
+    events = transcript_events("c", ["agent: the card number please"], "de")
+    assert [c.trigger for e in events for c in german.feed(e)] == ["prompt"]
