@@ -12,6 +12,7 @@ Pure: no I/O; used by rules.redact (masking) and rules.kinds.bank_number (findin
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -115,28 +116,56 @@ class _Atom:
     """A digit run whose first word is "o"/"oh" right after a letter: that zero may be the letter O ("D O 2 8")."""
 
 
-def find_bank_numbers(
-    words: Sequence[str], lang: str = "en", runs: Sequence[DigitRun] | None = None
-) -> list[BankNumber]:
-    """Every IBAN, routing number and in-context account number spoken or written in `words` (lowercase or not),
-    in word order. `runs`: the words' digit runs when the caller parsed them already."""
-    key = lang.lower().split("-")[0]
-    if runs is None:
-        runs = parse_tokens(tokenize(words), key if key in ("en", "it") else "en")
-    digits = sum(len(run.digits) for run in runs)
-    if digits < 4:
-        return []
-    lowered = [w.lower().strip(".,;:!?") for w in words]
-    found = _ibans(lowered, _letter_split_runs(words, lowered, key), key) if digits >= IBAN_MIN_DIGITS else []
-    taken = {i for number in found for i in number.words}
-    found.extend(_us_bank(lowered, runs, taken))
-    return sorted(found, key=lambda n: n.first_word)
+@dataclass(frozen=True, slots=True)
+class BankScan:
+    """What one scan of some words found: the bank numbers (word order) and the words of IBAN look-alikes that
+    are no valid IBAN (see `possible_iban_words`)."""
+
+    numbers: tuple[BankNumber, ...]
+    possible_iban: frozenset[int]
 
 
+NOTHING = BankScan((), frozenset())
 POSSIBLE_IBAN_CHARS = 8
 """A country code, two digits and more, this long, that is no valid IBAN: masked anyway (a part of one read in two
 breaths, or misheard); shorter at the open end of a partial transcript (an IBAN still being read)."""
 OPEN_POSSIBLE_IBAN_CHARS = 5
+
+
+def scan_bank_numbers(
+    words: Sequence[str], lang: str = "en", runs: Sequence[DigitRun] | None = None, *, partial: bool = False
+) -> BankScan:
+    """Bank numbers and IBAN look-alikes in `words` (see the module docstring); `runs`: the words' digit runs
+    when the caller parsed them already. Cheap when there are none: a text with fewer than 2 digits, or with no
+    letter pair that is a registry country code and no routing or account word, is not scanned further."""
+    key = lang.lower().split("-")[0]
+    key = key if key in ("en", "it") else "en"
+    if runs is None:
+        runs = parse_tokens(tokenize(words), key)
+    digits = sum(len(run.digits) for run in runs)
+    if digits < 2:  # an IBAN's check digits at least (a partial may hold only its start)
+        return NOTHING
+    lowered = [w.lower().strip(".,;:!?") for w in words]
+    numbers: list[BankNumber] = []
+    possible: set[int] = set()
+    if _country_code_spelled(lowered, key):
+        segments = _segments(lowered, _letter_split_runs(words, lowered, key), key)
+        if digits >= IBAN_MIN_DIGITS:
+            numbers = [number for segment in segments for number in _best_ibans(segment)]
+        taken = {i for number in numbers for i in number.words}
+        possible = _possible_ibans(segments, len(words), partial) - taken
+    if digits >= 4 and (not ROUTING_CONTEXT.isdisjoint(lowered) or not ACCOUNT_WORDS.isdisjoint(lowered)):
+        taken = {i for number in numbers for i in number.words} | possible
+        numbers.extend(_us_bank(lowered, runs, taken))
+    return BankScan(tuple(sorted(numbers, key=lambda n: n.first_word)), frozenset(possible))
+
+
+def find_bank_numbers(
+    words: Sequence[str], lang: str = "en", runs: Sequence[DigitRun] | None = None
+) -> list[BankNumber]:
+    """Every IBAN, routing number and in-context account number spoken or written in `words` (lowercase or not),
+    in word order."""
+    return list(scan_bank_numbers(words, lang, runs).numbers)
 
 
 def possible_iban_words(
@@ -145,17 +174,32 @@ def possible_iban_words(
     """Indices of the words of IBAN look-alikes that are not valid IBANs: a registry country code and two digits
     followed by more letters or digits (≥ POSSIBLE_IBAN_CHARS in all; in a `partial`, ≥ OPEN_POSSIBLE_IBAN_CHARS
     when it runs to the end). Redaction masks them: half an IBAN is still bank data."""
-    key = lang.lower().split("-")[0]
-    if runs is None:
-        runs = parse_tokens(tokenize(words), key if key in ("en", "it") else "en")
-    if not runs:
-        return set()
-    lowered = [w.lower().strip(".,;:!?") for w in words]
+    return set(scan_bank_numbers(words, lang, runs, partial=partial).possible_iban)
+
+
+def _letter_of(word: str, names: dict[str, str]) -> str | None:
+    if len(word) == 1 and word.isascii() and word.isalpha():
+        return word.upper()
+    return names.get(word)
+
+
+def _country_code_spelled(words: Sequence[str], lang: str) -> bool:
+    """Whether two letters that make a registry country code are spoken within four words of each other: the
+    cheap test before the letter-and-digit scan ("G B …", "golf bravo …", "G as in golf B as in bravo …")."""
+    names = _LETTER_NAMES.get(lang, _LETTER_NAMES["en"])
+    letters = [(i, letter) for i, w in enumerate(words) if (letter := _letter_of(w, names)) is not None]
+    for (i, first), (j, second) in itertools.pairwise(letters):
+        if j - i <= 4 and first + second in IBAN_LENGTHS:
+            return True
+    return any(pair in _TWO_WORD_LETTERS for pair in itertools.pairwise(words))
+
+
+def _possible_ibans(segments: Sequence[list[_Atom]], word_count: int, partial: bool) -> set[int]:
     masked: set[int] = set()
-    for segment in _segments(lowered, _letter_split_runs(words, lowered, key), key):
+    for segment in segments:
         text = "".join(atom.chars for atom in segment)
         owner = [index for index, atom in enumerate(segment) for _ in atom.chars]
-        open_end = segment[-1].last_word == len(words) - 1
+        open_end = segment[-1].last_word == word_count - 1
         for position in range(len(text) - 3):
             if text[position:position + 2] not in IBAN_LENGTHS or not text[position + 2:position + 4].isdigit():
                 continue
@@ -187,16 +231,14 @@ _MAX_O_VARIANTS = 4
 """At most this many ambiguous "o" words per segment are tried both ways (2**4 readings)."""
 
 
-def _ibans(words: Sequence[str], runs: Sequence[DigitRun], lang: str) -> list[BankNumber]:
-    found: list[BankNumber] = []
-    for segment in _segments(words, runs, lang):
-        best: list[BankNumber] = []
-        for reading in _readings(segment):
-            numbers = _ibans_in(reading)
-            if len(numbers) > len(best):
-                best = numbers
-        found.extend(best)
-    return found
+def _best_ibans(segment: list[_Atom]) -> list[BankNumber]:
+    """The IBANs of one segment under the reading (of its ambiguous "o" words) that finds the most."""
+    best: list[BankNumber] = []
+    for reading in _readings(segment):
+        numbers = _ibans_in(reading)
+        if len(numbers) > len(best):
+            best = numbers
+    return best
 
 
 def _readings(segment: list[_Atom]) -> list[list[_Atom]]:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NewType
 
-from rules.bank_numbers import BankNumber, find_bank_numbers, possible_iban_words
+from rules.bank_numbers import BankNumber, scan_bank_numbers
 from rules.cards import DEFAULT_CONTEXT, find_pan, phrase_ends
 from rules.events import Utterance
 from rules.spoken_numbers import DigitRun, Token, parse_tokens, split_words, tokenize
@@ -136,14 +136,14 @@ def redact_parsed(
             fragment = continues_run and run.open_start  # part of a longer number: never labelled as a card
             labels[run.first_word] = NUMBER_MASK if fragment else _label(run, partial)
             masked.update(run.words)
-    bank = find_bank_numbers(words, lang, runs)
+    scan = scan_bank_numbers(words, lang, runs, partial=partial)
+    bank = scan.numbers
     for number in bank:  # an IBAN or routing/account number: masked whole, letters too, labelled like a card
         for index in number.words:
             labels.pop(index, None)
         labels[number.first_word] = number.masked
         masked.update(number.words)
-    taken = {i for number in bank for i in number.words}
-    for index in possible_iban_words(words, lang, runs, partial=partial) - taken:  # half an IBAN, or misheard
+    for index in scan.possible_iban:  # half an IBAN, or one misheard: masked without a label
         labels.pop(index, None)
         masked.add(index)
     for index in extra_masked:
