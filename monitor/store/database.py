@@ -41,6 +41,7 @@ from monitor.store.records import (
     ConsentRecord,
     OutboxRow,
     PurgeCutoffs,
+    StoredFinding,
     StoreError,
 )
 from monitor.store.rows import (
@@ -640,6 +641,13 @@ class Store:
         """Everything stored about one call, None when unknown."""
         with self._read() as conn:
             return q.call_detail(conn, self._keys, call_id)
+
+    def do_not_call_requests(
+        self, *, since: float | None = None, until: float | None = None, limit: int = 1000
+    ) -> list[StoredFinding]:
+        """The do-not-call register: every stored do-not-call / do-not-contact request, newest first."""
+        with self._read() as conn:
+            return q.do_not_call_requests(conn, self._keys, since, until, limit)
 
     def get_report(self, call_id: str) -> dict[str, Any] | None:
         """The end-of-call report as stored, None when the call is unknown or not scored."""
