@@ -101,7 +101,7 @@ def load_pack_text(text: str, source: str) -> Pack:
 
 def optional_pack_names() -> list[str]:
     """The names of the shipped opt-in packs (their file stems, which are their pack ids), sorted."""
-    return [path.stem for path in pack_files(OPTIONAL_PACKS_DIR)]
+    return sorted(path.stem for path in pack_files(OPTIONAL_PACKS_DIR))
 
 
 def load_packs(dirs: Iterable[Path | str] = (), builtin: bool = True, optional: Iterable[str] = ()) -> RuleSet:
