@@ -13,8 +13,8 @@ from rules.transcripts import transcript_events
 
 OPT_IN = {"tcpa", "tcpa-prerecorded", "us-two-party-consent", "fdcpa", "garante-it", "hipaa", "bank-data"}
 LANGUAGES = {
-    "tcpa": {"en"}, "tcpa-prerecorded": {"en"}, "us-two-party-consent": {"en"}, "fdcpa": {"en"}, "hipaa": {"en"}, "garante-it": {"it"},
-    "bank-data": {"en", "it"},
+    "tcpa": {"en"}, "tcpa-prerecorded": {"en"}, "us-two-party-consent": {"en"}, "fdcpa": {"en"}, "hipaa": {"en"},
+    "garante-it": {"it"}, "bank-data": {"en", "it"},
 }
 
 
