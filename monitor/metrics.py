@@ -39,6 +39,13 @@ class Metrics:
         self.findings = Counter(
             "findings", "Findings raised, by rule and severity.", ["rule", "severity"], namespace=NAMESPACE, registry=r
         )
+        self.recording_control = Counter(
+            "recording_control",
+            "Recording control events published (pause_recording, resume_recording).",
+            ["action"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.alert_deliveries = Counter(
             "alert_deliveries",
             "Alert sink delivery attempts, by sink and outcome (delivered, error, logged).",

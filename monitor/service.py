@@ -24,6 +24,7 @@ from monitor.sinks.live import (
 )
 from monitor.sinks.mqtt import MqttAlertSink
 from monitor.sinks.outbox import LogAlertSink, OutboxSink
+from monitor.sinks.webhook import WebhookSink
 from monitor.store.async_store import AsyncStore
 from monitor.store.crypto import DataKeyError, resolve_data_keys
 from monitor.store.database import Store
@@ -32,6 +33,7 @@ from monitor.store.records import StoreError
 from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
+from rules.recording_control import ControlEvent
 from rules.redact import Redacted
 from streams.codecs import AudioFormat
 from streams.legbuffer import Overflow
@@ -55,7 +57,11 @@ class Service:
 
     def __init__(self, config: Config, ruleset: RuleSet | None = None) -> None:
         self.config = config
-        self.ruleset = ruleset if ruleset is not None else load_packs(config.rules_dirs)
+        self.ruleset = ruleset if ruleset is not None else load_packs(config.rules_dirs, optional=config.packs)
+        self._queue_rulesets = {
+            queue: load_packs(config.rules_dirs, optional=(*config.packs, *names))
+            for queue, names in config.queue_packs.items()
+        }
         self.metrics = Metrics()
         self.live = LiveHub()
         self.access = AccessControl(config.access, config.host)
@@ -67,6 +73,7 @@ class Service:
         self._store: AsyncStore | None = None
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
+        self.webhook: WebhookSink | None = None
         self.ready_reason: str | None = "starting"
         self._storage_checked: tuple[float, str | None] | None = None
         self._storage_probe: asyncio.Future[str | None] | None = None
@@ -103,6 +110,11 @@ class Service:
             )
             self._asr = await self._stack.enter_async_context(Transcription(pipeline))
             self.sink = await self._stack.enter_async_context(self._make_sink())
+            hook = self.config.webhook
+            if hook.url:
+                self.webhook = await self._stack.enter_async_context(
+                    WebhookSink(self.store, hook.url, hook.secret, metrics=self.metrics, timeout=hook.timeout)
+                )
             await self._stack.enter_async_context(retention_task(self.store, self.config.retention))
         except BaseException:
             await self._stack.aclose()
@@ -178,6 +190,24 @@ class Service:
     @property
     def language(self) -> str:
         return self.config.language
+
+    def ruleset_for(self, metadata: Mapping[str, str]) -> RuleSet:
+        """The rules of a call: those of its queue when `queue_packs` names it, else the service's."""
+        return self._queue_rulesets.get(metadata.get("queue", ""), self.ruleset)
+
+    @property
+    def recording_resume_seconds(self) -> float | None:
+        return self.config.recording_resume_seconds if self.config.recording_control else None
+
+    async def control(self, call_id: str, events: list[ControlEvent], wall: float) -> None:
+        """Recording control events (pause/resume): to the outbox (MQTT <prefix>/calls/<id>/control, and the signed
+        webhook when configured) and /live."""
+        payloads = [{**event.to_json(), "triggered_wall": wall} for event in events]
+        await self.store.add_control(call_id, payloads, wall_time=wall, webhook=bool(self.config.webhook.url))
+        for event, payload in zip(events, payloads, strict=True):
+            self.metrics.recording_control.labels(action=event.action).inc()
+            self.live.publish(payload)
+            log.info("call %s: %s at %.2fs (%s)", call_id, event.action, event.at, event.trigger)
 
     def open_stream(
         self, call_id: str, fmt: AudioFormat, roles: Mapping[int, Speaker], language: str, metadata: Mapping[str, str]

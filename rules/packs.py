@@ -25,6 +25,8 @@ from rules.transcripts import TranscriptError, parse_line
 
 BUILTIN_PACKS_DIR = Path(str(files("rules") / "packs")).resolve()
 """Found through the package, not this module's `__file__`: a mypyc-compiled module knows only its build path."""
+OPTIONAL_PACKS_DIR = BUILTIN_PACKS_DIR / "optional"
+"""Shipped packs for one jurisdiction (tcpa, fdcpa, hipaa, ...): loaded only when named (`load_packs(optional=)`)."""
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]+)*$")
@@ -97,26 +99,53 @@ def load_pack_text(text: str, source: str) -> Pack:
     return pack
 
 
-def load_packs(dirs: Iterable[Path | str] = (), builtin: bool = True) -> RuleSet:
-    """Load the built-in packs (unless builtin=False) and every pack in `dirs`; PackError lists all problems."""
+def optional_pack_names() -> list[str]:
+    """The names of the shipped opt-in packs (their file stems, which are their pack ids), sorted."""
+    return sorted(path.stem for path in pack_files(OPTIONAL_PACKS_DIR))
+
+
+def load_packs(dirs: Iterable[Path | str] = (), builtin: bool = True, optional: Iterable[str] = ()) -> RuleSet:
+    """Load the built-in packs (unless builtin=False), the opt-in packs named in `optional` ("all": every one)
+    and every pack in `dirs`; PackError lists all problems (an unknown opt-in name is one)."""
     directories = ([BUILTIN_PACKS_DIR] if builtin else []) + [Path(d) for d in dirs]
     problems: list[PackProblem] = []
+    files_ = [path for directory in directories for path in _directory_files(directory, problems)]
+    files_.extend(_optional_files(optional, problems))
     packs: list[Pack] = []
-    for directory in directories:
-        if not directory.is_dir():
-            problems.append(PackProblem(str(directory), 0, "", "not a directory of *.yaml rule packs"))
-            continue
-        for path in pack_files(directory):
-            try:
-                packs.append(load_pack_text(path.read_text(encoding="utf-8"), str(path)))
-            except PackError as exc:
-                problems.extend(exc.problems)
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(PackProblem(str(path), 0, "", f"cannot read the file: {exc}"))
+    for path in files_:
+        try:
+            packs.append(load_pack_text(path.read_text(encoding="utf-8"), str(path)))
+        except PackError as exc:
+            problems.extend(exc.problems)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(PackProblem(str(path), 0, "", f"cannot read the file: {exc}"))
     problems.extend(_cross_pack_problems(packs))
     if problems:
         raise PackError(problems)
     return RuleSet(tuple(packs))
+
+
+def _directory_files(directory: Path, problems: list[PackProblem]) -> list[Path]:
+    if not directory.is_dir():
+        problems.append(PackProblem(str(directory), 0, "", "not a directory of *.yaml rule packs"))
+        return []
+    return pack_files(directory)
+
+
+def _optional_files(names: Iterable[str], problems: list[PackProblem]) -> list[Path]:
+    known = optional_pack_names()
+    wanted: list[str] = []
+    for name in names:
+        for one in known if name == "all" else [name]:
+            if one not in known:
+                problems.append(
+                    PackProblem(
+                        "packs", 0, name, f"no opt-in pack {name!r}; known: {', '.join(known)} (or 'all')"
+                    )
+                )
+            elif one not in wanted:
+                wanted.append(one)
+    return [OPTIONAL_PACKS_DIR / f"{name}.yaml" for name in sorted(wanted)]
 
 
 def _cross_pack_problems(packs: Sequence[Pack]) -> list[PackProblem]:

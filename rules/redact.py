@@ -15,6 +15,10 @@ Policy (conservative: masking a phone number is fine, leaking card digits is not
   transcribed in parallel (an answer can arrive before its prompt), so the short code that follows a card
   number is masked even when no prompt was recognized in time.
 - Lone digit words ("one of them") are left alone except in the stateful cases above.
+- Bank numbers (rules.bank_numbers: an IBAN with its letters, a routing number, an account number in context)
+  are masked whole like a card, "[iban ••••5432]"; with a `Redactor` they open a payment context too. A country
+  code and two digits followed by more characters that make no valid IBAN (half of one, read in two breaths, or
+  one still being read at the end of a partial) is masked as "[number]".
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NewType
 
+from rules.bank_numbers import BankNumber, scan_bank_numbers
 from rules.cards import DEFAULT_CONTEXT, find_pan, phrase_ends
 from rules.events import Utterance
 from rules.spoken_numbers import DigitRun, Token, parse_tokens, split_words, tokenize
@@ -44,6 +49,7 @@ class RedactedWords:
     text: Redacted
     masked: tuple[int, ...]
     runs: tuple[DigitRun, ...] = ()
+    bank: tuple[BankNumber, ...] = ()
 
 
 def _cvv_phrases(lang: str) -> tuple[str, ...]:
@@ -130,10 +136,20 @@ def redact_parsed(
             fragment = continues_run and run.open_start  # part of a longer number: never labelled as a card
             labels[run.first_word] = NUMBER_MASK if fragment else _label(run, partial)
             masked.update(run.words)
+    scan = scan_bank_numbers(words, lang, runs, partial=partial)
+    bank = scan.numbers
+    for number in bank:  # an IBAN or routing/account number: masked whole, letters too, labelled like a card
+        for index in number.words:
+            labels.pop(index, None)
+        labels[number.first_word] = number.masked
+        masked.update(number.words)
+    for index in scan.possible_iban:  # half an IBAN, or one misheard: masked without a label
+        labels.pop(index, None)
+        masked.add(index)
     for index in extra_masked:
         if 0 <= index < len(words):
             masked.add(index)
-    return RedactedWords(_render(words, masked, labels), tuple(sorted(masked)), tuple(runs))
+    return RedactedWords(_render(words, masked, labels), tuple(sorted(masked)), tuple(runs), tuple(bank))
 
 
 def _render(words: Sequence[str], masked: set[int], labels: dict[int, str]) -> Redacted:
@@ -188,7 +204,7 @@ class Redactor:
         tokens = tokenize(words)
         pairs = [(t.text, t.word) for t in tokens]
         prompted = bool(phrase_ends(pairs, phrases))
-        if prompted or phrase_ends(pairs, _payment_phrases(self.lang)) or _card_like(result.runs):
+        if prompted or phrase_ends(pairs, _payment_phrases(self.lang)) or _card_like(result.runs) or result.bank:
             self._payment_at = max(end, self._payment_at or end)
         if final:
             last = result.runs[-1] if result.runs else None

@@ -17,6 +17,7 @@ from rules.engine import CallMonitor
 from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet
+from rules.recording_control import ControlEvent, RecordingControl
 from rules.redact import Redacted
 from streams.codecs import AudioFormat
 from streams.pipeline import CallStream
@@ -57,8 +58,17 @@ class CallHost(Protocol):
     @property
     def ruleset(self) -> RuleSet: ...
 
+    def ruleset_for(self, metadata: Mapping[str, str]) -> RuleSet:
+        """The rules of a call with this metadata (its queue may add opt-in packs)."""
+        ...
+
     @property
     def language(self) -> str: ...
+
+    @property
+    def recording_resume_seconds(self) -> float | None:
+        """Seconds of quiet before a paused recording resumes; None: no pause/resume control events."""
+        ...
 
     def open_stream(
         self, call_id: str, fmt: AudioFormat, roles: Mapping[int, Speaker], language: str, metadata: Mapping[str, str]
@@ -71,6 +81,8 @@ class CallHost(Protocol):
     async def transcript(self, call_id: str, utterance: Utterance, text: Redacted) -> None: ...
 
     async def findings(self, findings: list[Finding], arrivals: list[Arrival], wall: float) -> None: ...
+
+    async def control(self, call_id: str, events: list[ControlEvent], wall: float) -> None: ...
 
     def clock(self, call_id: str, audio_time: float, lag: float) -> None: ...
 
@@ -99,8 +111,12 @@ class CallSession:
         self.wall = wall
         self.started_wall = wall()
         self.language = _rules_language(opened.metadata.get("language", ""), host.language)
-        self.monitor = CallMonitor(host.ruleset, call_id=self.call_id, default_language=self.language)
+        self.monitor = CallMonitor(
+            host.ruleset_for(opened.metadata), call_id=self.call_id, default_language=self.language
+        )
         self.redaction = CallRedaction(self.language)
+        resume = host.recording_resume_seconds
+        self.control = RecordingControl(self.language, resume) if resume is not None else None
         self.arrivals = ArrivalClock()
         self._unrefined: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
         """Per leg: alerts raised on a wordless partial (finding id, the partial's words), awaiting word times."""
@@ -210,6 +226,9 @@ class CallSession:
 
     async def _handle(self, event: Event) -> None:
         findings = self.monitor.feed(event)
+        controls = self.control.feed(event) if self.control is not None else []
+        if controls:  # before the line is stored: the recorder pauses before the digits reach any record
+            await self.host.control(self.call_id, controls, self.wall())
         if isinstance(event, Utterance):
             await self._transcript(event)
             if event.words:

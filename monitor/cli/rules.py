@@ -26,12 +26,20 @@ def add_parser(subparsers: Any) -> None:
     ):
         sub = rules_sub.add_parser(name, help=text, description=text)
         sub.add_argument("dir", nargs="?", type=Path, help="a directory of extra *.yaml packs")
-        sub.add_argument("--no-builtin", action="store_true", help="ignore the built-in packs")
+        sub.add_argument("--no-builtin", action="store_true", help="ignore the built-in and opt-in packs")
+        sub.add_argument(
+            "--pack", action="append", default=None, metavar="NAME",
+            help="only these opt-in packs (repeatable; default: every opt-in pack, see docs/packs.md)",
+        )
         sub.set_defaults(func=func)
     replay = subparsers.add_parser("replay", help="replay a JSONL event log through the rules engine")
     replay.add_argument("events", type=Path, help="JSONL file, one event per line (rules.eventlog format)")
     replay.add_argument("--rules", type=Path, help="a directory of extra *.yaml packs")
     replay.add_argument("--no-builtin", action="store_true", help="ignore the built-in packs")
+    replay.add_argument(
+        "--pack", action="append", default=[], metavar="NAME",
+        help="also load this opt-in pack (repeatable, 'all' for every one), as the `packs` setting does",
+    )
     replay.add_argument("--json", action="store_true", help="print one JSON report per call instead of text")
     replay.set_defaults(func=run_replay)
 
@@ -40,18 +48,25 @@ def _streams(out: TextIO | None, err: TextIO | None) -> tuple[TextIO, TextIO]:
     return out or sys.stdout, err or sys.stderr
 
 
-def _load(directory: Path | None, no_builtin: bool, err: TextIO) -> RuleSet | None:
+def _load(directory: Path | None, no_builtin: bool, err: TextIO, optional: Sequence[str] = ()) -> RuleSet | None:
     try:
-        return load_packs([directory] if directory else [], builtin=not no_builtin)
+        return load_packs([directory] if directory else [], builtin=not no_builtin, optional=optional)
     except PackError as exc:
         print(f"callwarden: {exc}", file=err)
         return None
 
 
+def _tested_optional(args: argparse.Namespace) -> list[str]:
+    """The opt-in packs `rules test|check` covers: those named with --pack; else all, unless --no-builtin."""
+    if args.pack is not None:
+        return list(args.pack)
+    return [] if args.no_builtin else ["all"]
+
+
 def run_rules_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Validate packs; 0 when valid, 2 with every problem listed otherwise."""
     out, err = _streams(out, err)
-    ruleset = _load(args.dir, args.no_builtin, err)
+    ruleset = _load(args.dir, args.no_builtin, err, _tested_optional(args))
     if ruleset is None:
         return 2
     for pack in ruleset.packs:
@@ -63,7 +78,7 @@ def run_rules_check(args: argparse.Namespace, out: TextIO | None = None, err: Te
 def run_rules_test(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run all examples; 0 when all pass, 1 when any fails, 2 when packs are invalid."""
     out, err = _streams(out, err)
-    ruleset = _load(args.dir, args.no_builtin, err)
+    ruleset = _load(args.dir, args.no_builtin, err, _tested_optional(args))
     if ruleset is None:
         return 2
     results = run_examples(ruleset)
@@ -88,7 +103,7 @@ def replay_calls(events: Sequence[Event], ruleset: RuleSet) -> list[CallMonitor]
 def run_replay(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Replay an event log; print findings (or JSON reports). 0 on success, 2 on unreadable input."""
     out, err = _streams(out, err)
-    ruleset = _load(args.rules, args.no_builtin, err)
+    ruleset = _load(args.rules, args.no_builtin, err, args.pack)
     if ruleset is None:
         return 2
     try:

@@ -12,6 +12,7 @@ from typing import Any
 from monitor.config.settings import ConfigError, load_config
 from monitor.store.records import StoreError
 from monitor.web.server import install_signal_handlers, run_server
+from rules.packs import PackError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -55,4 +56,7 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:  # fail fast at start-up: the data directory or database is unusable
         print(f"callwarden: storage error: {exc}", file=sys.stderr)
         return 4
+    except PackError as exc:  # rules_dirs or packs name packs that do not load
+        print(f"callwarden: {exc}", file=sys.stderr)
+        return 2
     return 0

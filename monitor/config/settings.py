@@ -99,6 +99,23 @@ class AudioForkConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """The signed HTTP webhook recording control events are POSTed to (monitor/sinks/webhook.py); empty url: none."""
+
+    url: str = ""
+    secret: str = field(default="", repr=False)  # HMAC-SHA256 key of the Callwarden-Signature header
+    timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.url:
+            return
+        if not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"webhook.url must be an http:// or https:// URL, not {self.url[:80]!r}")
+        if not 0 < self.timeout <= 60:
+            raise ConfigError(f"webhook.timeout must be 0..60 seconds, not {self.timeout}")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything `callwarden serve` needs; every field has an embedded default."""
 
@@ -108,6 +125,15 @@ class Config:
     mqtt_url: str = ""
     mqtt_topic_prefix: str = "callwarden"
     rules_dirs: tuple[Path, ...] = ()
+    # Opt-in packs shipped in rules/packs/optional/ for one jurisdiction (tcpa, fdcpa, hipaa, us-two-party-consent,
+    # garante-it; "all" for every one): a list in YAML, comma-separated in $CALLWARDEN_PACKS. Unknown names fail.
+    packs: tuple[str, ...] = ()
+    # More opt-in packs for the calls of some queues (the call's `queue` metadata): {queue: [pack, ...]} in YAML.
+    queue_packs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # PCI pause/resume: publish pause_recording / resume_recording on <prefix>/calls/<id>/control when a payment
+    # context opens / after this many seconds of audio without digits or payment prompts (rules/recording_control.py).
+    recording_control: bool = False
+    recording_resume_seconds: float = 10.0
     model_path: str = ""
     language: str = "en-us"
     asr_threads: int = 0
@@ -130,10 +156,16 @@ class Config:
     raw: RawConfig = field(default_factory=RawConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
     def __post_init__(self) -> None:
         if self.asr_overflow not in ("shed", "block"):
             raise ConfigError(f"asr_overflow must be shed or block, not {self.asr_overflow!r}")
+        if not 1.0 <= self.recording_resume_seconds <= 600.0:
+            raise ConfigError(
+                f"recording_resume_seconds must be 1..600 (seconds of quiet before resuming), "
+                f"not {self.recording_resume_seconds}"
+            )
         if self.asr_max_queued_seconds <= 0:
             raise ConfigError(f"asr_max_queued_seconds must be positive, not {self.asr_max_queued_seconds}")
 
@@ -149,6 +181,10 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_MQTT_URL": "mqtt_url",
     "CALLWARDEN_MQTT_TOPIC_PREFIX": "mqtt_topic_prefix",
     "CALLWARDEN_RULES_DIRS": "rules_dirs",
+    "CALLWARDEN_PACKS": "packs",
+    "CALLWARDEN_RECORDING_CONTROL": "recording_control",
+    "CALLWARDEN_WEBHOOK_URL": "webhook.url",
+    "CALLWARDEN_WEBHOOK_SECRET": "webhook.secret",
     "CALLWARDEN_MODEL": "model_path",
     "CALLWARDEN_ASR_THREADS": "asr_threads",
     "CALLWARDEN_ASR_OVERFLOW": "asr_overflow",
@@ -168,6 +204,9 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_TLS_KEY": "tls.key",
 }
 
+_NAME_LISTS = frozenset({"packs"})
+"""Top-level settings that are lists of names (not paths): YAML lists or comma-separated strings."""
+
 _SECTIONS = {
     "twilio": TwilioConfig,
     "audiohook": AudioHookConfig,
@@ -178,6 +217,7 @@ _SECTIONS = {
     "raw": RawConfig,
     "tls": TlsConfig,
     "ingest": IngestConfig,
+    "webhook": WebhookConfig,
 }
 
 
@@ -191,6 +231,11 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     for var, dotted in ENV_OVERRIDES.items():
         if var in environ:
             config = _apply_dotted(config, dotted, environ[var], origin=f"${var}")
+    if config.webhook.url and len(config.webhook.secret) < 16:  # checked once file and environment are merged
+        raise ConfigError(
+            "webhook.secret must be at least 16 characters (the receiver checks the HMAC signature with it); "
+            "set it in the config file or $CALLWARDEN_WEBHOOK_SECRET"
+        )
     return config
 
 
@@ -221,6 +266,10 @@ def _apply(config: Any, raw: Mapping[str, Any], origin: str, prefix: str = "") -
             if not isinstance(value, dict):
                 raise ConfigError(f"{origin}: {name} must be a mapping")
             changes[name] = _apply(getattr(config, name), value, origin, prefix=f"{name}.")
+        elif name in _NAME_LISTS and prefix == "":
+            changes[name] = _names(value, f"{origin}: {name}")
+        elif name == "queue_packs" and prefix == "":
+            changes[name] = _queue_packs(value, origin)
         else:
             changes[name] = _coerce(getattr(config, name), value, f"{origin}: {prefix}{name}")
     try:
@@ -234,6 +283,23 @@ def _apply_dotted(config: Config, dotted: str, value: str, origin: str) -> Confi
     raw: dict[str, Any] = {section: {name: value}} if section else {name: value}
     updated: Config = _apply(config, raw, origin)
     return updated
+
+
+def _queue_packs(value: Any, origin: str) -> dict[str, tuple[str, ...]]:
+    """queue → opt-in pack names, from a YAML mapping."""
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{origin}: queue_packs must be a mapping queue → [pack, ...], e.g. {{ca-sales: [us-two-party-consent]}}"
+        )
+    return {str(queue): _names(names, f"{origin}: queue_packs.{queue}") for queue, names in value.items()}
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    """A list of names from YAML (a list) or the environment (comma-separated)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(f"{where}: bad value {value!r}; expected a list of names, e.g. [tcpa, fdcpa]")
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def _coerce(current: Any, value: Any, where: str) -> Any:

@@ -52,6 +52,8 @@ class OutboxSink:
 
     name = "outbox"
     _success_outcome = "delivered"
+    webhook = False
+    """Which outbox rows this sink drains: the webhook sink's (topic under "webhook/") or every other one."""
 
     def __init__(
         self,
@@ -117,7 +119,7 @@ class OutboxSink:
         """Deliver rows until the outbox is empty; a failing delivery is recorded on its row and re-raised."""
         while True:
             self._wake.clear()
-            rows = await self._store.pending_outbox(self._batch_size)
+            rows = await self._store.pending_outbox(self._batch_size, webhook=self.webhook)
             if not rows:
                 if not self._wake.is_set():
                     self._idle.set()

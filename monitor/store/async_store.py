@@ -37,8 +37,16 @@ from monitor.metrics import NAMESPACE, Metrics
 from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
 from monitor.store.guard import DigitGuard
-from monitor.store.records import Acknowledgement, CallStatus, OutboxRow, StoreError
-from monitor.store.rows import alert_payload, alert_topic, dumps, score_payload, score_topic
+from monitor.store.records import WEBHOOK_PREFIX, Acknowledgement, CallStatus, OutboxRow, StoreError
+from monitor.store.rows import (
+    alert_payload,
+    alert_topic,
+    control_topic,
+    dumps,
+    score_payload,
+    score_topic,
+    webhook_topic,
+)
 from rules.events import Utterance
 from rules.findings import Finding
 from rules.redact import Redacted
@@ -281,6 +289,26 @@ class AsyncStore:
             self._notify()
         return seqs
 
+    async def add_control(
+        self, call_id: str, payloads: Sequence[Mapping[str, Any]], *, wall_time: float, webhook: bool = False
+    ) -> None:
+        """See `Store.add_control`; when the database fails the messages are held in memory like alerts."""
+        if payloads and not self._in_memory(call_id):
+            try:
+                await self._run(self.store.add_control, call_id, list(payloads), wall_time=wall_time, webhook=webhook)
+            except STORAGE_ERRORS as exc:
+                self._failed("add_control", exc)
+            else:
+                self._succeeded()
+                self._notify()
+                return
+        topics = [control_topic(call_id), *([webhook_topic(control_topic(call_id))] if webhook else [])]
+        for payload in payloads:
+            for topic in topics:
+                self._hold(call_id, topic, payload, None, wall_time)
+        if payloads:
+            self._notify()
+
     async def call_ended(
         self,
         call_id: str,
@@ -328,15 +356,17 @@ class AsyncStore:
 
     # -- the outbox as the sink sees it ----------------------------------------------------------------------
 
-    async def pending_outbox(self, limit: int = 100) -> list[OutboxRow]:
-        """Undelivered database rows (seq order), then the alerts held in memory (arrival order)."""
+    async def pending_outbox(self, limit: int = 100, webhook: bool = False) -> list[OutboxRow]:
+        """Undelivered database rows (seq order), then the alerts held in memory (arrival order): the alert sink's,
+        or (`webhook`) the webhook sink's."""
         try:
-            rows = await self._run(self.store.pending_outbox, limit + len(self._unmarked))
+            rows = await self._run(self.store.pending_outbox, limit + len(self._unmarked), webhook)
         except STORAGE_ERRORS as exc:
             self._failed("pending_outbox", exc)
             rows = []
         rows = [row for row in rows if row.seq not in self._unmarked][:limit]
-        return rows + list(self._memory)[: max(0, limit - len(rows))]
+        memory = [row for row in self._memory if row.topic.startswith(WEBHOOK_PREFIX) == webhook]
+        return rows + memory[: max(0, limit - len(rows))]
 
     async def mark_delivered(self, seqs: Iterable[int], *, wall_time: float | None = None) -> int:
         """Mark rows delivered; memory rows are forgotten, database rows the disk refuses are remembered."""

@@ -43,18 +43,21 @@ from monitor.store.records import (
     ConsentRecord,
     OutboxRow,
     PurgeCutoffs,
+    StoredFinding,
     StoreError,
 )
 from monitor.store.rows import (
     alert_payload,
     alert_topic,
     consent_from_finding,
+    control_topic,
     dumps,
     enqueue,
     insert_consent,
     insert_finding,
     score_payload,
     score_topic,
+    webhook_topic,
 )
 from monitor.store.schema import SchemaError, migrate
 from monitor.store.trust import (
@@ -577,6 +580,21 @@ class Store:
                 seqs.append(enqueue(conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall))
         return seqs
 
+    def add_control(
+        self, call_id: str, payloads: Sequence[Mapping[str, Any]], *, wall_time: float, webhook: bool = False
+    ) -> list[int]:
+        """Enqueue recording control messages (pause/resume) of a call, in order, for the alert sink and (with
+        `webhook`) the webhook sink; returns their outbox seqs."""
+        topics = [control_topic(call_id)]
+        if webhook:
+            topics.append(webhook_topic(control_topic(call_id)))
+        with self._tx(f"call {call_id}") as conn:
+            return [
+                enqueue(conn, self._keys, call_id, topic, dict(payload), None, wall_time)
+                for payload in payloads
+                for topic in topics
+            ]
+
     def add_consent_record(self, record: ConsentRecord) -> None:
         """Store a consent record that did not come from a "consent" finding."""
         with self._tx(f"call {record.call_id}") as conn:
@@ -647,6 +665,13 @@ class Store:
         with self._read() as conn:
             return q.call_detail(conn, self._keys, call_id)
 
+    def do_not_call_requests(
+        self, *, since: float | None = None, until: float | None = None, limit: int = 1000
+    ) -> list[StoredFinding]:
+        """The do-not-call register: every stored do-not-call / do-not-contact request, newest first."""
+        with self._read() as conn:
+            return q.do_not_call_requests(conn, self._keys, since, until, limit)
+
     def get_report(self, call_id: str) -> dict[str, Any] | None:
         """The end-of-call report as stored, None when the call is unknown or not scored."""
         with self._read() as conn:
@@ -663,10 +688,10 @@ class Store:
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
-    def pending_outbox(self, limit: int = 100) -> list[OutboxRow]:
-        """Undelivered rows in seq order."""
+    def pending_outbox(self, limit: int = 100, webhook: bool = False) -> list[OutboxRow]:
+        """Undelivered rows in seq order: the alert sink's, or (`webhook`) the webhook sink's."""
         with self._read() as conn:
-            return q.pending_outbox(conn, self._keys, limit)
+            return q.pending_outbox(conn, self._keys, limit, webhook)
 
     def mark_delivered(self, seqs: Iterable[int], *, wall_time: float | None = None) -> int:
         """Mark rows delivered (the broker acknowledged them); returns how many were newly marked."""

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from monitor.store.crypto import DataKeyError, DataKeys
 from monitor.store.records import (
+    WEBHOOK_PREFIX,
     Acknowledgement,
     CallDetail,
     CallFilter,
@@ -197,12 +198,14 @@ def call_detail(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallD
     )
 
 
-def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int) -> list[OutboxRow]:
-    """Undelivered outbox rows, oldest first (seq order, hence per-call order too)."""
+def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int, webhook: bool = False) -> list[OutboxRow]:
+    """Undelivered outbox rows, oldest first (seq order, hence per-call order too): the webhook sink's rows (topic
+    under WEBHOOK_PREFIX) when `webhook`, else the alert sink's (every other row)."""
     rows = conn.execute(
         "SELECT seq, call_id, topic, payload, finding_id, created_wall, attempts, last_error, delivered_wall "
-        "FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL ORDER BY seq LIMIT ?",
-        (limit,),
+        "FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL AND (substr(topic, 1, ?) = ?) = ? "
+        "ORDER BY seq LIMIT ?",
+        (len(WEBHOOK_PREFIX), WEBHOOK_PREFIX, int(webhook), limit),
     )
     out = []
     for r in rows:
@@ -220,3 +223,29 @@ def outbox_depth(conn: sqlite3.Connection) -> int:
     return int(
         conn.execute("SELECT COUNT(*) FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL").fetchone()[0]
     )
+
+
+DO_NOT_CALL_OUTCOMES = ("do_not_call_requested", "do_not_contact")
+"""Finding outcomes that are requests not to be called or contacted (tcpa.do-not-call-request, gdpr.do-not-contact)."""
+
+
+def do_not_call_requests(
+    conn: sqlite3.Connection, keys: DataKeys, since: float | None, until: float | None, limit: int
+) -> list[StoredFinding]:
+    """Do-not-call / do-not-contact requests of every call, newest first (by when they were raised)."""
+    marks = ", ".join("?" for _ in DO_NOT_CALL_OUTCOMES)
+    rows = conn.execute(
+        "SELECT finding_id, call_id, rule_id, severity, outcome, audio_start, audio_end, wall_time, json "
+        f"FROM findings WHERE outcome IN ({marks}) AND wall_time >= ? AND wall_time < ? "
+        "ORDER BY wall_time DESC, finding_id LIMIT ?",
+        (*DO_NOT_CALL_OUTCOMES, since if since is not None else float("-inf"),
+         until if until is not None else float("inf"), limit),
+    )
+    return [
+        StoredFinding(
+            finding_id=r["finding_id"], call_id=r["call_id"], rule_id=r["rule_id"], severity=r["severity"],
+            outcome=r["outcome"], audio_start=r["audio_start"], audio_end=r["audio_end"], wall_time=r["wall_time"],
+            data=json.loads(keys.decrypt(r["json"], f"findings.json|{r['call_id']}")),
+        )
+        for r in rows
+    ]

@@ -119,6 +119,11 @@ class CallDetail:
     report: dict[str, Any] | None = None
 
 
+WEBHOOK_PREFIX = "webhook/"
+"""Outbox rows whose topic starts with this are the webhook sink's (a copy of a message for the HTTP webhook); every
+other row is the alert sink's (MQTT or log). Each sink drains only its own rows, so one cannot hold up the other."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     """One message waiting for (or done with) delivery; `topic` is relative to the sink's prefix."""

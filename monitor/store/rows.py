@@ -10,7 +10,7 @@ from typing import Any
 
 from monitor.store.crypto import DataKeys
 from monitor.store.guard import DigitGuard
-from monitor.store.records import ConsentRecord
+from monitor.store.records import WEBHOOK_PREFIX, ConsentRecord
 from rules.findings import SEVERITY_ORDER, Finding
 
 _TOPIC_UNSAFE = {"/": "%2F", "+": "%2B", "#": "%23", "%": "%25", "\x00": "%00"}
@@ -24,6 +24,16 @@ def topic_segment(call_id: str) -> str:
 def alert_topic(call_id: str) -> str:
     """The outbox topic (relative to the sink's prefix) of a call's finding alerts."""
     return f"alerts/{topic_segment(call_id)}"
+
+
+def control_topic(call_id: str) -> str:
+    """The outbox topic (relative to the sink's prefix) of a call's recording control events (pause/resume)."""
+    return f"calls/{topic_segment(call_id)}/control"
+
+
+def webhook_topic(topic: str) -> str:
+    """The outbox topic of the webhook sink's copy of a message on `topic`."""
+    return WEBHOOK_PREFIX + topic
 
 
 def score_topic(call_id: str) -> str:

@@ -7,7 +7,9 @@ monitor/access/users.py); GET never changes state (erasure and acks go over /liv
 from __future__ import annotations
 
 import asyncio
+import csv
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -106,6 +108,8 @@ class HttpApi:
             return await self._call(path.removeprefix("/api/calls/"), who)
         if path == "/api/audit":
             return await self._audit(query, who)
+        if path == "/api/do-not-call":
+            return await self._do_not_call(query, who)
         if path in ("/", "/index.html"):
             return self._static("index.html")
         if path.startswith("/static/"):
@@ -167,7 +171,29 @@ class HttpApi:
         )
         return json_response({"entries": [dataclasses.asdict(e) for e in entries]})
 
-    async def _record(self, who: Principal, action: str, call_id: str) -> None:
+    async def _do_not_call(self, q: dict[str, str], who: Principal) -> Response:
+        """The do-not-call register: every request not to be called or contacted, with time and redacted evidence;
+        JSON, or CSV with `format=csv` (for suppression lists). Reading it is audited."""
+        requests = await self.service.store.read(
+            Store.do_not_call_requests,
+            since=_number(q, "since"),
+            until=_number(q, "until"),
+            limit=min(int(_number(q, "limit") or 1000), 10000),
+        )
+        rows = [
+            {
+                "call_id": r.call_id, "finding_id": r.finding_id, "rule_id": r.rule_id, "outcome": r.outcome,
+                "requested_wall": r.wall_time, "audio_start": r.audio_start, "speaker": r.data.get("speaker", ""),
+                "evidence": r.data.get("evidence", ""), "reason": r.data.get("reason", ""),
+            }
+            for r in requests
+        ]
+        await self._record(who, "do_not_call_export", None)
+        if q.get("format") == "csv":
+            return respond(200, _csv(rows, DO_NOT_CALL_COLUMNS), "text/csv; charset=utf-8")
+        return json_response({"requests": rows})
+
+    async def _record(self, who: Principal, action: str, call_id: str | None) -> None:
         try:
             await self.service.store.run(Store.audit, who.name, action, source="api", role=who.role, call_id=call_id)
         except Exception:  # the answer is not withheld because the audit log could not be written; it is logged
@@ -185,6 +211,19 @@ class HttpApi:
 def duplicated_header(headers: Headers) -> str | None:
     """The first of SINGLE_HEADERS the request carries more than once, else None."""
     return next((name for name in SINGLE_HEADERS if len(headers.get_all(name)) > 1), None)
+
+
+DO_NOT_CALL_COLUMNS = (
+    "call_id", "finding_id", "rule_id", "outcome", "requested_wall", "audio_start", "speaker", "evidence", "reason",
+)
+
+
+def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 def _number(q: dict[str, str], name: str) -> float | None:

@@ -13,6 +13,8 @@ KIND_CLASSES: dict[str, str] = {
     "consent": "rules.kinds.consent:ConsentRule",
     "forbidden_phrase": "rules.kinds.forbidden_phrase:ForbiddenPhraseRule",
     "sensitive_number": "rules.kinds.sensitive_number:SensitiveNumberRule",
+    "bank_number": "rules.kinds.bank_number:BankNumberRule",
+    "unverified_disclosure": "rules.kinds.unverified_disclosure:UnverifiedDisclosureRule",
 }
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import threading
 import time
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +202,63 @@ async def subscriber(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+class Receiver:
+    """A local HTTP server standing in for the recorder's control endpoint; answers 503 to the first `refuse` POSTs."""
+
+    def __init__(self, refuse: int = 1) -> None:
+        self.posts: list[tuple[float, int, dict[str, str], bytes]] = []
+        received = self.posts
+        refusals = [refuse]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status = 503 if refusals[0] > 0 else 204
+                refusals[0] -= 1
+                received.append((time.time(), status, dict(self.headers.items()), body))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/callwarden/control"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+class StoreWatch:
+    """Polls the service's SQLite file (WAL: a reader never blocks it) and notes when each transcript row appeared."""
+
+    def __init__(self, db_path: Path, interval: float = 0.01) -> None:
+        self.db_path = db_path
+        self.interval = interval
+        self.first_seen: dict[tuple[str, int, int], float] = {}
+        self._stop = False
+
+    def run(self) -> None:
+        while not self._stop:
+            if self.db_path.exists():
+                try:
+                    with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=1) as conn:
+                        rows = conn.execute("SELECT call_id, channel, utterance_index FROM transcript").fetchall()
+                except sqlite3.Error:
+                    rows = []
+                now = time.time()
+                for call_id, channel, index in rows:
+                    self.first_seen.setdefault((str(call_id), int(channel), int(index)), now)
+            time.sleep(self.interval)
+
+    def stop(self) -> None:
+        self._stop = True

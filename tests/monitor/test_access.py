@@ -135,3 +135,67 @@ async def test_a_flood_of_slow_checks_is_bounded_and_known_secrets_still_pass() 
     results = await asyncio.gather(*flood, known)
     assert not any(results[:-1]) and results[-1] is True
     assert checker.shed == MAX_QUEUED_CHECKS * 2  # beyond the queue bound: refused without hashing
+
+
+def test_opt_in_packs_are_named_in_yaml_or_the_environment(tmp_path: Path) -> None:
+    from monitor.config.settings import ConfigError, load_config
+
+    path = tmp_path / "cw.yaml"
+    path.write_text("packs: [tcpa, hipaa]\n")
+    assert load_config(path, env={}).packs == ("tcpa", "hipaa")
+    assert load_config(path, env={"CALLWARDEN_PACKS": "fdcpa, us-two-party-consent"}).packs == (
+        "fdcpa", "us-two-party-consent",
+    )
+    assert load_config(None, env={}).packs == ()
+    from monitor.service import Service
+
+    service = Service(load_config(path, env={"CALLWARDEN_DATA_DIR": str(tmp_path)}))
+    assert {"tcpa", "hipaa", "pci"} <= {p.id for p in service.ruleset.packs} and "fdcpa" not in {
+        p.id for p in service.ruleset.packs
+    }
+    path.write_text("packs: {tcpa: true}\n")
+    with pytest.raises(ConfigError, match=r"packs: bad value .*expected a list of names"):
+        load_config(path, env={})
+
+
+def test_webhook_and_recording_control_settings(tmp_path: Path) -> None:
+    from monitor.config.settings import ConfigError, load_config
+
+    path = tmp_path / "cw.yaml"
+    path.write_text("recording_control: true\nrecording_resume_seconds: 8\nwebhook:\n  url: https://rec.example/hook\n")
+    config = load_config(path, env={"CALLWARDEN_WEBHOOK_SECRET": "s" * 32})
+    assert config.recording_control and config.recording_resume_seconds == 8.0
+    assert config.webhook.url == "https://rec.example/hook" and "s" * 32 not in repr(config)
+    with pytest.raises(ConfigError, match=r"webhook.secret must be at least 16 characters"):
+        load_config(path, env={})
+    path.write_text("webhook:\n  url: ftp://rec.example/hook\n  secret: " + "s" * 20 + "\n")
+    with pytest.raises(ConfigError, match=r"webhook.url must be an http:// or https:// URL"):
+        load_config(path, env={})
+    path.write_text("recording_resume_seconds: 0\n")
+    with pytest.raises(ConfigError, match=r"recording_resume_seconds must be 1..600"):
+        load_config(path, env={})
+
+
+def test_queue_packs_add_opt_in_packs_to_the_calls_of_a_queue(tmp_path: Path) -> None:
+    from monitor.config.settings import ConfigError, load_config
+    from monitor.service import Service
+    from rules.packs import PackError
+
+    path = tmp_path / "cw.yaml"
+    path.write_text("packs: [tcpa]\nqueue_packs:\n  ca-sales: [us-two-party-consent]\n  collections: [fdcpa]\n")
+    config = load_config(path, env={"CALLWARDEN_DATA_DIR": str(tmp_path)})
+    assert config.queue_packs == {"ca-sales": ("us-two-party-consent",), "collections": ("fdcpa",)}
+    service = Service(config)
+
+    def packs(metadata: dict[str, str]) -> set[str]:
+        return {p.id for p in service.ruleset_for(metadata).packs}
+
+    assert {"tcpa", "us-two-party-consent", "pci"} <= packs({"queue": "ca-sales"})
+    assert "fdcpa" not in packs({"queue": "ca-sales"}) and "fdcpa" in packs({"queue": "collections"})
+    assert "us-two-party-consent" not in packs({"queue": "support"}) | packs({})
+    path.write_text("queue_packs:\n  ca-sales: [us-two-party]\n")
+    with pytest.raises(PackError, match="no opt-in pack 'us-two-party'"):
+        Service(load_config(path, env={}))
+    path.write_text("queue_packs: [tcpa]\n")
+    with pytest.raises(ConfigError, match="queue_packs must be a mapping"):
+        load_config(path, env={})

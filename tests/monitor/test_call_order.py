@@ -19,6 +19,7 @@ from monitor.call.session import Arrival, CallSession
 from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
+from rules.recording_control import ControlEvent
 from streams.codecs import AudioFormat
 from streams.pipeline import CallStream, PipelineConfig, Transcription
 from streams.protocols.base import AudioChunk, CallOpened, LegSpec
@@ -57,6 +58,14 @@ class RecordingHost:
 
     async def findings(self, findings: list[Finding], arrivals: list[Arrival], wall: float) -> None:
         self.found.extend(findings)
+
+    recording_resume_seconds: float | None = None
+
+    def ruleset_for(self, metadata: Mapping[str, str]) -> RuleSet:
+        return self.ruleset
+
+    async def control(self, call_id: str, events: list[ControlEvent], wall: float) -> None:
+        raise AssertionError("recording control is off for this host")
 
     def clock(self, call_id: str, audio_time: float, lag: float) -> None:
         pass

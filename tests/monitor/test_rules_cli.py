@@ -39,3 +39,20 @@ def test_replay_reports_bad_lines(tmp_path: Path, capsys: pytest.CaptureFixture[
     log.write_text('{"type": "audio_tick", "call_id": "c", "at": "soon"}\n')
     assert main(["replay", str(log)]) == 2
     assert "line 1: field 'at' must be a number of seconds" in capsys.readouterr().err
+
+
+def test_rules_test_covers_the_opt_in_packs_and_names_one_with_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "check"]) == 0
+    listed = capsys.readouterr().out
+    assert "tcpa 1.0.0" in listed and "garante-it 1.0.0" in listed
+    assert main(["rules", "test", "--no-builtin", "--pack", "fdcpa"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS fdcpa.mini-miranda" in out and "tcpa." not in out and " 0 failed" in out
+    assert main(["rules", "check", "--pack", "gdpr-uk"]) == 2
+    assert "no opt-in pack 'gdpr-uk'" in capsys.readouterr().err
+
+
+def test_replay_with_an_opt_in_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(LOG), "--json", "--pack", "tcpa"]) == 0
+    report = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert {"tcpa.do-not-call-request", "tcpa.caller-identification"} <= {i["rule_id"] for i in report["items"]}

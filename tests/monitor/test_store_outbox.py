@@ -99,3 +99,21 @@ async def test_async_store_keeps_submission_order_and_wakes_listeners(tmp_path: 
         assert await astore.mark_delivered(r.seq for r in rows) == 30
         assert await astore.outbox_depth() == 1
         assert await astore.run(Store.integrity_check) == []
+
+
+def test_control_messages_go_to_the_alert_sink_and_a_separate_webhook_queue(store: Store) -> None:
+    store.call_started("a", protocol="twilio", started_wall=T0)
+    store.add_findings([make_finding("a", 0)], wall_time=T0 + 1)
+    pause = {"type": "control", "call_id": "a", "action": "pause_recording", "at": 3.0, "sequence": 1}
+    store.add_control("a", [pause], wall_time=T0 + 2, webhook=True)
+    alerts = store.pending_outbox(100)
+    hooks = store.pending_outbox(100, webhook=True)
+    assert [r.topic for r in alerts] == ["alerts/a", "calls/a/control"]
+    assert [(r.topic, json.loads(r.payload)["action"]) for r in hooks] == [
+        ("webhook/calls/a/control", "pause_recording")
+    ]
+    store.mark_delivered([hooks[0].seq], wall_time=T0 + 3)  # the webhook's delivery leaves the MQTT rows queued
+    assert store.pending_outbox(100) == alerts and store.pending_outbox(100, webhook=True) == []
+    store.add_control("a", [{**pause, "action": "resume_recording", "sequence": 2}], wall_time=T0 + 4)
+    assert [r.topic for r in store.pending_outbox(100)][-1] == "calls/a/control"
+    assert store.pending_outbox(100, webhook=True) == []  # without a webhook configured: MQTT only

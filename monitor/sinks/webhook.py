@@ -1,0 +1,133 @@
+"""The signed HTTP webhook sink: POSTs its outbox rows (recording control events) with an HMAC-SHA256 signature.
+
+Each message is one POST of the row's JSON payload to the configured URL, with headers
+`Callwarden-Topic: calls/<id>/control` and `Callwarden-Signature: t=<unix seconds>,v1=<hex>` where hex is
+HMAC-SHA256(secret, "<t>.<body>") — the receiver recomputes it, compares in constant time and rejects old `t`
+(docs/recording-control.md). A row is delivered once the receiver answered 2xx; otherwise it stays in the outbox
+and is retried (backoff 0.5 s doubling to 30 s), in order, without holding up the MQTT sink's rows.
+The POST is blocking urllib work and runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from monitor.metrics import Metrics
+from monitor.sinks.outbox import OutboxSink, describe_error
+from monitor.store.async_store import AsyncStore
+from monitor.store.records import WEBHOOK_PREFIX, OutboxRow
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Callwarden-Signature"
+TOPIC_HEADER = "Callwarden-Topic"
+
+
+class WebhookError(Exception):
+    """The receiver did not accept a message (an HTTP status other than 2xx, or no answer)."""
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The Callwarden-Signature header value of `body` sent at `timestamp`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify(secret: str, header: str, body: bytes, now: float, tolerance: float = 300.0) -> bool:
+    """True when `header` signs `body` with `secret` and is at most `tolerance` seconds old (receivers use this)."""
+    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(parts.get("t", ""))
+    except ValueError:
+        return False
+    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
+    return abs(now - timestamp) <= tolerance and hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def redacted_url(url: str) -> str:
+    """`url` without credentials, query or fragment (what logs may show)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class WebhookSink(OutboxSink):
+    """Delivers the webhook rows of the outbox by signed POSTs (see the module docstring)."""
+
+    name = "webhook"
+    webhook = True
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        url: str,
+        secret: str,
+        *,
+        metrics: Metrics | None = None,
+        timeout: float = 5.0,
+        retry_min: float = 0.5,
+        retry_max: float = 30.0,
+    ) -> None:
+        if len(secret) < 16:
+            raise ValueError("the webhook secret must be at least 16 characters (it keys the HMAC signature)")
+        super().__init__(store, metrics=metrics)
+        self._url = url
+        self._secret = secret
+        self._timeout = timeout
+        self._retry_min = retry_min
+        self._retry_max = retry_max
+        self._failing_since: float | None = None
+
+    async def _run(self) -> None:
+        backoff = self._retry_min
+        while True:
+            try:
+                await self.drain_once(self._post)
+            except Exception as exc:  # the receiver is down or refused: the row stays queued, retry later
+                self._on_error(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._retry_max)
+                continue
+            if self._failing_since is not None:
+                log.warning("webhook %s accepts messages again", redacted_url(self._url))
+                self._failing_since = None
+            backoff = self._retry_min
+            await self._wait_for_work()
+
+    async def _post(self, row: OutboxRow) -> None:
+        await asyncio.to_thread(self._post_blocking, row.topic.removeprefix(WEBHOOK_PREFIX), row.payload.encode())
+
+    def _post_blocking(self, topic: str, body: bytes) -> None:
+        request = urllib.request.Request(self._url, data=body, method="POST")
+        request.add_header("Content-Type", "application/json")
+        request.add_header(TOPIC_HEADER, topic)
+        request.add_header(SIGNATURE_HEADER, sign(self._secret, int(time.time()), body))
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as reply:
+                status = int(reply.status)
+        except urllib.error.HTTPError as exc:
+            raise WebhookError(f"HTTP {exc.code} from {redacted_url(self._url)}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise WebhookError(f"no answer from {redacted_url(self._url)}: {reason}") from None
+        if not 200 <= status < 300:
+            raise WebhookError(f"HTTP {status} from {redacted_url(self._url)}")
+
+    def _on_error(self, exc: BaseException) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.warning(
+                "webhook %s failed (%s); its messages stay in the outbox, retrying every ≤ %.0f s",
+                redacted_url(self._url), describe_error(exc), self._retry_max,
+                exc_info=None if isinstance(exc, WebhookError) else exc,
+            )
+        else:
+            log.debug("webhook still failing: %s", describe_error(exc))
