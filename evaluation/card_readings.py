@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from evaluation.analyze import offline_config
 from evaluation.corpus import DEFAULT_FSDD, VOICES
-from evaluation.degrade import g711_round_trip
+from evaluation.degrade import Noise, add_noise, g711_round_trip
 from evaluation.diagnosis import pass_distances
 from evaluation.synth import FSDD_SPEAKERS, Turn, render_call
 from rules.engine import CallMonitor
@@ -61,26 +63,38 @@ class ReadingResult:
     decided_by: str
 
 
+NOISES: tuple[tuple[Noise | None, float], ...] = ((None, 0.0), (Noise.WHITE, 20.0), (Noise.PINK, 15.0),
+                                                  (Noise.WHITE, 30.0))
+"""Line conditions by card position, as in the generated corpus: clean, white 20 dB, pink 15 dB, white 30 dB."""
+
+
 def build_calls(
     speakers: Sequence[str] = FSDD_SPEAKERS,
     cards: Sequence[str] = CARDS,
     takes: tuple[int, ...] = TEST_TAKES,
     fsdd: Path = DEFAULT_FSDD,
 ) -> list[ReadingCall]:
-    """One call per (speaker, card): espeak agent, FSDD customer, 8 kHz stereo through a mu-law round trip."""
+    """One call per (speaker, card), the payment part of a corpus call: the customer asks to pay by card, the agent
+    asks for the number, an FSDD voice reads it, thanks and goodbye; espeak voices, 8 kHz stereo, line noise by
+    card position (`NOISES`), then a mu-law round trip."""
     calls = []
     for speaker in speakers:
         for number, card in enumerate(cards):
             turns = (
+                Turn(Speaker.CUSTOMER, "i would like to pay my bill with a card.", speed=140),
                 Turn(Speaker.AGENT, "sure. please read me the long card number.", speed=130),
                 Turn(Speaker.CUSTOMER, "it is", speed=140, digits=card, digit_voice=speaker,
                      digit_takes=takes[number % len(takes):] + takes[: number % len(takes)]),
                 Turn(Speaker.AGENT, "thank you. your payment is complete.", speed=130),
+                Turn(Speaker.CUSTOMER, "great, thanks. goodbye.", speed=140),
             )
             call = render_call(turns, rate=8000, agent_channel=0, gap=0.5, tail=1.0, voices=VOICES, fsdd_dir=fsdd)
-            pcm = g711_round_trip(call.audio, 8000)
+            noise, snr = NOISES[number % len(NOISES)]
+            rng = np.random.default_rng(number)
+            noisy = call.audio if noise is None else add_noise(call.audio, noise, snr, rng)
+            pcm = g711_round_trip(noisy, 8000)
             audio = EncodedAudio(AudioFormat(Encoding.S16LE, 8000, 2), pcm.astype("<i2").tobytes())
-            label = call.labels[1]
+            label = call.labels[2]
             calls.append(ReadingCall(f"{speaker}-{number}", speaker, card, takes, audio, label.start, label.end))
     return calls
 

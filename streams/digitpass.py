@@ -3,12 +3,14 @@
 The small model mishears digits read by real voices far more often as free text ("veto", "point", "era") than
 when its grammar allows digit words only (measured: digit error rate 0.135 → 0.047 on 24 FSDD card readings;
 BENCHMARKS.md). Over whole calls such a grammar turns all other speech into digits, so it runs only where digits
-are: it opens when the leg's first pass hears a digit run (`trigger_digits` digit words in a partial or final) or
-when a payment phrase was heard on any leg of the call (`arm`), and then decodes from a ring buffer of the last
-`lookback_seconds` of the leg's audio (the run began before the trigger was recognized). It closes when no new
-digit was heard for `idle_seconds` of audio (after a payment phrase it first waits up to `wait_seconds` for the
-digits to begin), or after `max_seconds`. Each recognized segment yields a `DigitReading` holding all digit words
-of the session so far; the last one is final. It costs nothing on calls without digits or payment talk.
+are. It opens when the leg's first pass hears a digit run (`trigger_digits` digit words in a partial or final) or,
+on a leg that is not the agent's, when a payment phrase was heard on any leg of the call (`arm`); it then decodes
+from a ring buffer of the last `lookback_seconds` of the leg's audio (the run began before the trigger was
+recognized). It closes when no new digit was heard for `idle_seconds` of audio (a segment's partial result, checked
+every `partial_every` seconds, counts: a card read without pauses is one long segment; after a payment phrase it
+first waits up to `wait_seconds` for the digits to begin), or after `max_seconds`. Each recognized segment yields a
+`DigitReading` holding all digit words of the session so far; the last one is final. It costs nothing on calls
+without digits or payment talk.
 
 Blocking and not thread-safe, like the LegTranscriber that owns it (one worker at a time); `arm` may be called
 from another thread (it only sets a flag read on the next slice).
@@ -43,9 +45,10 @@ class DigitPassConfig:
     idle_seconds: float = 3.0  # the run closes after this much audio without a new digit word
     max_seconds: float = 45.0  # a session never decodes more than this
     trigger_digits: int = 2  # digit words in one first-pass result that open the pass
+    partial_every: float = 0.5  # while open, how often the digit recognizer's partial result is checked for digits
 
     def __post_init__(self) -> None:
-        for name in ("lookback_seconds", "wait_seconds", "idle_seconds", "max_seconds"):
+        for name in ("lookback_seconds", "wait_seconds", "idle_seconds", "max_seconds", "partial_every"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 < value <= 600:
                 raise ValueError(f"DigitPassConfig.{name} must be a number of seconds in (0, 600], got {value!r}")
@@ -101,6 +104,8 @@ class DigitPass:
     _words: list[Word] = field(default_factory=list)
     _index: int = -1
     _armed: bool = False
+    _since_partial: int = 0
+    _pending_digits: int = 0  # digit words in the current segment's latest partial
 
     @property
     def open(self) -> bool:
@@ -112,10 +117,13 @@ class DigitPass:
             self._armed = True
 
     def noticed(self, text: str) -> None:
-        """A first-pass result of this leg: a digit run opens the pass; a payment phrase arms it."""
+        """A first-pass result of this leg: a digit run opens the pass; a payment phrase arms it unless this is the
+        agent's leg (the agent asks for the card; the customer's leg is armed by the call, see CallStream)."""
         if not self.config.enabled:
             return
-        if count_digit_words(text) >= self.config.trigger_digits or has_payment_phrase(text):
+        if count_digit_words(text) >= self.config.trigger_digits or (
+            self.speaker is not Speaker.AGENT and has_payment_phrase(text)
+        ):
             self._armed = True
 
     def accept(self, piece: bytes, fed: int) -> list[DigitReading]:
@@ -134,7 +142,9 @@ class DigitPass:
             self._remember(piece, samples)
             out += self._decode(piece, fed)
         if self._recognizer is not None:
-            self._armed = False
+            if self._armed:  # armed again while open (the prompt came after the customer's own payment phrase)
+                self._wait_until = max(self._wait_until, fed + round(self.config.wait_seconds * self.rate))
+                self._armed = False
             out += self._maybe_close(fed)
         if self._recognizer is not None or out:
             self.stats.cpu_seconds += time.thread_time() - began
@@ -162,8 +172,11 @@ class DigitPass:
         self._base = position - self._ring_samples
         self._opened = position
         self._wait_until = position + round(self.config.wait_seconds * self.rate) if self._armed else position
+        self._armed = False
         self._last_digit = position
         self._words = []
+        self._since_partial = 0
+        self._pending_digits = 0
         self._index += 1
         self.stats.sessions += 1
         ring = b"".join(self._ring)
@@ -173,14 +186,26 @@ class DigitPass:
                 self._take(recognizer.Result())
 
     def _decode(self, piece: bytes, fed: int) -> list[DigitReading]:
-        self.stats.audio_seconds += len(piece) / 2 / self.rate
-        if self._recognizer.AcceptWaveform(piece) and self._take(self._recognizer.Result()):
-            return [self._reading(final=False)]
+        """Decode one slice. A segment ends (Vosk endpoint) → a reading; inside a long segment (a card read without
+        pauses long enough for an endpoint) the partial result tells that digits are still being spoken."""
+        samples = len(piece) // 2
+        self.stats.audio_seconds += samples / self.rate
+        if self._recognizer.AcceptWaveform(piece):
+            self._since_partial = 0
+            return [self._reading(final=False)] if self._take(self._recognizer.Result()) else []
+        self._since_partial += samples
+        if self._since_partial >= self.config.partial_every * self.rate:
+            self._since_partial = 0
+            partial = json.loads(self._recognizer.PartialResult()).get("partial", "")
+            if count_digit_words(partial) > self._pending_digits:
+                self._last_digit = fed  # a new digit word is being heard
+            self._pending_digits = count_digit_words(partial)
         return []
 
     def _take(self, raw: str) -> bool:
         """Add a result's words to the session; True when it held a digit."""
         words = json.loads(raw).get("result", [])
+        self._pending_digits = 0
         digit = False
         for w in words:
             start = self.to_call_time((self._base / self.rate) + float(w["start"]))

@@ -302,13 +302,14 @@ class CallStream:
 
     def _publish(self, events: list[Recognized]) -> None:
         """Queue a leg's new utterances, then hand out, in audio-time order, all that the call clock has passed.
-        A payment phrase heard on one leg arms the digit pass of the others (streams/digitpass.py)."""
+        A payment phrase on one leg arms the digit pass of the other legs but the agent's (streams/digitpass.py)."""
         for event in events:
             self._order.add(event)
             if isinstance(event, Utterance) and event.text and has_payment_phrase(event.text):
                 for leg in self._legs:
                     digits = leg.transcriber.digits
-                    if leg.transcriber.leg.channel != event.channel and digits is not None:
+                    other = leg.transcriber.leg
+                    if other.channel != event.channel and other.speaker is not Speaker.AGENT and digits is not None:
                         digits.arm()
         clock = self.clock
         done = self._finished_legs == len(self._legs)

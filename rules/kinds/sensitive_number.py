@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rules.cards import PanMatch, expiry_year, find_pan, is_cvv, parse_expiry, ssn_valid
-from rules.digit_readings import overlaps, reading_digits
+from rules.digit_readings import ReadingRun, overlaps, reading_runs
 from rules.events import AudioTick, CallStarted, DigitReading, Event, Speaker, Utterance
 from rules.findings import Finding, Severity
 from rules.kinds.sensitive_number_params import SensitiveNumberParams, check_params, parse_params
@@ -392,17 +392,25 @@ class SensitiveNumberRule:
 
     # --- the digit pass ----------------------------------------------------------------------------------
     def feed_reading(self, reading: DigitReading) -> list[Finding]:
-        """A digit-pass reading of a leg (see the module docstring): pan_detected, possible_pan or nothing."""
+        """A digit-pass reading of a leg (see the module docstring): pan_detected, possible_pan or nothing, per run
+        of the reading (digit words more than READING_GAP_SECONDS apart are separate runs)."""
         self.call_id = self.call_id or reading.call_id
         p = self.params
         if self._ended or reading.speaker not in p.speakers or not ({"pan", "possible_pan"} & p.detectors):
             return []
-        digits, boundaries = reading_digits(reading.words)
+        runs = reading_runs(reading.words)
+        found: list[Finding] = []
+        for position, run in enumerate(runs):
+            closed = reading.final or position < len(runs) - 1
+            found += self._judge_run(reading, run, closed)
+        return found
+
+    def _judge_run(self, reading: DigitReading, run: ReadingRun, closed: bool) -> list[Finding]:
+        p = self.params
+        digits = run.digits
         if len(digits) < min(p.min_pan_digits, p.possible_min_digits):
             return []
-        words = [w for w in reading.words if w.text != "[unk]"]
-        start, end = (words[0].start, words[-1].end) if words else (reading.start, reading.end)
-        pan = find_pan(digits, boundaries, open_end=not reading.final, min_len=p.min_pan_digits,
+        pan = find_pan(digits, run.boundaries, open_end=not closed, min_len=p.min_pan_digits,
                        max_len=p.max_pan_digits)
         if pan is not None:
             if "pan" not in p.detectors:
@@ -412,18 +420,18 @@ class SensitiveNumberRule:
             if earlier:
                 reason += f"; read back (first spoken by {', '.join(sorted(s.value for s in earlier))})"
             details = {"brand": pan.brand or "unknown", "luhn": True, "read_back": bool(earlier),
-                       "partial": not reading.final, "leading_homophone": False, "pass": reading.source}
-            found = self._emit_reading("pan_detected", reading, start, end, pan.digits, reason, details)
+                       "partial": not closed, "leading_homophone": False, "pass": reading.source}
+            found = self._emit_reading("pan_detected", reading, run.start, run.end, pan.digits, reason, details)
             if found:
                 self._pan_speakers.setdefault(_fingerprint(pan.digits), set()).add(reading.speaker)
             return found
-        if not (reading.final and "possible_pan" in p.detectors and len(digits) >= p.possible_min_digits):
+        if not (closed and "possible_pan" in p.detectors and len(digits) >= p.possible_min_digits):
             return []
-        if p.possible_requires_context and not self._payment_before(start, p.context_window_seconds):
+        if p.possible_requires_context and not self._payment_before(run.start, p.context_window_seconds):
             return []
         reason = (f"{len(digits)} digits in a payment context, not a valid card number (Luhn fails; "
                   f"heard by the {reading.source} pass)")
-        return self._emit_reading("possible_pan", reading, start, end, digits, reason,
+        return self._emit_reading("possible_pan", reading, run.start, run.end, digits, reason,
                                   {"luhn": False, "pass": reading.source})
 
     def _payment_before(self, start: float, window: float) -> bool:
