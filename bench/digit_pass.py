@@ -3,8 +3,8 @@
 Run: .venv/bin/python bench/digit_pass.py [--runs 3] [--json out.json]
 Two sets of stereo 8 kHz calls (espeak-ng agent and customer, mu-law round trip), each decoded in-process through
 `Transcription`/`CallStream` (the live path; one decoding thread) with one loaded model:
-- card: the payment part of a corpus call (evaluation/card_readings.py): the customer asks to pay by card, the agent
-  asks for the number, an FSDD voice reads one test card, thanks, goodbye — one per FSDD speaker (held-out takes);
+- card: the live benchmark's call (bench/live_calls.py: greeting, recording disclosure and consent question, consent,
+  the agent asks for the card, an FSDD voice reads a test card, goodbye; ~30 s), one per FSDD speaker;
 - plain: calls without payment talk or digits (greeting, a question about an address change, goodbye).
 Each run decodes every set with the digit pass off, then on (alternating), and records the process CPU seconds
 (user + system) for it; the overhead is (on − off) / off per set, median over --runs. The machine is shared: the
@@ -26,7 +26,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from evaluation.card_readings import TEST_TAKES, build_calls  # noqa: E402
+from bench.live_calls import render  # noqa: E402
+from evaluation.card_readings import CARDS  # noqa: E402
 from evaluation.corpus import VOICES  # noqa: E402
 from evaluation.degrade import g711_round_trip  # noqa: E402
 from evaluation.synth import FSDD_SPEAKERS, Turn, render_call  # noqa: E402
@@ -60,8 +61,13 @@ def plain_calls() -> list[EncodedAudio]:
 
 
 def card_calls() -> list[EncodedAudio]:
-    """One card reading per FSDD speaker (held-out recordings)."""
-    return [c.audio for c in build_calls(FSDD_SPEAKERS, ("5555555555554444",), TEST_TAKES)]
+    """One call with one card reading per FSDD speaker."""
+    out = []
+    for i, voice in enumerate(FSDD_SPEAKERS):
+        call = render(CARDS[i % len(CARDS)], voice, f"bench-{voice}")
+        pcm = g711_round_trip(call.audio, call.rate)
+        out.append(EncodedAudio(AudioFormat(Encoding.S16LE, call.rate, 2), pcm.astype("<i2").tobytes()))
+    return out
 
 
 def cpu() -> float:

@@ -4,13 +4,14 @@ The small model mishears digits read by real voices far more often as free text 
 when its grammar allows digit words only (measured: digit error rate 0.135 → 0.047 on 24 FSDD card readings;
 BENCHMARKS.md). Over whole calls such a grammar turns all other speech into digits, so it runs only where digits
 are. It opens when the leg's first pass hears a digit run (`trigger_digits` digit words in a partial or final) or,
-on a leg that is not the agent's, when a payment phrase was heard on any leg of the call (`arm`); it then decodes
-from a ring buffer of the last `lookback_seconds` of the leg's audio (the run began before the trigger was
-recognized). It closes when no new digit was heard for `idle_seconds` of audio (a segment's partial result, checked
-every `partial_every` seconds, counts: a card read without pauses is one long segment; after a payment phrase it
-first waits up to `wait_seconds` for the digits to begin), or after `max_seconds`. Each recognized segment yields a
-`DigitReading` holding all digit words of the session so far; the last one is final. It costs nothing on calls
-without digits or payment talk.
+on a leg that is not the agent's, when the first pass hears speech within `wait_seconds` after a payment phrase on
+another leg of the call (`arm`; the agent asks for the card): silence while the agent talks is not decoded twice.
+It decodes from a ring buffer of the last `lookback_seconds` of the leg's audio (the speech began before the first
+pass recognized it) and closes
+when no new digit was heard for `idle_seconds` of audio (a segment's partial result, checked every `partial_every`
+seconds, counts: a card read without pauses is one long segment), or after `max_seconds`. Each recognized segment
+yields a `DigitReading` holding all digit words of the session so far; the last one is final. It costs nothing on
+calls without digits or payment talk.
 
 Blocking and not thread-safe, like the LegTranscriber that owns it (one worker at a time); `arm` may be called
 from another thread (it only sets a flag read on the next slice).
@@ -41,8 +42,8 @@ class DigitPassConfig:
 
     enabled: bool = True
     lookback_seconds: float = 2.0  # audio kept before the trigger and decoded when the pass opens
-    wait_seconds: float = 10.0  # armed by a payment phrase: how long to wait for a first digit
-    idle_seconds: float = 3.0  # the run closes after this much audio without a new digit word
+    wait_seconds: float = 15.0  # armed by a payment phrase: how long the leg's next speech opens the pass
+    idle_seconds: float = 3.0  # the session closes after this much audio without a new digit word
     max_seconds: float = 45.0  # a session never decodes more than this
     trigger_digits: int = 2  # digit words in one first-pass result that open the pass
     partial_every: float = 0.5  # while open, how often the digit recognizer's partial result is checked for digits
@@ -99,11 +100,13 @@ class DigitPass:
     _recognizer: Any = None
     _base: int = 0  # leg samples before the recognizer's time zero
     _opened: int = 0  # leg samples at opening
-    _wait_until: int = 0  # leg samples: an armed session waits at least until here for its first digit
+    _armed_until: int = -1  # leg samples: until here, speech heard by the first pass opens the pass
     _last_digit: int = 0  # leg samples at the end of the latest digit word
     _words: list[Word] = field(default_factory=list)
     _index: int = -1
-    _armed: bool = False
+    _armed: bool = False  # a payment phrase was heard: arm on the next slice
+    _trigger: bool = False  # the first pass heard a digit run on this leg: open on the next slice
+    _speech: bool = False  # the first pass heard something on this leg (opens the pass while armed)
     _since_partial: int = 0
     _pending_digits: int = 0  # digit words in the current segment's latest partial
 
@@ -112,19 +115,18 @@ class DigitPass:
         return self._recognizer is not None
 
     def arm(self) -> None:
-        """A payment phrase was heard on the call: open (if not open) on the next slice and wait for digits."""
+        """A payment phrase was heard on the call: for `wait_seconds`, the leg's next speech opens the pass."""
         if self.config.enabled:
             self._armed = True
 
     def noticed(self, text: str) -> None:
-        """A first-pass result of this leg: a digit run opens the pass; a payment phrase arms it unless this is the
-        agent's leg (the agent asks for the card; the customer's leg is armed by the call, see CallStream)."""
-        if not self.config.enabled:
+        """A first-pass result of this leg: a digit run opens the pass; any text is speech, which opens an armed
+        pass (the ring buffer holds its start). A payment phrase arms the other legs (CallStream), not this one."""
+        if not self.config.enabled or not text:
             return
-        if count_digit_words(text) >= self.config.trigger_digits or (
-            self.speaker is not Speaker.AGENT and has_payment_phrase(text)
-        ):
-            self._armed = True
+        self._speech = True
+        if count_digit_words(text) >= self.config.trigger_digits:
+            self._trigger = True
 
     def accept(self, piece: bytes, fed: int) -> list[DigitReading]:
         """The slice `piece` (s16le) was decoded by the first pass; the leg has now been fed `fed` samples."""
@@ -133,18 +135,20 @@ class DigitPass:
         samples = len(piece) // 2
         began = time.thread_time()
         out: list[DigitReading] = []
+        if self._armed:
+            self._armed_until = fed + round(self.config.wait_seconds * self.rate)
+            self._armed = False
+        speech, self._speech = self._speech, False
         if self._recognizer is None:
-            if self._armed:
+            if self._trigger or (speech and fed <= self._armed_until):
                 self._open(fed - samples)
                 out += self._decode(piece, fed)
             self._remember(piece, samples)
         else:
             self._remember(piece, samples)
             out += self._decode(piece, fed)
+        self._trigger = False
         if self._recognizer is not None:
-            if self._armed:  # armed again while open (the prompt came after the customer's own payment phrase)
-                self._wait_until = max(self._wait_until, fed + round(self.config.wait_seconds * self.rate))
-                self._armed = False
             out += self._maybe_close(fed)
         if self._recognizer is not None or out:
             self.stats.cpu_seconds += time.thread_time() - began
@@ -171,8 +175,7 @@ class DigitPass:
         self._recognizer = recognizer
         self._base = position - self._ring_samples
         self._opened = position
-        self._wait_until = position + round(self.config.wait_seconds * self.rate) if self._armed else position
-        self._armed = False
+        self._armed_until = -1  # the next payment phrase arms it again
         self._last_digit = position
         self._words = []
         self._since_partial = 0
@@ -217,7 +220,7 @@ class DigitPass:
         return digit
 
     def _maybe_close(self, fed: int) -> list[DigitReading]:
-        quiet = fed - max(self._last_digit, self._wait_until)
+        quiet = fed - self._last_digit
         if quiet >= self.config.idle_seconds * self.rate or fed - self._opened >= self.config.max_seconds * self.rate:
             return self._close()
         return []

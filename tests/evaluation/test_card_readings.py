@@ -11,14 +11,19 @@ import pytest
 from evaluation.card_readings import TEST_TAKES, build_calls, per_speaker, run_calls
 from rules.packs import load_packs
 
-FLOORS = {  # speaker → (pan_detected, any pci alert) of 4 readings, held-out half; see BENCHMARKS.md
-    "george": (3, 4),
-    "jackson": (3, 4),
-    "lucas": (3, 4),
+# speaker → (pan_detected, any pci alert) of 4 readings on the held-out half. Measured 2026-12-03 (BENCHMARKS.md):
+# george 3/4, jackson 4/4, lucas 4/4, nicolas 1/4, theo 0/1, yweweler 2/3 — 14 and 20 of 24; the digit pass off,
+# the same calls gave 9 and 13 of 24. Vosk varies run to run (vosk-api #868): each floor is the measured figure
+# less one reading (where it was at least one), the totals less two.
+FLOORS = {
+    "george": (2, 3),
+    "jackson": (3, 3),
+    "lucas": (3, 3),
     "nicolas": (0, 3),
-    "theo": (0, 1),
-    "yweweler": (0, 3),
+    "theo": (0, 0),
+    "yweweler": (1, 2),
 }
+TOTAL_FLOOR = (12, 18)
 LUHN_FAILING = ("4111111111111112", "5555555555554449")  # test cards with the check digit changed
 
 
@@ -33,6 +38,8 @@ def test_card_readings_by_real_voices_meet_the_per_speaker_floors(shared_data: P
         if table[speaker][1] < floor[0] or table[speaker][2] < floor[1]
     }
     assert not shortfalls, f"(readings, pan_detected, any alert) vs floor (pan, alert): {shortfalls}; all: {table}"
+    totals = (sum(r.pan_detected for r in results), sum(r.any_alert for r in results))
+    assert totals[0] >= TOTAL_FLOOR[0] and totals[1] >= TOTAL_FLOOR[1], (totals, table)
     assert any(r.decided_by == "digits" for r in results)  # the digit pass recovers readings the first pass lost
     assert all(r.digit_distance is not None for r in results)  # it ran on every reading
 
