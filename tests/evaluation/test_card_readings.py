@@ -12,18 +12,19 @@ from evaluation.card_readings import TEST_TAKES, build_calls, per_speaker, run_c
 from rules.packs import load_packs
 
 # speaker → (pan_detected, any pci alert) of 4 readings on the held-out half. Measured 2026-12-03 (BENCHMARKS.md):
-# george 3/4, jackson 4/4, lucas 4/4, nicolas 1/4, theo 0/1, yweweler 2/3 — 14 and 20 of 24; the digit pass off,
-# the same calls gave 9 and 13 of 24. Vosk varies run to run (vosk-api #868): each floor is the measured figure
-# less one reading (where it was at least one), the totals less two.
+# george 3/4, jackson 4/4, lucas 3/4, nicolas 3/4, theo 0/1, yweweler 2/4 — 15 and 21 of 24; with the digit pass
+# off the same calls gave 7 and 13 of 24 (george 2/4, jackson 2/4, lucas 3/3, nicolas 0/2, theo 0/0, yweweler 0/0),
+# which fails these floors. Vosk varies run to run (vosk-api #868): each floor is the measured figure less one
+# reading (where it was at least one), the totals less two.
 FLOORS = {
     "george": (2, 3),
     "jackson": (3, 3),
-    "lucas": (3, 3),
-    "nicolas": (0, 3),
+    "lucas": (2, 3),
+    "nicolas": (2, 3),
     "theo": (0, 0),
-    "yweweler": (1, 2),
+    "yweweler": (1, 3),
 }
-TOTAL_FLOOR = (12, 18)
+TOTAL_FLOOR = (13, 19)
 LUHN_FAILING = ("4111111111111112", "5555555555554449")  # test cards with the check digit changed
 
 
