@@ -45,12 +45,16 @@ def test_the_digit_pass_reads_a_card_read_by_a_real_voice(shared_data: Path) -> 
     call = build_calls(("lucas",), ("5555555555554444",), DEV_TAKES, shared_data / "audio" / "fsdd")[0]
     events, ran = transcribe(call.audio)
     readings = [e for e in events if isinstance(e, DigitReading)]
-    customer = [r for r in readings if r.speaker is Speaker.CUSTOMER]
-    assert customer and customer[-1].final and customer[-1].channel == 1
-    digits = [w for w in customer[-1].words if w.text in READING_DIGITS]
-    inside = [w for w in digits if call.reading_start - 0.5 <= w.start <= call.reading_end + 0.5]
-    assert len(inside) >= 14, [w.text for w in digits]  # heard (nearly) every digit, on the call's clock
-    assert all(0 <= w.start <= w.end for w in customer[-1].words)
+    finals = [r for r in readings if r.speaker is Speaker.CUSTOMER and r.final]
+    assert finals and all(r.channel == 1 for r in finals)
+
+    def inside(reading: DigitReading) -> list[str]:
+        return [w.text for w in reading.words
+                if w.text in READING_DIGITS and call.reading_start - 0.5 <= w.start <= call.reading_end + 0.5]
+
+    session = max(finals, key=lambda r: len(inside(r)))  # others: e.g. the goodbye after "your payment is complete"
+    assert len(inside(session)) >= 14, [w.text for w in session.words]  # (nearly) every digit, on the call's clock
+    assert all(0 <= w.start <= w.end for w in session.words)
     stats = [s for s in ran if s.sessions]
     assert stats and sum(s.sessions for s in stats) <= 3
     assert 0 < sum(s.audio_seconds for s in stats) < call.audio.duration
