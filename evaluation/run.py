@@ -19,6 +19,7 @@ from streams.pipeline import PipelineConfig, Transcription
 from streams.transcriber import AsrConfig
 
 Progress = Callable[["CallEvaluation", int, int], None]
+PAN_RULE = "pci.pan-spoken"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,27 @@ class FalseAlarm:
 
 
 @dataclass(frozen=True, slots=True)
+class CardReading:
+    """One labelled card reading (an expected pan_detected): what each pass heard (digit edit distances, in
+    `digits`), whether pan_detected and whether any pci alert came within its window, and which pass decided."""
+
+    expected: ExpectedFinding
+    digits: DigitCheck | None
+    pan_detected: bool
+    any_alert: bool
+    decided_by: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "describe": self.expected.describe(),
+            "digits": self.digits.to_json() if self.digits else None,
+            "pan_detected": self.pan_detected,
+            "any_alert": self.any_alert,
+            "decided_by": self.decided_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CallEvaluation:
     """One call's score and the explanations of its misses and false alarms."""
 
@@ -58,6 +80,7 @@ class CallEvaluation:
     score: CallScore
     misses: tuple[Miss, ...]
     false_alarms: tuple[FalseAlarm, ...]
+    cards: tuple[CardReading, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +94,7 @@ class CallEvaluation:
             ],
             "misses": [m.to_json() for m in self.misses],
             "false_alarms": [f.to_json() for f in self.false_alarms],
+            "card_readings": [c.to_json() for c in self.cards],
         }
 
 
@@ -111,7 +135,30 @@ def evaluate_call(
     score = score_call(labels.scenario, labels.expect, found, labels.tolerance_seconds)
     misses = tuple(Miss(e, check_digits(labels, e, events), snippet(transcript, e.start, e.end)) for e in score.misses)
     alarms = tuple(FalseAlarm(f, snippet(transcript, f.start, f.start)) for f in score.false_alarms)
-    return CallEvaluation(labels, score, misses, alarms)
+    return CallEvaluation(labels, score, misses, alarms, card_readings(labels, found, events))
+
+
+def card_readings(labels: CallLabels, found: Sequence[FoundFinding], events: Sequence[Any]) -> tuple[CardReading, ...]:
+    """Every labelled card reading of the call with what each pass heard and what the pci rules raised there."""
+    readings = []
+    tolerance = labels.tolerance_seconds
+    for expected in labels.expect:
+        if not (expected.present and expected.rule_id == PAN_RULE and expected.outcome == "pan_detected"):
+            continue
+        low = (expected.start if expected.start is not None else 0.0) - tolerance
+        high = (expected.end if expected.end is not None else labels.duration) + tolerance
+        near = [
+            f for f in found
+            if f.rule_id.startswith("pci.") and low <= f.start <= high
+            and (not expected.speaker or f.speaker == expected.speaker)
+        ]
+        pans = [f for f in near if f.rule_id == PAN_RULE and f.outcome == "pan_detected"]
+        alerts = [f for f in near if f.outcome != "no_sensitive_numbers"]
+        readings.append(
+            CardReading(expected, check_digits(labels, expected, events), bool(pans), bool(alerts),
+                        pans[0].decided_by if pans else "")
+        )
+    return tuple(readings)
 
 
 def evaluate_corpus(

@@ -32,16 +32,19 @@ class FoundFinding:
     severity: str
     start: float
     speaker: str = ""
+    decided_by: str = ""  # card findings: which recognizer pass heard the number ("first", "digits")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FoundFinding:
         """From a report finding (rules.findings.Finding.to_json)."""
+        details = data.get("details") or {}
         return cls(
             str(data["rule_id"]),
             str(data["outcome"]),
             str(data["severity"]),
             float(data["start"]),
             str(data.get("speaker") or ""),
+            str(details.get("pass", "")) if isinstance(details, Mapping) else "",
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -51,6 +54,7 @@ class FoundFinding:
             "severity": self.severity,
             "start": round(self.start, 3),
             "speaker": self.speaker,
+            "decided_by": self.decided_by,
         }
 
 

@@ -32,6 +32,7 @@ class Turn:
     speed: int = 160
     digits: str = ""  # spoken after `text` by a real voice from the FSDD recordings (see `spoken_digits`)
     digit_voice: str = "lucas"
+    digit_takes: tuple[int, ...] = (0, 1, 2, 3, 4)  # which FSDD recordings of each digit may be used
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +100,22 @@ def spoken_digits(
     gap: float = 0.12,
     group_gap: float = 0.35,
     group: int = 4,
+    takes: tuple[int, ...] = (0, 1, 2, 3, 4),
 ) -> Pcm:
     """`digits` read by a real voice: Free Spoken Digit Dataset recordings (8 kHz) joined with short pauses.
 
-    `take` picks which of the speaker's recordings of each digit (0-4, rotated per position) is used.
+    `take` picks which of the speaker's recordings of each digit (`takes`, rotated per position) is used; give a
+    subset of 0-4 in `takes` to keep material apart (e.g. a dev and a test half split by recording index).
     """
+    if not takes or any(t not in range(5) for t in takes):
+        raise SynthError(f"FSDD takes must be a non-empty subset of 0-4, got {takes!r}")
     if speaker not in FSDD_SPEAKERS:
         raise SynthError(f"unknown FSDD speaker {speaker!r}; use one of {', '.join(FSDD_SPEAKERS)}")
     pieces: list[Pcm] = []
     for i, char in enumerate(digits):
         if not char.isdigit():
             raise SynthError(f"spoken_digits takes digits only, got {char!r}")
-        path = fsdd_dir / f"{char}_{speaker}_{(take + i) % 5}.wav"
+        path = fsdd_dir / f"{char}_{speaker}_{takes[(take + i) % len(takes)]}.wav"
         try:
             with wave.open(str(path)) as wav:
                 if wav.getframerate() != 8000 or wav.getsampwidth() != 2:
@@ -175,7 +180,8 @@ def render_call(
         if turn.digits:
             if fsdd_dir is None:
                 raise SynthError("a turn with digits needs fsdd_dir (../shared/data/audio/fsdd)")
-            digits = _resample(spoken_digits(turn.digits, fsdd_dir, turn.digit_voice), 8000, rate)
+            spoken = spoken_digits(turn.digits, fsdd_dir, turn.digit_voice, takes=turn.digit_takes)
+            digits = _resample(spoken, 8000, rate)
             pause = np.zeros(round(0.25 * rate), dtype=np.int16)
             pcm = digits if pcm is None else np.concatenate([pcm, pause, digits])
             text = " ".join([turn.text, *(DIGIT_WORDS[int(c)] for c in turn.digits)]).strip()

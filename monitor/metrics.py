@@ -9,6 +9,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from streams.digitpass import DigitPassStats
+
 NAMESPACE = "callwarden"
 
 SPEECH_TO_ALERT_BUCKETS = (
@@ -77,6 +79,26 @@ class Metrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self.digit_pass_sessions = Counter(
+            "digit_pass_sessions",
+            "Times the digit pass (a second recognizer restricted to digit words) was opened on a leg.",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.digit_pass_audio_seconds = Counter(
+            "digit_pass_audio_seconds", "Seconds of leg audio the digit pass decoded.", namespace=NAMESPACE, registry=r
+        )
+        self.digit_pass_cpu_seconds = Counter(
+            "digit_pass_cpu_seconds", "CPU seconds (thread time) the digit pass spent.", namespace=NAMESPACE, registry=r
+        )
+        self.card_findings = Counter(
+            "card_findings",
+            "Card findings (pan_detected, possible_pan) by outcome and the recognizer pass that heard the number"
+            " (first, digits).",
+            ["outcome", "decided_by"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.calls = Counter(
             "calls", "Calls ended, by protocol and outcome.", ["protocol", "outcome"], namespace=NAMESPACE, registry=r
         )
@@ -106,6 +128,16 @@ class Metrics:
     def finding_raised(self, rule_id: str, severity: str) -> None:
         """The engine raised a finding."""
         self.findings.labels(rule=rule_id, severity=severity).inc()
+
+    def card_finding(self, outcome: str, decided_by: str) -> None:
+        """A card finding was raised on what the `decided_by` pass heard."""
+        self.card_findings.labels(outcome=outcome, decided_by=decided_by).inc()
+
+    def digit_pass_ran(self, stats: DigitPassStats) -> None:
+        """A leg's digit pass finished: its sessions, decoded audio and CPU time."""
+        self.digit_pass_sessions.inc(stats.sessions)
+        self.digit_pass_audio_seconds.inc(stats.audio_seconds)
+        self.digit_pass_cpu_seconds.inc(stats.cpu_seconds)
 
     def alert_delivery(self, sink: str, outcome: str) -> None:
         """A sink tried to deliver one message."""

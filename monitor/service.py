@@ -108,7 +108,8 @@ class Service:
                 max_queued_seconds=self.config.asr_max_queued_seconds,
                 overflow=Overflow(self.config.asr_overflow),
             )
-            self._asr = await self._stack.enter_async_context(Transcription(pipeline))
+            asr = Transcription(pipeline, on_digit_pass=self.metrics.digit_pass_ran)
+            self._asr = await self._stack.enter_async_context(asr)
             self.sink = await self._stack.enter_async_context(self._make_sink())
             hook = self.config.webhook
             if hook.url:
@@ -264,6 +265,8 @@ class Service:
     def finding_raised(self, finding: Finding, arrived_wall: float | None, refining: bool = False) -> None:
         """Count and log a finding; remember when its audio arrived for the speech-to-alert histogram."""
         self.metrics.finding_raised(finding.rule_id, str(finding.severity))
+        if finding.outcome in ("pan_detected", "possible_pan"):
+            self.metrics.card_finding(finding.outcome, str(finding.details.get("pass", "first")))
         if arrived_wall is not None:
             self.latency.raised(finding.finding_id, finding.rule_id, finding.outcome, arrived_wall, refining)
         level = logging.WARNING if finding.severity in ("high", "critical") else logging.INFO

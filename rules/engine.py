@@ -18,6 +18,9 @@ Consecutive rules of one kind whose class offers `feed_idle(rules, event) -> boo
 `feed_idle` says the event is idle for all of them (no findings, state updated as a feed would), the per-rule
 dispatch is skipped; otherwise each rule is fed as usual, in order. Findings are identical either way.
 
+A `DigitReading` (the digit pass's reading of a leg, streams/digitpass.py) goes only to the rules whose kind has
+`feed_reading(reading) -> list[Finding]` (sensitive_number; fed through `feed`); the other kinds never see it.
+
 Rule kinds return findings without ids; the engine fills `finding_id` (sha256 of call id, rule id, outcome
 and the per-(rule, outcome) ordinal → 16 hex chars), `pack_id` and `pack_version`.
 """
@@ -32,7 +35,7 @@ from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
 
-from rules.events import AudioTick, CallEnded, CallStarted, Event, Utterance
+from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Utterance
 from rules.findings import Finding
 from rules.kinds import build_rule
 from rules.model import Rule, RuleOutcome, RuleSpec
@@ -57,7 +60,7 @@ def finding_id(call_id: str, rule_id: str, outcome: str, ordinal: int) -> str:
 
 
 def _finite_times(event: Event) -> bool:
-    if not isinstance(event, Utterance):
+    if not isinstance(event, (Utterance, DigitReading)):
         return math.isfinite(event.at)
     if not (math.isfinite(event.start) and math.isfinite(event.end)):
         return False
@@ -111,6 +114,7 @@ class CallMonitor:
         self._specs = specs
         self._rules: list[Rule] = [build_rule(spec) for spec in specs]
         self._batches = _batches(self._rules)
+        self._readers = [rule for rule in self._rules if getattr(type(rule), "feed_reading", None) is not None]
         self.call_id = call_id
         self.default_language = default_language
         self.stats: Counter[str] = Counter()
@@ -174,6 +178,9 @@ class CallMonitor:
             else:
                 self._partials[key] = event.text
             if event.end > self._clock:  # the clock is the max of the times seen
+                self._clock = event.end
+        elif isinstance(event, DigitReading):
+            if event.end > self._clock:
                 self._clock = event.end
         elif not isinstance(event, CallStarted):
             if isinstance(event, CallEnded) and event.at < self._clock:
@@ -249,6 +256,13 @@ class CallMonitor:
 
     def _dispatch(self, event: Event) -> list[Finding]:
         out: list[Finding] = []
+        if isinstance(event, DigitReading):
+            for rule in self._readers:
+                for finding in rule.feed(event):
+                    out.append(self._complete(rule.spec, finding))
+            if out:
+                self.findings.extend(out)
+            return out
         for idle, rules in self._batches:
             if idle is not None and idle(rules, event):
                 continue

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance, Word
+from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Speaker, Utterance, Word
 
 
 class EventLogError(ValueError):
@@ -14,7 +14,7 @@ class EventLogError(ValueError):
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
-    """The JSON dict of one event; "type" is call_started, utterance, audio_tick or call_ended."""
+    """The JSON dict of one event; "type" is call_started, utterance, digit_reading, audio_tick or call_ended."""
     if isinstance(event, CallStarted):
         return {
             "type": "call_started",
@@ -35,6 +35,19 @@ def event_to_json(event: Event) -> dict[str, Any]:
             "start": event.start,
             "end": event.end,
             "final": event.final,
+        }
+    if isinstance(event, DigitReading):
+        return {
+            "type": "digit_reading",
+            "call_id": event.call_id,
+            "speaker": event.speaker.value,
+            "channel": event.channel,
+            "index": event.index,
+            "words": [[w.text, w.start, w.end, w.conf] for w in event.words],
+            "start": event.start,
+            "end": event.end,
+            "final": event.final,
+            "source": event.source,
         }
     if isinstance(event, AudioTick):
         return {"type": "audio_tick", "call_id": event.call_id, "at": event.at}
@@ -64,6 +77,13 @@ def _word(item: Any) -> Word:
     return Word(item[0], float(item[1]), float(item[2]), float(item[3]))
 
 
+def _speaker(data: Mapping[str, Any]) -> Speaker:
+    speaker = _get(data, "speaker", str, "agent, customer or unknown")
+    if speaker not in {s.value for s in Speaker}:
+        raise EventLogError(f"field 'speaker' must be agent, customer or unknown, got {speaker!r}")
+    return Speaker(speaker)
+
+
 def event_from_json(data: Mapping[str, Any]) -> Event:
     """The event a JSON dict describes; EventLogError says what is wrong."""
     if not isinstance(data, Mapping):
@@ -76,13 +96,10 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
             raise EventLogError(f"field 'metadata' must map strings to strings, got {metadata!r}")
         return CallStarted(call_id, _time(data, "at"), _get(data, "language", str, "a string"), dict(metadata))
     if kind == "utterance":
-        speaker = _get(data, "speaker", str, "agent, customer or unknown")
-        if speaker not in {s.value for s in Speaker}:
-            raise EventLogError(f"field 'speaker' must be agent, customer or unknown, got {speaker!r}")
         words = _get(data, "words", list, "a list of [text, start, end, conf]")
         return Utterance(
             call_id,
-            Speaker(speaker),
+            _speaker(data),
             _get(data, "channel", int, "an integer"),
             _get(data, "index", int, "an integer"),
             _get(data, "text", str, "a string"),
@@ -91,11 +108,26 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
             _time(data, "end"),
             _get(data, "final", bool, "true or false"),
         )
+    if kind == "digit_reading":
+        words = _get(data, "words", list, "a list of [text, start, end, conf]")
+        return DigitReading(
+            call_id,
+            _speaker(data),
+            _get(data, "channel", int, "an integer"),
+            _get(data, "index", int, "an integer"),
+            tuple(_word(w) for w in words),
+            _time(data, "start"),
+            _time(data, "end"),
+            _get(data, "final", bool, "true or false"),
+            _get(data, "source", str, "a string"),
+        )
     if kind == "audio_tick":
         return AudioTick(call_id, _time(data, "at"))
     if kind == "call_ended":
         return CallEnded(call_id, _time(data, "at"), _get(data, "reason", str, "a string"))
-    raise EventLogError(f"unknown event type {kind!r}; expected call_started, utterance, audio_tick or call_ended")
+    raise EventLogError(
+        f"unknown event type {kind!r}; expected call_started, utterance, digit_reading, audio_tick or call_ended"
+    )
 
 
 def dumps_event(event: Event) -> str:

@@ -92,4 +92,30 @@ class CallEnded:
         return rebuild_args(self)
 
 
-Event = CallStarted | Utterance | AudioTick | CallEnded
+@dataclass(frozen=True, slots=True)
+class DigitReading:
+    """What a second recognizer restricted to digit words heard on one leg (streams/digitpass.py).
+
+    It runs only around card talk (opened by a payment prompt or a digit run on the leg). Readings of one session
+    share `index` (per channel): each replaces the previous one, holding all digit words of the session so far;
+    the last has `final` true. `words` are digit words ("zero" … "nine", "oh") with times on the call's audio
+    clock and Vosk's confidence; "[unk]" marks speech the grammar could not place (it splits the digits into
+    segments). `source` names the pass ("digits"). The rules treat these as another reading of the same speech,
+    never as transcript: they are not stored, shown or published.
+    """
+
+    call_id: str
+    speaker: Speaker
+    channel: int
+    index: int
+    words: tuple[Word, ...]
+    start: float
+    end: float
+    final: bool
+    source: str = "digits"
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return rebuild_args(self)
+
+
+Event = CallStarted | Utterance | AudioTick | CallEnded | DigitReading

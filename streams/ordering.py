@@ -1,11 +1,13 @@
-"""A call's utterances in audio-time order across its legs: each waits until the call clock has passed it."""
+"""A call's utterances and digit-pass readings in audio-time order across legs: each waits for the call clock."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
 
-from rules.events import Utterance
+from rules.events import DigitReading, Utterance
+
+Ordered = Utterance | DigitReading
 
 _EPSILON = 1e-6
 
@@ -23,25 +25,25 @@ class AudioTimeOrder:
     """
 
     def __init__(self, legs: int) -> None:
-        self._waiting: list[deque[tuple[float, int, Utterance]]] = [deque() for _ in range(legs)]
+        self._waiting: list[deque[tuple[float, int, Ordered]]] = [deque() for _ in range(legs)]
         self._last = [0.0] * legs
         self._seq = 0
 
     def __len__(self) -> int:
         return sum(len(q) for q in self._waiting)
 
-    def add(self, utterance: Utterance) -> None:
+    def add(self, utterance: Ordered) -> None:
         """Queue an utterance of its leg (`channel`); utterances of one leg must come in that leg's order."""
         channel = utterance.channel
         key = self._last[channel] = max(utterance.end, self._last[channel])
         self._waiting[channel].append((key, self._seq, utterance))
         self._seq += 1
 
-    def release(self, clock: float, lead: float = -math.inf, max_hold: float = math.inf) -> list[Utterance]:
+    def release(self, clock: float, lead: float = -math.inf, max_hold: float = math.inf) -> list[Ordered]:
         """The queued utterances that end by `clock` — or `max_hold` seconds before `lead`, the furthest any leg has
         decoded — in audio-time order (ties: the order they came in)."""
         clock = max(clock, lead - max_hold)
-        out: list[Utterance] = []
+        out: list[Ordered] = []
         while True:
             heads = [(q[0][0], q[0][1], leg) for leg, q in enumerate(self._waiting) if q]
             if not heads:
@@ -51,6 +53,6 @@ class AudioTimeOrder:
                 return out
             out.append(self._waiting[leg].popleft()[2])
 
-    def flush(self) -> list[Utterance]:
+    def flush(self) -> list[Ordered]:
         """Everything still queued, in order (the call's audio is all decoded)."""
         return self.release(math.inf)

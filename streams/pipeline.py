@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance
+from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Speaker, Utterance
 from streams.codecs import AudioFormat, CodecError, Pcm, channel_bytes, decode
+from streams.digitpass import DigitPassStats, has_payment_phrase
 from streams.legbuffer import Cut, Item, LegBuffer, Overflow, Shed
 from streams.ordering import AudioTimeOrder
-from streams.transcriber import AsrConfig, LegIdentity, LegTranscriber
+from streams.transcriber import AsrConfig, LegIdentity, LegTranscriber, Recognized
 from streams.tuning import load_tuned_model
 
 
@@ -67,8 +68,16 @@ def default_roles(channels: int, agent_channel: int | None = 0) -> dict[int, Spe
 class Transcription:
     """The process-wide ASR service: one shared Vosk model and one bounded decoding thread pool for all calls."""
 
-    def __init__(self, config: PipelineConfig | None = None, model: Any = None, model_rate: int = 16000) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig | None = None,
+        model: Any = None,
+        model_rate: int = 16000,
+        on_digit_pass: Callable[[DigitPassStats], None] | None = None,
+    ) -> None:
+        """`on_digit_pass` is called on the event loop with each finished leg's digit-pass stats (when it ran)."""
         self.config = config or PipelineConfig()
+        self.on_digit_pass = on_digit_pass
         self.model = model
         self.model_rate = model_rate
         self.workers = self.config.workers or os.cpu_count() or 1
@@ -240,7 +249,7 @@ class CallStream:
                 if self._failure is not None:
                     raise RuntimeError(f"transcription of call {self.call_id} failed") from self._failure
                 return
-            assert isinstance(event, CallStarted | Utterance | AudioTick | CallEnded)
+            assert isinstance(event, CallStarted | Utterance | AudioTick | CallEnded | DigitReading)
             yield event
 
     def _decode(self, data: bytes | Pcm, fmt: AudioFormat) -> Pcm:
@@ -275,6 +284,9 @@ class CallStream:
         events = await loop.run_in_executor(executor, leg.transcriber.finish)
         leg.decoded = leg.transcriber.decoded_seconds
         self._finished_legs += 1
+        digits = leg.transcriber.digits
+        if digits is not None and digits.stats.sessions and self.asr.on_digit_pass is not None:
+            self.asr.on_digit_pass(digits.stats)
         self._publish(events)
         if self._finished_legs == len(self._legs):
             if self.clock > self._last_tick:
@@ -282,10 +294,30 @@ class CallStream:
             self._events.put_nowait(CallEnded(self.call_id, self._length(), self._end_reason))
             self._events.put_nowait(_END)
 
-    def _publish(self, events: list[Utterance]) -> None:
-        """Queue a leg's new utterances, then hand out, in audio-time order, all that the call clock has passed."""
+    @property
+    def digit_stats(self) -> DigitPassStats:
+        """What the legs' digit passes did so far (summed over legs)."""
+        total = DigitPassStats()
+        for leg in self._legs:
+            digits = leg.transcriber.digits
+            if digits is not None:
+                total.sessions += digits.stats.sessions
+                total.audio_seconds += digits.stats.audio_seconds
+                total.cpu_seconds += digits.stats.cpu_seconds
+                total.readings += digits.stats.readings
+        return total
+
+    def _publish(self, events: list[Recognized]) -> None:
+        """Queue a leg's new utterances, then hand out, in audio-time order, all that the call clock has passed.
+        A payment phrase on one leg arms the digit pass of the other legs but the agent's (streams/digitpass.py)."""
         for event in events:
             self._order.add(event)
+            if isinstance(event, Utterance) and event.text and has_payment_phrase(event.text):
+                for leg in self._legs:
+                    digits = leg.transcriber.digits
+                    other = leg.transcriber.leg
+                    if other.channel != event.channel and other.speaker is not Speaker.AGENT and digits is not None:
+                        digits.arm()
         clock = self.clock
         done = self._finished_legs == len(self._legs)
         lead = max(leg.decoded for leg in self._legs)
@@ -302,9 +334,9 @@ class CallStream:
         return round(max(leg.received for leg in self._legs), 3)
 
 
-def _decode_batch(transcriber: LegTranscriber, batch: list[Item]) -> list[Utterance]:
+def _decode_batch(transcriber: LegTranscriber, batch: list[Item]) -> list[Recognized]:
     """Runs in a worker thread: the blocking Vosk calls for one leg's batch."""
-    events: list[Utterance] = []
+    events: list[Recognized] = []
     for item in batch:
         if isinstance(item, Shed):
             events.extend(transcriber.skip(item.seconds))

@@ -6,9 +6,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from rules.events import Speaker, Utterance, Word
+from rules.events import DigitReading, Speaker, Utterance, Word
 from streams.codecs import check_asr_rate
+from streams.digitpass import DigitPass, DigitPassConfig
 from streams.tuning import TELEPHONY_ENDPOINTS, EndpointConfig
+
+Recognized = Utterance | DigitReading
+"""What a leg's recognizers produce: first-pass utterances and digit-pass readings."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,7 @@ class AsrConfig:
     partials: bool = True
     partial_every: float = 0.3  # seconds of audio between partial results (PartialResult is not free)
     partial_words: bool = False  # timed words in partials (Vosk's partial-words mode lags ~2 s and stalls; measured)
+    digit_pass: DigitPassConfig = field(default_factory=DigitPassConfig)  # streams/digitpass.py
 
     def __post_init__(self) -> None:
         if not 0.01 <= self.slice_seconds <= 1.0:
@@ -85,6 +90,7 @@ class LegTranscriber:
     _index: int = 0
     _partial_text: str = ""
     _finished: bool = False
+    _digits: DigitPass | None = None
 
     def prepare(self) -> None:
         """Create the Kaldi recognizer now if not yet done (blocking: ~0.1-0.2 s with the small models, whose
@@ -96,7 +102,16 @@ class LegTranscriber:
             recognizer.SetWords(True)
             recognizer.SetPartialWords(self.config.partial_words)
             self._recognizer = recognizer
+        if self._digits is None and self.config.digit_pass.enabled:
+            leg = self.leg
+            self._digits = DigitPass(
+                leg.call_id, leg.channel, leg.speaker, leg.rate, self.model, self._call_time, self.config.digit_pass
+            )
 
+    @property
+    def digits(self) -> DigitPass | None:
+        """The leg's digit pass (None when disabled), made by `prepare`."""
+        return self._digits
     @property
     def recognizer(self) -> Any:
         self.prepare()
@@ -116,14 +131,14 @@ class LegTranscriber:
         """Audio accepted but waiting for a whole slice before it goes to the recognizer."""
         return len(self._pending) / 2 / self.leg.rate
 
-    def accept(self, pcm: bytes) -> list[Utterance]:
+    def accept(self, pcm: bytes) -> list[Recognized]:
         """Take s16le mono samples; decode every whole slice now (blocking, releases the GIL inside Vosk)."""
         if self._finished:
             raise RuntimeError(f"call {self.leg.call_id} leg {self.leg.channel}: audio after finish()")
         if len(pcm) % 2:
             raise ValueError(f"call {self.leg.call_id} leg {self.leg.channel}: odd byte count {len(pcm)} for s16le")
         self._pending += pcm
-        events: list[Utterance] = []
+        events: list[Recognized] = []
         step = self.slice_bytes
         whole = len(self._pending) - len(self._pending) % step
         for start in range(0, whole, step):
@@ -131,13 +146,15 @@ class LegTranscriber:
         del self._pending[:whole]
         return events
 
-    def skip(self, seconds: float) -> list[Utterance]:
+    def skip(self, seconds: float) -> list[Recognized]:
         """Audio of `seconds` was shed before reaching us: close the current utterance, shift later times."""
-        events = self._final(self.recognizer.FinalResult())
+        events: list[Recognized] = list(self._final(self.recognizer.FinalResult()))
+        if self._digits is not None:
+            events += self._digits.finish()
         self._gaps.append(_Gap(self._fed_samples / self.leg.rate, seconds))
         return events
 
-    def cut(self) -> list[Utterance]:
+    def cut(self) -> list[Recognized]:
         """End the utterance open now (decoding what is pending first), as if the speaker had stopped here."""
         if self._finished:
             return []
@@ -146,26 +163,33 @@ class LegTranscriber:
         events.extend(self._final(self.recognizer.FinalResult()))
         return events
 
-    def finish(self) -> list[Utterance]:
+    def finish(self) -> list[Recognized]:
         """Decode what is left and flush the last utterance (the leg ended)."""
         if self._finished:
             return []
         events = self._decode(bytes(self._pending)) if self._pending else []
         self._pending.clear()
         events.extend(self._final(self.recognizer.FinalResult()))
+        if self._digits is not None:
+            events += self._digits.finish()
         self._finished = True
         return events
 
-    def _decode(self, piece: bytes) -> list[Utterance]:
+    def _decode(self, piece: bytes) -> list[Recognized]:
         self._fed_samples += len(piece) // 2
         self._since_partial += len(piece) // 2
+        first: list[Utterance] = []
         if self.recognizer.AcceptWaveform(piece):
             self._since_partial = 0
-            return self._final(self.recognizer.Result())
-        if self.config.partials and self._since_partial >= self.config.partial_every * self.leg.rate:
+            first = self._final(self.recognizer.Result())
+        elif self.config.partials and self._since_partial >= self.config.partial_every * self.leg.rate:
             self._since_partial = 0
-            return self._partial(self.recognizer.PartialResult())
-        return []
+            first = self._partial(self.recognizer.PartialResult())
+        if self._digits is None:
+            return list(first)
+        for utterance in first:
+            self._digits.noticed(utterance.text)
+        return [*first, *self._digits.accept(piece, self._fed_samples)]
 
     def _partial(self, raw: str) -> list[Utterance]:
         result = json.loads(raw)

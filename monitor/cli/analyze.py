@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from evaluation.analyze import CallAnalysis, analyze_files, offline_config
 from monitor.cli.options import add_model_options
 from rules.eventlog import dumps_event
-from rules.events import CallStarted, Event, Utterance
+from rules.events import CallStarted, DigitReading, Event, Utterance
 from rules.packs import PackError, RuleSet, load_packs
 from rules.redact import Redactor
 from streams.audiofile import AudioFileError, read_audio
@@ -112,7 +112,8 @@ def write_event_log(path: Path, events: Sequence[Event]) -> None:
     """Write events as JSON lines (rules.eventlog), owner-readable only, with card digits redacted.
 
     Card data never leaves the process: every utterance's text and words pass through one per-call Redactor
-    (the same masking as transcripts), so a masked word's text becomes its mask.
+    (the same masking as transcripts), so a masked word's text becomes its mask; the digit pass's readings
+    (DigitReading) are all digits and are masked whole.
     """
     redactors: dict[str, Redactor] = {}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -122,7 +123,14 @@ def write_event_log(path: Path, events: Sequence[Event]) -> None:
                 redactors[event.call_id] = Redactor(lang=event.language)
             elif isinstance(event, Utterance):
                 event = redact_utterance_event(redactors.setdefault(event.call_id, Redactor()), event)
+            elif isinstance(event, DigitReading):
+                event = redact_digit_reading(event)
             f.write(dumps_event(event) + "\n")
+
+
+def redact_digit_reading(reading: DigitReading) -> DigitReading:
+    """The digit pass's reading with every word masked as "[number]" (it holds nothing but digits)."""
+    return dataclasses.replace(reading, words=tuple(dataclasses.replace(w, text="[number]") for w in reading.words))
 
 
 def redact_utterance_event(redactor: Redactor, utterance: Utterance) -> Utterance:

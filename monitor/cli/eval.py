@@ -102,8 +102,28 @@ def result_json(result: CorpusEvaluation, directory: Path) -> dict[str, Any]:
         "rules": [r.to_json() for r in result.rules],
         "total": total_score(result.rules).to_json(),
         "recall_by": _breakdowns(result),
+        "card_readings": card_summary(result),
         "per_call": [c.to_json() for c in result.calls],
     }
+
+
+def card_summary(result: CorpusEvaluation) -> dict[str, Any]:
+    """Card readings: how many got any pci alert, pan_detected, and which pass decided (counts only)."""
+    cards = [card for call in result.calls for card in call.cards]
+    decided: dict[str, int] = {}
+    for card in cards:
+        if card.decided_by:
+            decided[card.decided_by] = decided.get(card.decided_by, 0) + 1
+    return {
+        "readings": len(cards),
+        "any_pci_alert": sum(card.any_alert for card in cards),
+        "pan_detected": sum(card.pan_detected for card in cards),
+        "decided_by": dict(sorted(decided.items())),
+    }
+
+
+def _distance(value: int | None) -> str:
+    return "—" if value is None else str(value)
 
 
 def _breakdowns(result: CorpusEvaluation) -> dict[str, dict[str, dict[str, list[int]]]]:
@@ -178,6 +198,7 @@ def print_result(result: CorpusEvaluation, directory: Path, out: TextIO, markdow
         for key, cells in breakdowns.get(name, {}).items():
             shown = ", ".join(f"{value} {hit}/{total}" for value, (hit, total) in cells.items())
             print(f"  {name} by {key}: {shown}", file=out)
+    _print_cards(result, out)
     problems = [c for c in result.calls if c.misses or c.false_alarms]
     print(f"\ncalls with misses or false alarms: {len(problems)}/{len(result.calls)}", file=out)
     for call in problems:
@@ -188,6 +209,29 @@ def print_result(result: CorpusEvaluation, directory: Path, out: TextIO, markdow
         for alarm in call.false_alarms:
             f = alarm.found
             print(f"    FALSE {f.rule_id} {f.outcome} ({f.speaker}) @{f.start:.1f}s: «{alarm.transcript}»", file=out)
+
+
+def _print_cards(result: CorpusEvaluation, out: TextIO) -> None:
+    """Per card reading: digit edit distance to the truth of each pass (first pass strict / with homophones, digit
+    pass), and what came of it — a miss is acoustic when no pass heard the digits, else logical."""
+    summary = card_summary(result)
+    total = summary["readings"]
+    if not total:
+        return
+    decided = ", ".join(f"{name} {count}" for name, count in summary["decided_by"].items()) or "none"
+    print(
+        f"\ncard readings: {total}; any pci alert {summary['any_pci_alert']}/{total}, "
+        f"pan_detected {summary['pan_detected']}/{total} (decided by: {decided})",
+        file=out,
+    )
+    print("  call: first pass edits (strict/homophones), digit pass edits → outcome", file=out)
+    for call in result.calls:
+        for card in call.cards:
+            d = card.digits
+            heard = f"{d.strict_distance}/{d.homophone_distance}, {_distance(d.digit_pass_distance)}" if d else "?"
+            outcome = f"pan_detected ({card.decided_by})" if card.pan_detected else (
+                "other pci alert" if card.any_alert else "no alert")
+            print(f"  {call.labels.scenario} @{card.expected.start or 0:.1f}s: {heard} → {outcome}", file=out)
 
 
 def _conditions(call: CallEvaluation) -> str:

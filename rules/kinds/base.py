@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rules.events import CallEnded, CallStarted, Event, Speaker, Utterance
+from rules.events import CallEnded, CallStarted, DigitReading, Event, Speaker, Utterance
 from rules.findings import Severity
 from rules.model import ParamError, RuleSpec
 from rules.redact import redact_text
@@ -23,7 +23,7 @@ def redact_evidence(text: str, language: str = "en") -> str:
 
 def event_time(event: Event) -> float | None:
     """How far the call's audio clock has certainly advanced when `event` arrives (None if not finite)."""
-    if isinstance(event, Utterance):
+    if isinstance(event, (Utterance, DigitReading)):
         value = event.end
     elif isinstance(event, CallStarted):
         value = event.at

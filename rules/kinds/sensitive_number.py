@@ -23,6 +23,13 @@ back-channels such as "okay" do not break it). Firing:
   are the end of the prompt phrase's last word (the utterance's end when words are missing).
 - At CallEnded, if nothing failing was found, one info finding `no_sensitive_numbers` records the clean call
   (its reason, and the rule's summary, mention possible card numbers when `possible_pan` fired).
+- A `DigitReading` (the digit pass, a second recognizer restricted to digit words that runs around card talk) is a
+  second reading of the same speech (`feed_reading`): a 13–19 digit Luhn-valid number in it is `pan_detected`
+  (`details.pass = "digits"`; the first pass's are "first"); when neither pass heard a PAN, the closed reading of
+  ≥ `possible_min_digits` digits in a payment context is `possible_pan`. Only what one pass heard whole is
+  accepted, never a number pieced together from both. One reading is one card finding: a pan_detected (or
+  possible_pan) of a speaker is not raised again for a reading overlapping an earlier one of that speaker in
+  time (a possible_pan can still be followed by a pan_detected).
 Evidence is redacted (rules/redact.py); details carry brand, digit count and last four digits, never the number.
 """
 
@@ -34,7 +41,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rules.cards import PanMatch, expiry_year, find_pan, is_cvv, parse_expiry, ssn_valid
-from rules.events import AudioTick, CallStarted, Event, Speaker, Utterance
+from rules.digit_readings import ReadingRun, overlaps, reading_runs
+from rules.events import AudioTick, CallStarted, DigitReading, Event, Speaker, Utterance
 from rules.findings import Finding, Severity
 from rules.kinds.sensitive_number_params import SensitiveNumberParams, check_params, parse_params
 from rules.kinds.sensitive_number_track import (
@@ -179,6 +187,8 @@ class SensitiveNumberRule:
         self.call_id = self.call_id or event.call_id
         if isinstance(event, AudioTick):
             return self._close_stale(event.at) if self._carry else []
+        if isinstance(event, DigitReading):
+            return self.feed_reading(event)
         return self._end(event.at)
 
     def outcome(self) -> RuleOutcome:
@@ -286,7 +296,7 @@ class SensitiveNumberRule:
             not p.possible_requires_context or self._recent("payment", piece, p.context_window_seconds)
         ):
             reason = f"{len(piece.digits)} digits in a payment context, not a valid card number (Luhn fails)"
-            found += self._emit("possible_pan", piece, speaker, piece.digits, reason, {"luhn": False})
+            found += self._emit("possible_pan", piece, speaker, piece.digits, reason, {"luhn": False, "pass": "first"})
         if not (closed or final):
             return found
         found += self._prompted(piece, speaker)
@@ -346,7 +356,7 @@ class SensitiveNumberRule:
         if read_back:
             reason += f"; read back (first spoken by {', '.join(sorted(s.value for s in earlier))})"
         details = {"brand": brand or "unknown", "luhn": True, "read_back": read_back, "partial": not final,
-                   "leading_homophone": leading}
+                   "leading_homophone": leading, "pass": "first"}
         found = self._emit("pan_detected", piece, speaker, digits, reason, details)
         if found:
             self._pan_speakers.setdefault(_fingerprint(digits), set()).add(speaker)
@@ -355,7 +365,7 @@ class SensitiveNumberRule:
     def _emit(self, outcome: str, piece: Piece, speaker: Speaker, digits: str, reason: str,
               extra: dict[str, Any]) -> list[Finding]:
         key = (outcome, speaker, _fingerprint(digits))
-        if key in self._reported:
+        if key in self._reported or self._card_found(outcome, speaker, piece.start, piece.end):
             return []
         self._reported.add(key)
         severity = self.params.severities.get(outcome) or _SECONDARY.get(outcome, self.spec.severity)
@@ -365,6 +375,83 @@ class SensitiveNumberRule:
             call_id=self.call_id, rule_id=self.spec.id, kind=self.spec.kind, outcome=outcome,
             severity=severity, start=piece.start, end=piece.end, reason=reason, evidence=piece.evidence,
             speaker=speaker, channel=piece.channel, details=details,
+        )
+        self._findings.append(finding)
+        return [finding]
+
+    def _card_found(self, outcome: str, speaker: Speaker, start: float, end: float) -> bool:
+        """True when a card finding of `speaker` overlapping [start, end] makes this one redundant: any earlier
+        pan_detected, and for a possible_pan also an earlier possible_pan (one reading, one card alert)."""
+        if outcome not in ("pan_detected", "possible_pan"):
+            return False
+        blocking = ("pan_detected",) if outcome == "pan_detected" else ("pan_detected", "possible_pan")
+        return any(
+            f.outcome in blocking and f.speaker == speaker and overlaps(start, end, f.start, f.end)
+            for f in self._findings
+        )
+
+    # --- the digit pass ----------------------------------------------------------------------------------
+    def feed_reading(self, reading: DigitReading) -> list[Finding]:
+        """A digit-pass reading of a leg (see the module docstring): pan_detected, possible_pan or nothing, per run
+        of the reading (digit words more than READING_GAP_SECONDS apart are separate runs)."""
+        self.call_id = self.call_id or reading.call_id
+        p = self.params
+        if self._ended or reading.speaker not in p.speakers or not ({"pan", "possible_pan"} & p.detectors):
+            return []
+        runs = reading_runs(reading.words)
+        found: list[Finding] = []
+        for position, run in enumerate(runs):
+            closed = reading.final or position < len(runs) - 1
+            found += self._judge_run(reading, run, closed)
+        return found
+
+    def _judge_run(self, reading: DigitReading, run: ReadingRun, closed: bool) -> list[Finding]:
+        p = self.params
+        digits = run.digits
+        if len(digits) < min(p.min_pan_digits, p.possible_min_digits):
+            return []
+        pan = find_pan(digits, run.boundaries, open_end=not closed, min_len=p.min_pan_digits,
+                       max_len=p.max_pan_digits)
+        if pan is not None:
+            if "pan" not in p.detectors:
+                return []
+            earlier = self._pan_speakers.get(_fingerprint(pan.digits), set()) - {reading.speaker}
+            reason = f"{pan.describe()}, spoken by {reading.speaker.value} (heard by the {reading.source} pass)"
+            if earlier:
+                reason += f"; read back (first spoken by {', '.join(sorted(s.value for s in earlier))})"
+            details = {"brand": pan.brand or "unknown", "luhn": True, "read_back": bool(earlier),
+                       "partial": not closed, "leading_homophone": False, "pass": reading.source}
+            found = self._emit_reading("pan_detected", reading, run.start, run.end, pan.digits, reason, details)
+            if found:
+                self._pan_speakers.setdefault(_fingerprint(pan.digits), set()).add(reading.speaker)
+            return found
+        if not (closed and "possible_pan" in p.detectors and len(digits) >= p.possible_min_digits):
+            return []
+        if p.possible_requires_context and not self._payment_before(run.start, p.context_window_seconds):
+            return []
+        reason = (f"{len(digits)} digits in a payment context, not a valid card number (Luhn fails; "
+                  f"heard by the {reading.source} pass)")
+        return self._emit_reading("possible_pan", reading, run.start, run.end, digits, reason,
+                                  {"luhn": False, "pass": reading.source})
+
+    def _payment_before(self, start: float, window: float) -> bool:
+        """True when a payment phrase ended within `window` seconds before `start`."""
+        return any(-1e-9 <= start - end <= window for end in self._payment_seen)
+
+    def _emit_reading(self, outcome: str, reading: DigitReading, start: float, end: float, digits: str,
+                      reason: str, extra: dict[str, Any]) -> list[Finding]:
+        key = (outcome, reading.speaker, _fingerprint(digits))
+        if key in self._reported or self._card_found(outcome, reading.speaker, start, end):
+            return []
+        self._reported.add(key)
+        severity = self.params.severities.get(outcome) or _SECONDARY.get(outcome, self.spec.severity)
+        details: dict[str, Any] = {"digit_count": len(digits), "last4": digits[-4:] if len(digits) >= 13 else "",
+                                   "utterances": 1, **extra}
+        evidence = f"[{len(digits)} digits heard by the {reading.source} pass]"
+        finding = Finding(
+            call_id=self.call_id, rule_id=self.spec.id, kind=self.spec.kind, outcome=outcome,
+            severity=severity, start=start, end=end, reason=reason, evidence=evidence,
+            speaker=reading.speaker, channel=reading.channel, details=details,
         )
         self._findings.append(finding)
         return [finding]

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.metrics import Metrics
+from streams.digitpass import DigitPassStats
 
 
 def _recorded() -> Metrics:
@@ -30,6 +31,8 @@ def _recorded() -> Metrics:
         m.speech_to_alert_seconds.labels("pci.pan-spoken", "pan_detected").observe(latency)
     m.speech_to_alert_seconds.labels("pci.pan-spoken", "possible_pan").observe(4.0)
     m.ingest_error("audiohook", 1008)
+    m.digit_pass_ran(DigitPassStats(sessions=2, audio_seconds=12.5, cpu_seconds=0.4, readings=3))
+    m.card_finding("pan_detected", "digits")
     return m
 
 
@@ -62,12 +65,16 @@ def test_exposition_parses_and_carries_the_recorded_values() -> None:
     assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "3.0"), *possible))] == 0
     assert samples[("callwarden_speech_to_alert_seconds_bucket", (("le", "5.0"), *possible))] == 1
     assert samples[("callwarden_asr_lag_seconds_sum", ())] == pytest.approx(0.3)
+    assert samples[("callwarden_digit_pass_sessions_total", ())] == 2
+    assert samples[("callwarden_digit_pass_audio_seconds_total", ())] == 12.5
+    assert samples[("callwarden_digit_pass_cpu_seconds_total", ())] == pytest.approx(0.4)
+    assert samples[("callwarden_card_findings_total", (("decided_by", "digits"), ("outcome", "pan_detected")))] == 1
 
 
 def test_no_metric_is_labelled_by_call() -> None:
     body, _ = _recorded().render()
     label_names = {name for f in text_string_to_metric_families(body.decode()) for s in f.samples for name in s.labels}
-    assert label_names == {"protocol", "rule", "severity", "sink", "outcome", "close_code", "le"}
+    assert label_names == {"protocol", "rule", "severity", "sink", "outcome", "close_code", "le", "decided_by"}
 
 
 def test_registries_are_independent() -> None:

@@ -5,7 +5,8 @@ card numbers and a CVV spoken as words in every position: alone, inside a senten
 over utterances, read back by the agent. Its legs' utterances come out of the decoders in a random interleaving
 and go the product's way: the audio-time merge, the rules engine (all built-in packs), one redaction. Then no
 outward field — finding, report, transcript line, MQTT alert or score payload, /live message, AudioHook transcript
-event (text and word tokens) — may hold them.
+event (text and word tokens) — may hold them. Every final utterance holding digits is also read by the digit pass
+(a DigitReading of its digit words), whose findings go out the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from monitor.sinks.live import call_ended_message, finding_message, transcript_m
 from monitor.store.rows import alert_payload, score_payload
 from monitor.web.transcription_connector import transcripts
 from rules.engine import CallMonitor
-from rules.events import AudioTick, CallEnded, CallStarted, Event, Utterance
+from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Utterance, Word
 from rules.packs import RuleSet, load_packs
 from rules.transcripts import transcript_events
 from streams.ordering import AudioTimeOrder
@@ -115,6 +116,9 @@ def decoded_order(events: list[Event], picks: list[int]) -> list[Event]:
             continue
         utterance = legs[leg].pop(0)
         order.add(utterance)
+        reading = digit_reading(utterance)
+        if reading is not None:
+            order.add(reading)
         decoded[leg] = utterance.end
         clock = min(decoded)
         out.extend(order.release(clock))
@@ -127,6 +131,16 @@ def decoded_order(events: list[Event], picks: list[int]) -> list[Event]:
         tick += 1.0
     out.append(last)
     return out
+
+
+def digit_reading(utterance: Utterance) -> DigitReading | None:
+    """What the digit pass would read in a final utterance holding digits: its digit words, "[unk]" for the rest."""
+    if not utterance.final or sum(w.text in WORDS or w.text == "oh" for w in utterance.words) < 2:
+        return None
+    words = tuple(Word(w.text if w.text in WORDS or w.text == "oh" else "[unk]", w.start, w.end, 0.9)
+                  for w in utterance.words)
+    return DigitReading(utterance.call_id, utterance.speaker, utterance.channel, utterance.index, words,
+                        utterance.start, utterance.end, True)
 
 
 def outward(events: list[Event]) -> list[Any]:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from rules.engine import CallMonitor
 from rules.eventlog import dumps_event, event_from_json, event_to_json, loads_events
-from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance, Word
+from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Speaker, Utterance, Word
 from rules.packs import RuleSet, load_packs
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -107,3 +107,17 @@ def test_engine_never_raises_on_arbitrary_event_sequences(events: list[Event]) -
 def test_event_json_round_trip(event: Event) -> None:
     decoded = event_from_json(json.loads(json.dumps(event_to_json(event))))
     assert dumps_event(decoded) == dumps_event(event)
+
+
+def test_replay_of_a_real_call_reproduces_the_digit_pass_findings() -> None:
+    """Issue #15 acceptance 4: a real call (FSDD voice reading the test card 5555555555554444) recorded with the
+    digit pass on; its readings are events, so the log replays to the stored findings byte for byte."""
+    text = (DATA / "fsdd-digit-pass-call.jsonl").read_text(encoding="utf-8")
+    events = loads_events(text)
+    assert "".join(dumps_event(e) + "\n" for e in events) == text
+    assert any(isinstance(e, DigitReading) for e in events)
+    stored = (DATA / "fsdd-digit-pass-call.findings.jsonl").read_bytes()
+    assert replay_findings_jsonl(events, RULESET).encode() == stored
+    decided = [json.loads(line)["details"].get("pass") for line in stored.decode().splitlines()
+               if json.loads(line)["outcome"] == "pan_detected"]
+    assert decided == ["digits"]
