@@ -84,7 +84,7 @@ def cvv_call(fsdd: Path) -> SynthCall:
     a, c = Speaker.AGENT, Speaker.CUSTOMER
     return render_call(
         [
-            Turn(a, "now the three digit security code, please.", speed=130),
+            Turn(a, "now the three digit security code on the back of your card, please.", speed=130),
             Turn(c, "it is", digits=CVV),
             Turn(a, "thank you. your payment is complete."),
         ],
