@@ -23,7 +23,7 @@ from rules.engine import CallMonitor
 from rules.events import Event, Utterance
 from rules.packs import RuleSet, load_packs
 from rules.transcripts import transcript_events
-from tests.monitor.test_no_card_data_leaves import decoded_order, strings
+from tests.monitor.test_no_card_data_leaves import decoded_order, leaks, strings
 
 IBANS = ("GB82WEST12345698765432", "DE89370400440532013000", "NL91ABNA0417164300", "FR1420041010050500013M02606",
          "IT60X0542811101000000123456")
@@ -113,13 +113,8 @@ def _patterns() -> re.Pattern[str]:
 BANK_DATA = _patterns()
 
 
-def leaks(texts: list[str]) -> list[str]:
-    lines = "\n".join(" ".join(re.findall(r"[a-z]+|\d+", text)) for text in set(texts))
-    return [line for line in lines.split("\n") if BANK_DATA.search(line)]
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=call_script(), picks=st.lists(st.integers(0, 1), max_size=40))
 def test_no_outward_field_holds_bank_data(script: list[str], picks: list[int]) -> None:
     events = decoded_order(transcript_events("prop", script), picks)
-    assert leaks(strings(outward(events))) == [], json.dumps(script)
+    assert leaks(strings(outward(events)), BANK_DATA) == [], json.dumps(script)

@@ -189,10 +189,11 @@ def _card_patterns() -> re.Pattern[str]:
 CARD_DATA = _card_patterns()
 
 
-def leaks(texts: list[str]) -> list[str]:
-    """Card data in `texts`: four consecutive digits of a test card spoken, six written, or the CVV spoken."""
+def leaks(texts: list[str], pattern: re.Pattern[str] = CARD_DATA) -> list[str]:
+    """The lines of `texts` (words and digit runs only) that `pattern` finds in: by default card data, i.e. four
+    consecutive digits of a test card spoken, six written, or the CVV spoken."""
     lines = "\n".join(" ".join(re.findall(r"[a-z]+|\d+", text)) for text in set(texts))
-    return [line for line in lines.split("\n") if CARD_DATA.search(line)]
+    return [line for line in lines.split("\n") if pattern.search(line)]
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
