@@ -65,7 +65,7 @@ class ServiceProcess:
         entry = (
             [str(Path(sys.executable).parent / "callwarden")]
             if self.root is None
-            else [sys.executable, "-m", "monitor.cli.main"]
+            else [sys.executable, "-m", _cli_module(self.root)]
         )
         command = [*entry, "serve", "--config", str(self.config)]
         env = {**os.environ, "PYTHONPATH": str(self.root)} if self.root else None
@@ -95,6 +95,11 @@ class ServiceProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def _cli_module(root: Path) -> str:
+    """The entry module of the tree at `root`: monitor.cli.main since the restructure, monitor.cli before it."""
+    return "monitor.cli.main" if (root / "monitor" / "cli" / "main.py").exists() else "monitor.cli"
 
 
 @contextlib.contextmanager
