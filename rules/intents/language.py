@@ -37,6 +37,8 @@ class Negation:
     """Words a negation never reaches past: they open a new request ("it never will be, please stop calling")."""
     reach: int = 2
     clause_reach: int = 16
+    modals: frozenset[str] = frozenset()
+    """Modals a negator right after them negates too ("you can not be …": no "can", no future, no threat)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ LANGUAGES: dict[str, Language] = {
                               "whereas"}),
             weak=frozenset({"no"}),
             compound=frozenset({("no", "longer"), ("no", "one"), ("no", "more"), ("no", "way"), ("no", "chance")}),
+            modals=frozenset({"will", "would", "can", "could", "may", "might", "shall", "should", "must"}),
         ),
     ),
     "it": Language(
@@ -187,6 +190,8 @@ def negated_tokens(tokens: Sequence[str], stems: Sequence[str], code: str) -> tu
             _negate_clause(out, tokens, i, rules)
         elif token in rules.negators:
             out[i] = NEGATOR
+            if i > 0 and out[i - 1] == -1 and tokens[i - 1] in rules.modals:
+                out[i - 1] = i
             _negate_from(out, tokens, stems, i, i + 1, rules)
         elif (
             token in rules.weak and i + 1 < size and tokens[i + 1] not in rules.skipped

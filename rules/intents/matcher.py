@@ -50,6 +50,7 @@ class _Analysis:
     tokens: tuple[str, ...]
     stems: tuple[str, ...]
     negated_by: tuple[int, ...]
+    code: str
 
 
 _ANALYSES: dict[tuple[str, str], _Analysis] = {}
@@ -64,7 +65,7 @@ def _analysis(view: TextView, code: str) -> _Analysis:
     tokens = view.tokens
     stems = tuple([stem(t, code) for t in tokens])
     negated = negated_tokens(tokens, stems, code)
-    result = _Analysis(tokens, stems, negated)
+    result = _Analysis(tokens, stems, negated, code)
     if len(_ANALYSES) >= _ANALYSES_MAX:
         _ANALYSES.clear()
     _ANALYSES[key] = result
@@ -304,7 +305,7 @@ def _polarity_ok(part: Part, occurrence: _Occurrence, analysis: _Analysis) -> bo
         by = analysis.negated_by[k]
         if by == NEGATOR:  # the term holds its own negation ("no risk"): what follows is its own business
             break
-        if 0 <= by < first:
+        if 0 <= by < first or by == last:  # by a negator before it, or right after a modal ("can not")
             negated = True
             break
     return negated == (part.polarity == NEGATED)
@@ -326,6 +327,8 @@ def _choose(
         last = max(o[1] for _label, o in picks)
         if _forbidden_near(pattern, occurrences, analysis, first, last):
             continue
+        if _negated_between(pattern, picks, analysis):
+            continue
         score = sum(o[2] for _label, o in picks) / len(picks)
         if best is None or (score, first - last) > (best[0], best[1] - best[2]):
             best = (score, first, last, picks)
@@ -334,6 +337,39 @@ def _choose(
     score, first, last, picks = best
     first, last = _widen(pattern, occurrences, analysis, first, last)
     return score, first, last, sorted(picks, key=lambda p: p[1][0])
+
+
+_CONDITIONS = frozenset({"if", "unless", "until", "whether"})
+_NEGATION_REACH = 4
+"""Tokens from a negator to the part it denies ("can not be sent to jail"); further off it is another clause's."""
+_PREPOSITIONS = frozenset({"without", "no"})
+_DEMANDS = frozenset({"make", "let", "force", "want"})
+_CLAUSE_STARTS = frozenset({
+    "i", "you", "we", "they", "he", "she", "it", "but", "so", "and", "because", "then", "that", "who", "which",
+    "please", "however", "although", "though", "otherwise", "or",
+})
+
+
+def _negated_between(
+    pattern: Pattern, picks: Sequence[tuple[str, tuple[int, int, float]]], analysis: _Analysis
+) -> bool:
+    """True when an English negator just before a pattern's last part denies what the parts say ("you will not be
+    sent to jail", "they can't put you in prison"): not when a new clause starts between them ("won't be from me,
+    it'll be the police"), nor inside a condition ("if you don't pay …"), nor "don't make me …" (a demand)."""
+    if analysis.code != "en" or any(p.polarity != AFFIRMATIVE for p in pattern.required) or len(picks) < 2:
+        return False
+    tokens = analysis.tokens
+    inside = {k for _label, o in picks for k in range(o[0], o[1])}
+    last = max(o[0] for _label, o in picks)
+    for k in range(max(0, last - _NEGATION_REACH - 1), last):
+        if analysis.negated_by[k] != NEGATOR or k in inside or tokens[k] in _PREPOSITIONS:
+            continue
+        between = [tokens[j] for j in range(k + 1, last) if j not in inside]
+        if any(t in _CLAUSE_STARTS for t in between) or (between and between[0] in _DEMANDS):
+            continue
+        if not any(tokens[j] in _CONDITIONS for j in range(max(0, k - 4), k)):
+            return True
+    return False
 
 
 def _combinations(
@@ -372,9 +408,24 @@ def _forbidden_near(
             continue
         for occurrence in occurrences.get(part.key, ()):
             near = occurrence[1] > first - reach and occurrence[0] < last + reach
-            if near and occurrence[2] >= FORBIDDEN_MIN_SCORE and _polarity_ok(part, occurrence, analysis):
+            if (
+                near and occurrence[2] >= FORBIDDEN_MIN_SCORE and _polarity_ok(part, occurrence, analysis)
+                and not _break_between(analysis, occurrence, first, last)
+            ):
                 return True
     return False
+
+
+_REQUEST_MARKERS = frozenset({"please", "kindly", "favore", "cortesia", "gentilmente", "prego"})
+
+
+def _break_between(analysis: _Analysis, occurrence: _Occurrence, first: int, last: int) -> bool:
+    """True when a request marker ("please", "per favore") stands between an earlier veto and the match: the
+    request starts afresh ("my mum gave you my number by mistake, please don't call me again")."""
+    if occurrence[1] > first:  # a veto after the match still holds ("… guaranteed returns, please hang up, a scam")
+        return False
+    between = range(occurrence[1], first)
+    return any(analysis.tokens[k] in _REQUEST_MARKERS for k in between)
 
 
 def _widen(

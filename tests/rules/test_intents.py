@@ -84,6 +84,27 @@ def test_italian_negative_concord_negates_nothing_further() -> None:
     assert record.best(view("non voglio mai più essere registrato")) is not None  # "mai più" inside the negation
 
 
+def test_a_negator_before_the_last_part_denies_what_an_affirmative_pattern_says() -> None:
+    concepts = {"YOU": ["you"], "JAIL": ["jail", "prison", "arrested"], "POLICE": ["=police"], "CALL": ["call"]}
+    threat = IntentMatcher(compile_intent("t", ["YOU JAIL @10", "CALL POLICE @12"], concepts, "en"))
+    assert threat.best(view("you will be sent to jail")) is not None
+    assert threat.best(view("you can't be sent to jail for owing us money")) is None  # the negation reaches "sent"
+    assert threat.best(view("they can't put you in prison for this")) is None  # only, yet it denies the prison
+    assert threat.best(view("if you don't pay you will go to jail")) is not None  # a condition, not a denial
+    assert threat.best(view("the next call won't be from me it'll be from the police")) is not None  # new clause
+    assert threat.best(view("don't make me call the police")) is not None  # a demand, not a denial
+    it = IntentMatcher(compile_intent("t", ["YOU JAIL @10"], {"YOU": ["lei"], "JAIL": ["galera"]}, "it"))
+    assert it.best(view("lei non vuole finire in galera")) is not None  # English word order only
+
+
+def test_a_request_after_please_is_not_vetoed_by_what_came_before() -> None:
+    concepts = {"STOP": ["stop"], "CALL": ["calling"], "MISTAKE": ["by mistake"]}
+    stop = IntentMatcher(compile_intent("t", ["STOP CALL !MISTAKE @4"], concepts, "en"))
+    assert stop.best(view("she gave you my number by mistake please stop calling me")) is not None
+    assert stop.best(view("she gave you my number by mistake so stop calling me")) is None
+    assert stop.best(view("stop calling me please, it was by mistake")) is None  # a veto after the match holds
+
+
 def test_a_sound_alike_never_vetoes() -> None:
     concepts = {"CELL": ["in a cell"], "SAFE": ["speeding"]}
     m = IntentMatcher(compile_intent("t", ["CELL !SAFE"], concepts, "en"))
