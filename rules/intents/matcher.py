@@ -27,7 +27,7 @@ SOUND_ALIKE_MIN = 0.86
 CANDIDATE_CEILING = 0.8
 """A near miss (some required parts absent, too far apart or vetoed) scores at most this, and only a caller that
 asks for near misses hears of it (required_phrase's `not_said` candidate)."""
-PARTIAL_LOOKAHEAD = 12
+PARTIAL_LOOKAHEAD = 8
 """Words a partial transcript must hold after a match of a pattern with `!` parts: what follows may forbid it."""
 MAX_OCCURRENCES = 8
 """Occurrences per part considered when choosing a window (the earliest ones)."""
