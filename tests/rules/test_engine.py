@@ -37,7 +37,7 @@ def test_finding_ids_are_stable_and_filled(ruleset: RuleSet) -> None:
     said = next(f for f in runs[0] if f.outcome == "said")
     assert said.finding_id == finding_id("call-7", "disclosure.recording", "said", 0)
     assert len(said.finding_id) == 16 and int(said.finding_id, 16) >= 0
-    assert (said.pack_id, said.pack_version) == ("recording-disclosure", "2.1.0")
+    assert (said.pack_id, said.pack_version) == ("recording-disclosure", "2.2.0")
     assert len({f.finding_id for f in runs[0]}) == len(runs[0])
 
 
