@@ -126,3 +126,7 @@ class LiveHub:
                 for finding in call.findings:
                     if finding.get("finding", {}).get("finding_id") == message.get("finding_id"):
                         finding["acknowledged"] = message
+            elif kind == "alert_action":
+                for finding in call.findings:
+                    if finding.get("finding", {}).get("finding_id") == message.get("finding_id"):
+                        finding.setdefault("actions", []).append(message)

@@ -11,6 +11,7 @@ from monitor.store.crypto import DataKeyError, DataKeys
 from monitor.store.records import (
     WEBHOOK_PREFIX,
     Acknowledgement,
+    AlertAction,
     CallDetail,
     CallFilter,
     CallStatus,
@@ -136,6 +137,9 @@ def findings(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[St
     ):
         note = keys.decrypt(r["note"], f"acknowledgements.note|{r['finding_id']}")
         acks.setdefault(r["finding_id"], []).append(Acknowledgement(r["finding_id"], r["who"], r["wall_time"], note))
+    actions: dict[str, list[AlertAction]] = {}
+    for action in alert_actions(conn, keys, call_id):
+        actions.setdefault(action.finding_id, []).append(action)
     rows = conn.execute(
         "SELECT finding_id, call_id, rule_id, severity, outcome, audio_start, audio_end, wall_time, json "
         "FROM findings WHERE call_id = ? ORDER BY audio_start, wall_time, finding_id",
@@ -153,9 +157,28 @@ def findings(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[St
             wall_time=r["wall_time"],
             data=json.loads(keys.decrypt(r["json"], f"findings.json|{call_id}")),
             acknowledgements=tuple(acks.get(r["finding_id"], ())),
+            actions=tuple(actions.get(r["finding_id"], ())),
         )
         for r in rows
     )
+
+
+def alert_actions(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> list[AlertAction]:
+    """Every workflow action on the call's alerts, in the order taken (notes decrypted)."""
+    rows = conn.execute(
+        "SELECT finding_id, call_id, action, actor, role, wall_time, target, reason, note FROM alert_actions "
+        "WHERE call_id = ? ORDER BY id",
+        (call_id,),
+    )
+    return [
+        AlertAction(
+            finding_id=r["finding_id"], call_id=r["call_id"], action=r["action"], actor=r["actor"],
+            wall_time=r["wall_time"], target=r["target"], reason=r["reason"],
+            note=keys.decrypt(r["note"], f"alert_actions.note|{r['finding_id']}"),
+            role=r["role"],
+        )
+        for r in rows
+    ]
 
 
 def consent_records(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[ConsentRecord, ...]:

@@ -106,6 +106,8 @@ class HttpApi:
             return await self._calls(query)
         if path.startswith("/api/calls/"):
             return await self._call(path.removeprefix("/api/calls/"), who)
+        if path == "/api/me":  # the dashboard's acting user: who signed in (never typed into the page)
+            return json_response({"name": who.name, "role": who.role, "open": not self.service.access.access.enabled})
         if path == "/api/audit":
             return await self._audit(query, who)
         if path == "/api/do-not-call":
