@@ -114,6 +114,11 @@ def test_acknowledge_note_resolve_by_the_signed_in_user_is_shown_stored_and_audi
         ("alert_escalate", "lee", "supervisor", finding.finding_id),
         ("alert_resolve", "lee", "supervisor", finding.finding_id),
     ]
+    dana.goto(live.http + "/#/calls/CA-wf-1")  # the stored report carries the alert's history too
+    row = dana.locator(f'[data-testid=report-finding][data-finding-id="{finding.finding_id}"]')
+    expect(row.get_by_test_id("workflow-entry")).to_have_count(4)
+    expect(row.get_by_test_id("alert-resolved")).to_have_text("✓ Resolved: other")
+    expect(row).to_contain_text("lee escalated to compliance")
     for page in (dana, lee):
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
         page.context.close()
