@@ -30,6 +30,7 @@ from typing import Any, Self
 
 from monitor.config.trust import EncryptionConfig
 from monitor.store import queries as q
+from monitor.store.coaching import GROUP_BY, GroupBy, coaching_report, period_before
 from monitor.store.crypto import DataKeyError, DataKeys, resolve_data_keys, stored_key_id
 from monitor.store.guard import DigitGuard
 from monitor.store.records import (
@@ -741,6 +742,20 @@ class Store:
         """The do-not-call register: every stored do-not-call / do-not-contact request, newest first."""
         with self._read() as conn:
             return q.do_not_call_requests(conn, self._keys, since, until, limit)
+
+    def coaching(self, *, since: float, until: float, by: str = "agent", buckets: int = 7) -> dict[str, Any]:
+        """Coaching figures per agent or queue for [since, until) against the period before (monitor/store/coaching.py);
+        StoreError for an unknown grouping or a bad period."""
+        if by not in GROUP_BY:
+            raise StoreError(f"coaching: group by one of {', '.join(GROUP_BY)}, got {by[:32]!r}")
+        group: GroupBy = "agent" if by == "agent" else "queue"
+        prev_since, _ = period_before(since, until)
+        with self._read() as conn:
+            calls = q.coaching_calls(conn, self._keys, prev_since, until, group)
+        try:
+            return coaching_report(calls, by=group, since=since, until=until, buckets=buckets)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from exc
 
     def get_report(self, call_id: str) -> dict[str, Any] | None:
         """The end-of-call report as stored, None when the call is unknown or not scored."""

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from typing import Any, cast
 
+from monitor.store.coaching import NO_GROUP, CoachingCall, GroupBy
 from monitor.store.crypto import DataKeyError, DataKeys
 from monitor.store.records import (
     WEBHOOK_PREFIX,
@@ -272,3 +273,33 @@ def do_not_call_requests(
         )
         for r in rows
     ]
+
+
+def coaching_calls(
+    conn: sqlite3.Connection, keys: DataKeys, since: float, until: float, by: GroupBy
+) -> list[CoachingCall]:
+    """Ended calls started in [since, until) with their alerts (findings above info) per rule, grouped by agent or
+    by queue (the queue is in the encrypted metadata: decrypted here, per call)."""
+    counts: dict[str, dict[str, int]] = {}
+    for r in conn.execute(
+        "SELECT f.call_id, f.rule_id, COUNT(*) AS n FROM findings f JOIN calls c ON c.call_id = f.call_id "
+        "WHERE c.status != 'active' AND c.started_wall >= ? AND c.started_wall < ? AND f.severity_rank > 0 "
+        "GROUP BY f.call_id, f.rule_id",
+        (since, until),
+    ):
+        counts.setdefault(r["call_id"], {})[r["rule_id"]] = int(r["n"])
+    out = []
+    for r in conn.execute(
+        "SELECT call_id, agent, metadata, started_wall, passed, score FROM calls "
+        "WHERE status != 'active' AND started_wall >= ? AND started_wall < ? ORDER BY started_wall",
+        (since, until),
+    ):
+        if by == "agent":
+            group = r["agent"] or NO_GROUP
+        else:
+            meta = json.loads(keys.decrypt(r["metadata"], f"calls.metadata|{r['call_id']}"))
+            group = str(meta.get("queue") or NO_GROUP)
+        passed = r["passed"]
+        out.append(CoachingCall(r["call_id"], group, r["started_wall"], None if passed is None else bool(passed),
+                                r["score"], counts.get(r["call_id"], {})))
+    return out

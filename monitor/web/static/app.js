@@ -3,6 +3,7 @@
 //   #/wallboard             active calls, one sortable row each
 //   #/call/<call id>        one active call's live card (from the wallboard)
 //   #/calls?agent=…         calls history with filters
+//   #/coaching?by=agent     coaching figures per agent or queue over a period
 //   #/calls/<call id>       one call's report
 
 import { h, fetchJSON } from "./dom.js";
@@ -11,6 +12,7 @@ import { LiveState } from "./live_state.js";
 import { LiveView } from "./live_view.js";
 import { Wallboard } from "./wallboard.js";
 import { LiveCallView } from "./call_view.js";
+import { CoachingView } from "./coaching_view.js";
 import { HistoryView } from "./history_view.js";
 import { ReportView } from "./report_view.js";
 
@@ -29,7 +31,8 @@ function header(parts) {
     h("nav", { class: "tabs", "aria-label": "views" },
       h("a", { href: "#/live", "data-route": "live", "aria-keyshortcuts": "l" }, "Live"),
       h("a", { href: "#/wallboard", "data-route": "wallboard", "aria-keyshortcuts": "w" }, "Wallboard"),
-      h("a", { href: "#/calls", "data-route": "calls", "aria-keyshortcuts": "h" }, "History")),
+      h("a", { href: "#/calls", "data-route": "calls", "aria-keyshortcuts": "h" }, "History"),
+      h("a", { href: "#/coaching", "data-route": "coaching", "aria-keyshortcuts": "c" }, "Coaching")),
     parts.connection,
     parts.who,
     parts.large);
@@ -97,6 +100,7 @@ function main() {
   });
 
   const history = new HistoryView();
+  const coaching = new CoachingView();
   const report = new ReportView();
   const outlet = h("main", { id: "main", tabindex: "-1" });
   document.body.append(
@@ -108,7 +112,10 @@ function main() {
     const [path, query = ""] = hash.split("?");
     const parts = path.split("/").filter(Boolean);
     let view = live, name = "live";
-    if (parts[0] === "wallboard") {
+    if (parts[0] === "coaching") {
+      view = coaching; name = "coaching";
+      coaching.show(new URLSearchParams(query));
+    } else if (parts[0] === "wallboard") {
       view = wallboard; name = "wallboard";
     } else if (parts[0] === "call" && parts.length > 1) {
       view = callView; name = "call";
@@ -137,6 +144,7 @@ function main() {
     if (ev.key === "l") location.hash = "#/live";
     else if (ev.key === "h") location.hash = "#/calls";
     else if (ev.key === "w") location.hash = "#/wallboard";
+    else if (ev.key === "c") location.hash = "#/coaching";
     else if (ev.key === "t") large.click();
   });
   route();
