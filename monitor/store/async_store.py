@@ -437,10 +437,13 @@ class AsyncStore:
     async def alert_action(self, finding_id: str, action: str, actor: str, **kwargs: Any) -> AlertAction:
         """See `Store.alert_action`; a storage failure becomes a StoreError the dashboard is shown."""
         try:
-            return await self._run(functools.partial(self.store.alert_action, finding_id, action, actor, **kwargs))
+            done = await self._run(functools.partial(self.store.alert_action, finding_id, action, actor, **kwargs))
         except (sqlite3.Error, OSError) as exc:
             self._failed("alert_action", exc)
             raise StoreError(f"{action} not stored: the database cannot be written ({exc})") from exc
+        if done.action == "escalate":
+            self._notify()  # its outbox row waits for the sink
+        return done
 
     async def check_writable(self) -> str | None:
         """See `Store.check_writable` (a committed probe); a success ends a storage outage."""

@@ -12,6 +12,7 @@ import pytest
 from monitor.store.database import Store
 from monitor.store.records import StoreError, alert_state, detail_json
 from monitor.store.schema import LATEST_VERSION
+from tests.conftest import MosquittoBroker
 from tests.monitor.store_helpers import make_finding
 
 T0 = 1_718_000_000.0
@@ -124,3 +125,41 @@ def test_the_workflow_migration_is_the_latest() -> None:
     from monitor.store.schema import MIGRATIONS
 
     assert MIGRATIONS[-1].version == LATEST_VERSION and "alert workflow" in MIGRATIONS[-1].name
+
+
+@pytest.mark.timeout(180)
+async def test_an_escalation_reaches_the_broker(
+    tmp_path: Path, vosk_model_path: Path, mosquitto: MosquittoBroker
+) -> None:
+    """Through the real service and a real Mosquitto: an `alert_action` escalate sent on /live is published on
+    <prefix>/alerts/<call>/escalation by the outbox sink, with who escalated to whom."""
+    import asyncio
+    import time
+
+    from monitor.config.settings import Config
+    from tests.conftest import free_port
+    from tests.monitor.live_driver import LiveService
+    from tests.monitor.service_harness import subscriber
+
+    config = Config(port=free_port(), data_dir=tmp_path / "data", model_path=str(vosk_model_path),
+                    log_level="WARNING", mqtt_url=mosquitto.url, mqtt_topic_prefix="cw-escalation")
+    live = LiveService(config)
+    await asyncio.to_thread(live.start)
+    try:
+        async with subscriber(mosquitto.host, mosquitto.port, "cw-escalation/alerts/#", client_id="esc") as got:
+            await asyncio.to_thread(live.run, live.open_call("CA-esc", "sam", "payments", time.time()))
+            finding = await asyncio.to_thread(live.run, live.raise_finding("CA-esc", 1, rule=0))
+            reply = await asyncio.to_thread(live.act, {"type": "alert_action", "action": "escalate",
+                                                       "finding_id": finding.finding_id, "target": "compliance",
+                                                       "note": "second card read this week"})
+            assert reply["type"] == "alert_action" and reply["by"] == "anonymous", reply
+            await got.wait_until(lambda: any(t.endswith("/escalation") for t, _, _ in got.messages), timeout=15)
+    finally:
+        await asyncio.to_thread(live.close)
+    topic, payload, _ = next(m for m in got.messages if m[0].endswith("/escalation"))
+    assert topic == "cw-escalation/alerts/CA-esc/escalation"
+    assert {k: payload[k] for k in ("type", "call_id", "finding_id", "to", "by", "note")} == {
+        "type": "escalation", "call_id": "CA-esc", "finding_id": finding.finding_id, "to": "compliance",
+        "by": "anonymous", "note": "second card read this week",
+    }
+    assert any(t == "cw-escalation/alerts/CA-esc" for t, _, _ in got.messages)  # the alert itself, as before

@@ -130,6 +130,8 @@ def test_a_refused_action_says_why_on_that_dashboard_only(browser: Browser, live
     finding = live.run(live.raise_finding("CA-wf-2", 1, rule=1, at=15.0))
     alert = dana.locator(f'[data-testid=alert][data-finding-id="{finding.finding_id}"]')
     expect(alert).to_be_visible(timeout=5_000)
+    spoofed = live.act({"type": "ack", "finding_id": finding.finding_id, "by": "dana"}, "lee", USERS["lee"][1])
+    assert (spoofed["type"], spoofed["by"]) == ("acknowledged", "lee")  # the signed-in user, never a sent name
     live.run(live.svc.store.alert_action(finding.finding_id, "resolve", "lee", reason="false_positive"))
     alert.get_by_test_id("wf-resolve").click()  # this page has not heard of lee's resolution (not sent over /live)
     alert.get_by_test_id("wf-reason").select_option("agent_coached")

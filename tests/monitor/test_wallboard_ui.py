@@ -115,7 +115,8 @@ def test_wallboard_shows_200_calls_sorts_updates_live_and_opens_a_call(
     expect(row).to_contain_text("pci.pan-spoken: pan detected")
     top_critical = [i for i in row_ids(page) if worst.get(i) == 4 or i == quiet]
     assert quiet in top_critical[: critical + 1]
-    assert live.act({"type": "ack", "finding_id": finding.finding_id})["type"] == "acknowledged"  # another dashboard
+    acked = live.act({"type": "ack", "finding_id": finding.finding_id, "by": "typed name"})  # another dashboard
+    assert (acked["type"], acked["by"]) == ("acknowledged", "anonymous")  # open mode: no typed name is taken
     expect(row.locator("td").nth(1)).to_have_text("1")
     resolved = live.act({"type": "alert_action", "action": "resolve", "finding_id": finding.finding_id,
                          "reason": "false_positive"})
