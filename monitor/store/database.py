@@ -655,9 +655,14 @@ class Store:
         kind = _action_kind(action)
         if not actor:
             raise StoreError(f"{kind}: the acting user is missing")
-        target = " ".join(target.split())[:MAX_TARGET_CHARS]
+        target = " ".join(target.split())
         reason = reason.strip()
-        text = self._guard.text(redact_text(note[:MAX_NOTE_CHARS]) if note.strip() else "", "alert_actions.note")
+        if len(note) > MAX_NOTE_CHARS or len(target) > MAX_TARGET_CHARS:
+            raise StoreError(
+                f"{kind}: the note may have at most {MAX_NOTE_CHARS} characters and the target {MAX_TARGET_CHARS} "
+                f"(got {len(note)} and {len(target)}); shorten it"
+            )
+        text = self._guard.text(redact_text(note) if note.strip() else "", "alert_actions.note")
         _check_action(kind, target, reason, text)
         wall = time.time() if wall_time is None else wall_time
         with self._tx(f"alert {finding_id}") as conn:
@@ -835,8 +840,6 @@ def _check_action(kind: AlertActionKind, target: str, reason: str, note: str) ->
         raise StoreError("resolve: reason 'other' needs a note saying why")
     if kind == "note" and not note:
         raise StoreError("note: the note is empty")
-    if len(note) > MAX_NOTE_CHARS + 64:
-        raise StoreError(f"{kind}: the note is longer than {MAX_NOTE_CHARS} characters")
 
 
 def _owner_only(db: Path) -> None:

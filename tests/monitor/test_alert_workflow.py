@@ -78,6 +78,8 @@ def test_every_action_is_audited_without_its_note_text(store: Store) -> None:
         ("resolve", {"reason": "other"}, "resolve: reason 'other' needs a note"),
         ("note", {"note": "  "}, "note: the note is empty"),
         ("reopen", {}, "reopen: the alert .* is not resolved"),
+        ("note", {"note": "x" * 1001}, "note: the note may have at most 1000 characters .*got 1001"),
+        ("assign", {"target": "y" * 65}, "assign: .* the target 64 .* and 65"),
     ],
 )
 def test_a_bad_action_is_refused_with_what_to_fix_and_nothing_is_written(
