@@ -119,6 +119,9 @@ def test_acknowledge_note_resolve_by_the_signed_in_user_is_shown_stored_and_audi
     expect(row.get_by_test_id("workflow-entry")).to_have_count(4)
     expect(row.get_by_test_id("alert-resolved")).to_have_text("✓ Resolved: other")
     expect(row).to_contain_text("lee escalated to compliance")
+    dana.goto(live.http + "/")  # a dashboard that connects now gets the workflow in the /live snapshot
+    expect(alert.get_by_test_id("workflow-entry")).to_have_count(4)
+    expect(alert).to_have_attribute("data-resolved", "true")
     for page in (dana, lee):
         assert page.errors == [], page.errors  # type: ignore[attr-defined]
         page.context.close()
