@@ -10,9 +10,11 @@ pages, in alternating order, and measures:
 - first render: navigation start → every call's row (card) in the DOM (performance.now() in the page, read by a
   MutationObserver installed before the app's scripts);
 - per-update cost: the live traffic of `--rounds` rounds, each one clock tick and one partial transcript line per
-  call plus findings on 10 % of the calls, published through the service; the page's main-thread busy time
-  (Chrome DevTools Performance.getMetrics TaskDuration) over the burst, divided by the messages it received,
-  measured once the last finding of the burst is on the page.
+  call plus findings on 10 % of the calls, published through the service as fast as it goes; the page's
+  main-thread busy time (Chrome DevTools Performance.getMetrics TaskDuration) over the burst, divided by the
+  messages published, measured once the last finding of the burst is on the page; also how long after the burst
+  was published that was ("caught up"), and how often the server cut the page off as a too-slow consumer (its
+  /live queue holds 1000 messages; the page then reconnects and takes a fresh snapshot).
 Medians over the pairs; the ratio wallboard/cards is computed per pair (side by side), then its median.
 """
 
@@ -45,7 +47,15 @@ from tests.monitor.live_driver import LiveService  # noqa: E402
 # Installed before the app: when the page first holds `want` rows (or cards), and the last finding id it showed.
 RECORDER = r"""
 (() => {
-  const rec = window.__bench = { firstRender: null, want: 0, selector: "", seen: {} };
+  const rec = window.__bench = { firstRender: null, want: 0, selector: "", messages: 0, closes: 0 };
+  const Native = window.WebSocket;  // count /live messages received and connections lost (e.g. cut off as too slow)
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", () => { rec.messages += 1; });
+      this.addEventListener("close", () => { rec.closes += 1; });
+    }
+  };
   new MutationObserver(() => {
     if (rec.firstRender === null && rec.want && document.querySelectorAll(rec.selector).length >= rec.want) {
       rec.firstRender = performance.now();
@@ -104,10 +114,15 @@ def measure(
     cdp = context.new_cdp_session(page)
     cdp.send("Performance.enable")
     page.goto(live.http + "/" + route)
-    page.wait_for_function("window.__bench.firstRender !== null", timeout=60_000)
-    first = page.evaluate("window.__bench.firstRender") / 1000
+    deadline = time.monotonic() + 60
+    while (rendered := page.evaluate("window.__bench.firstRender")) is None:  # (wait_for_function would eval: CSP)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{view}: {calls} rows/cards not rendered within 60 s")
+        page.wait_for_timeout(20)
+    first = rendered / 1000
     page.wait_for_timeout(500)  # let the initial layout settle
     before = task_seconds(cdp)
+    received_before, closes_before = page.evaluate("[window.__bench.messages, window.__bench.closes]")
     messages = 0
     last = ""
     for r in range(rounds):
@@ -115,11 +130,16 @@ def measure(
         messages += sent
     shown = (f'[data-testid=alert][data-finding-id="{last}"]' if view == "cards"
              else f'[data-testid=wallboard-row][data-latest="{last}"]')
-    page.wait_for_selector(shown, state="attached", timeout=30_000)
+    began = time.monotonic()
+    page.wait_for_selector(shown, state="attached", timeout=180_000)
+    caught_up = time.monotonic() - began
     page.wait_for_timeout(300)  # the frame that applies the burst's last changes
     busy = task_seconds(cdp) - before
+    received, closes = page.evaluate("[window.__bench.messages, window.__bench.closes]")
     context.close()
-    return {"first_render_s": first, "per_update_ms": busy / messages * 1000, "messages": messages, "busy_s": busy}
+    return {"first_render_s": first, "per_update_ms": busy / messages * 1000, "messages": messages, "busy_s": busy,
+            "received": received - received_before, "disconnects": closes - closes_before,
+            "caught_up_after_publish_s": caught_up}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,14 +169,18 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(row)
                     print(f"pair {pair + 1}: " + "  ".join(
                         f"{v}: first render {row[v]['first_render_s'] * 1000:.0f} ms, "
-                        f"{row[v]['per_update_ms']:.3f} ms/update" for v in VIEWS), flush=True)
+                        f"{row[v]['per_update_ms']:.3f} ms/update, caught up "
+                        f"{row[v]['caught_up_after_publish_s']:.1f} s after the burst was published, "
+                        f"{row[v]['disconnects']} disconnects" for v in VIEWS), flush=True)
                 browser.close()
         finally:
             live.close()
     summary: dict[str, Any] = {"calls": args.calls, "pairs": args.pairs, "rounds": args.rounds,
                                "loadavg_before": load, "loadavg_after": os.getloadavg()}
     for view in VIEWS:
-        summary[view] = {k: statistics.median(r[view][k] for r in results) for k in ("first_render_s", "per_update_ms")}
+        summary[view] = {k: statistics.median(r[view][k] for r in results)
+                         for k in ("first_render_s", "per_update_ms", "caught_up_after_publish_s")}
+        summary[view]["disconnects_total"] = sum(r[view]["disconnects"] for r in results)
     summary["ratio_first_render"] = statistics.median(
         r["wallboard"]["first_render_s"] / r["cards"]["first_render_s"] for r in results)
     summary["ratio_per_update"] = statistics.median(
