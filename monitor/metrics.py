@@ -1,7 +1,8 @@
 """Prometheus metrics of the service in a dedicated registry, and their text exposition.
 
-Labels are bounded sets only (protocol, rule id, severity, sink, outcome, close code): a call id is NEVER a
-label — per-call detail lives in the store and the /live feed.
+Labels are bounded sets only (protocol, rule id, severity, sink, outcome, close code, and queue — capped at
+MAX_QUEUE_LABELS distinct values): a call id or an agent is NEVER a label — per-call and per-agent detail lives in
+the store (GET /api/coaching) and the /live feed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ SPEECH_TO_ALERT_BUCKETS = (
 """Seconds from the last word's audio arriving to the alert handed to the sink (the promise: under 1 s). Fine
 below 1 s so that a bucket-interpolated p50 lands within ~25 ms of the true one."""
 ASR_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
+MAX_QUEUE_LABELS = 50
+"""Distinct queue label values the coaching series take; later queues are counted as "other" (the queue comes from
+call metadata, i.e. from the telephony platform: it must not grow the series without bound)."""
+MAX_QUEUE_CHARS = 64
+NO_QUEUE = "none"
+OTHER_QUEUE = "other"
 
 
 class Metrics:
@@ -102,6 +109,23 @@ class Metrics:
         self.calls = Counter(
             "calls", "Calls ended, by protocol and outcome.", ["protocol", "outcome"], namespace=NAMESPACE, registry=r
         )
+        self.queue_calls = Counter(
+            "queue_calls",
+            "Calls ended per queue (call metadata `queue`) and outcome (passed, failed, incomplete): coaching"
+            " aggregates; pass rate = passed / (passed + failed). Never per agent.",
+            ["queue", "outcome"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.queue_findings = Counter(
+            "queue_findings",
+            "Alerts (findings above severity info) per queue and rule: findings per 100 calls ="
+            " 100 * rate(queue_findings) / rate(queue_calls). Never per agent.",
+            ["queue", "rule"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self._queues: set[str] = set()
         self.ingest_errors = Counter(
             "ingest_errors",
             "Audio ingest connections closed on error, by protocol and WebSocket close code.",
@@ -128,6 +152,24 @@ class Metrics:
     def finding_raised(self, rule_id: str, severity: str) -> None:
         """The engine raised a finding."""
         self.findings.labels(rule=rule_id, severity=severity).inc()
+
+    def queue_label(self, queue: str | None) -> str:
+        """`queue` as a label value: "none" when absent, "other" beyond MAX_QUEUE_LABELS distinct queues."""
+        name = " ".join(str(queue or "").split())[:MAX_QUEUE_CHARS] or NO_QUEUE
+        if name in self._queues or name in (NO_QUEUE, OTHER_QUEUE):
+            return name
+        if len(self._queues) >= MAX_QUEUE_LABELS:
+            return OTHER_QUEUE
+        self._queues.add(name)
+        return name
+
+    def queue_call(self, queue: str | None, outcome: str) -> None:
+        """A call of `queue` ended with `outcome` (passed, failed, incomplete)."""
+        self.queue_calls.labels(queue=self.queue_label(queue), outcome=outcome).inc()
+
+    def queue_finding(self, queue: str | None, rule_id: str) -> None:
+        """A call of `queue` raised an alert of `rule_id`."""
+        self.queue_findings.labels(queue=self.queue_label(queue), rule=rule_id).inc()
 
     def card_finding(self, outcome: str, decided_by: str) -> None:
         """A card finding was raised on what the `decided_by` pass heard."""

@@ -232,6 +232,8 @@ class Service:
         """Count and log findings, store them with their outbox rows in one transaction, then show them live."""
         for finding, arrival in zip(findings, arrivals, strict=True):
             self.finding_raised(finding, arrival.wall, arrival.refining)
+            if finding.severity != "info":  # coaching aggregates: alerts per queue and rule (never per agent)
+                self.metrics.queue_finding(self.live.metadata(finding.call_id).get("queue"), finding.rule_id)
         await self.store.add_findings(findings, wall_time=wall)
         for finding in findings:
             self.live.publish(finding_message(finding, wall))
@@ -301,6 +303,7 @@ class Service:
         self.live.publish(call_ended_message(session.call_id, ended.reason, ended_wall, report))
         outcome = "incomplete" if status == "incomplete" else ("passed" if report.get("passed") else "failed")
         self.metrics.calls.labels(protocol=session.opened.protocol, outcome=outcome).inc()
+        self.metrics.queue_call(session.opened.metadata.get("queue"), outcome)
         log.info("call %s ended (%s): score %s, %s", session.call_id, ended.reason, report.get("score"), outcome)
 
     def call_finished(self, session: CallSession) -> None:

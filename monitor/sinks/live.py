@@ -97,6 +97,12 @@ class LiveHub:
             for call in self._calls.values()
         ]
 
+    def metadata(self, call_id: str) -> dict[str, Any]:
+        """The call metadata an active call started with (empty for an unknown or ended call)."""
+        call = self._calls.get(call_id)
+        meta = call.started.get("metadata") if call is not None else None
+        return meta if isinstance(meta, dict) else {}
+
     def call_of(self, finding_id: str) -> str | None:
         """The active call that raised `finding_id` (None once the call ended or for an unknown id)."""
         for call_id, call in self._calls.items():
@@ -126,3 +132,7 @@ class LiveHub:
                 for finding in call.findings:
                     if finding.get("finding", {}).get("finding_id") == message.get("finding_id"):
                         finding["acknowledged"] = message
+            elif kind == "alert_action":
+                for finding in call.findings:
+                    if finding.get("finding", {}).get("finding_id") == message.get("finding_id"):
+                        finding.setdefault("actions", []).append(message)

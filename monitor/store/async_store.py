@@ -37,7 +37,7 @@ from monitor.metrics import NAMESPACE, Metrics
 from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
 from monitor.store.guard import DigitGuard
-from monitor.store.records import WEBHOOK_PREFIX, Acknowledgement, CallStatus, OutboxRow, StoreError
+from monitor.store.records import WEBHOOK_PREFIX, Acknowledgement, AlertAction, CallStatus, OutboxRow, StoreError
 from monitor.store.rows import (
     alert_payload,
     alert_topic,
@@ -433,6 +433,17 @@ class AsyncStore:
         except (sqlite3.Error, OSError) as exc:
             self._failed("acknowledge", exc)
             raise StoreError(f"acknowledgement not stored: the database cannot be written ({exc})") from exc
+
+    async def alert_action(self, finding_id: str, action: str, actor: str, **kwargs: Any) -> AlertAction:
+        """See `Store.alert_action`; a storage failure becomes a StoreError the dashboard is shown."""
+        try:
+            done = await self._run(functools.partial(self.store.alert_action, finding_id, action, actor, **kwargs))
+        except (sqlite3.Error, OSError) as exc:
+            self._failed("alert_action", exc)
+            raise StoreError(f"{action} not stored: the database cannot be written ({exc})") from exc
+        if done.action == "escalate":
+            self._notify()  # its outbox row waits for the sink
+        return done
 
     async def check_writable(self) -> str | None:
         """See `Store.check_writable` (a committed probe); a success ends a storage outage."""

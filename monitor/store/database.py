@@ -30,10 +30,17 @@ from typing import Any, Self
 
 from monitor.config.trust import EncryptionConfig
 from monitor.store import queries as q
+from monitor.store.coaching import GROUP_BY, GroupBy, coaching_report, period_before
 from monitor.store.crypto import DataKeyError, DataKeys, resolve_data_keys, stored_key_id
 from monitor.store.guard import DigitGuard
 from monitor.store.records import (
+    ALERT_ACTIONS,
+    MAX_NOTE_CHARS,
+    MAX_TARGET_CHARS,
+    RESOLUTION_REASONS,
     Acknowledgement,
+    AlertAction,
+    AlertActionKind,
     AuditEntry,
     CallDetail,
     CallFilter,
@@ -53,6 +60,7 @@ from monitor.store.rows import (
     control_topic,
     dumps,
     enqueue,
+    escalation_topic,
     insert_consent,
     insert_finding,
     score_payload,
@@ -70,7 +78,7 @@ from monitor.store.trust import (
 )
 from rules.events import Utterance
 from rules.findings import Finding
-from rules.redact import Redacted
+from rules.redact import Redacted, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +262,7 @@ class Store:
                 raise StoreError(f"erase: call {call_id!r} is still active; erase it after it ended")
             counts = {
                 table: int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE call_id = ?", (call_id,)).fetchone()[0])
-                for table in ("transcript", "findings", "consent_records", "outbox")
+                for table in ("transcript", "findings", "consent_records", "outbox", "alert_actions")
             }
             conn.execute("DELETE FROM outbox WHERE call_id = ?", (call_id,))
             conn.execute("DELETE FROM calls WHERE call_id = ?", (call_id,))  # cascades to the other tables
@@ -623,6 +631,74 @@ class Store:
             )
         return ack
 
+    def alert_action(
+        self,
+        finding_id: str,
+        action: str,
+        actor: str,
+        *,
+        role: str = "",
+        source: str = "live",
+        target: str = "",
+        reason: str = "",
+        note: str = "",
+        wall_time: float | None = None,
+    ) -> AlertAction:
+        """Record a supervisor's action on an alert (note, assign, resolve, reopen, escalate) and audit it, in one
+        transaction; returns it as stored. StoreError (naming what to fix) for an unknown finding, a bad action,
+        a missing assignee/escalation target, a resolution without a known reason, or an action that does not fit
+        the alert's state (resolving a resolved alert, reopening an open one, a note without text).
+
+        The note is free text typed by a person: it is redacted like a transcript (spoken and written card, CVV and
+        bank numbers masked) and then passes the digit guard, so it never holds card data; the audit row holds no
+        note text, only what was done (assignee, reason, escalation target)."""
+        kind = _action_kind(action)
+        if not actor:
+            raise StoreError(f"{kind}: the acting user is missing")
+        target = " ".join(target.split())
+        reason = reason.strip()
+        if len(note) > MAX_NOTE_CHARS or len(target) > MAX_TARGET_CHARS:
+            raise StoreError(
+                f"{kind}: the note may have at most {MAX_NOTE_CHARS} characters and the target {MAX_TARGET_CHARS} "
+                f"(got {len(note)} and {len(target)}); shorten it"
+            )
+        text = self._guard.text(redact_text(note) if note.strip() else "", "alert_actions.note")
+        _check_action(kind, target, reason, text)
+        wall = time.time() if wall_time is None else wall_time
+        with self._tx(f"alert {finding_id}") as conn:
+            row = conn.execute("SELECT call_id FROM findings WHERE finding_id = ?", (finding_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"{kind}: finding {finding_id!r} is not stored")
+            call_id = str(row["call_id"])
+            last = conn.execute(
+                "SELECT action FROM alert_actions WHERE finding_id = ? AND action IN ('resolve', 'reopen') "
+                "ORDER BY id DESC LIMIT 1",
+                (finding_id,),
+            ).fetchone()
+            resolved = last is not None and last["action"] == "resolve"
+            if kind == "resolve" and resolved:
+                raise StoreError(f"resolve: the alert {finding_id!r} is already resolved (reopen it first)")
+            if kind == "reopen" and not resolved:
+                raise StoreError(f"reopen: the alert {finding_id!r} is not resolved")
+            conn.execute(
+                "INSERT INTO alert_actions(finding_id, call_id, action, actor, role, wall_time, target, reason, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (finding_id, call_id, kind, actor[:128], role, wall, target, reason,
+                 self._keys.encrypt(text, f"alert_actions.note|{finding_id}")),
+            )
+            detail: dict[str, Any] = {"finding_id": finding_id}
+            detail.update({k: v for k, v in (("target", target), ("reason", reason)) if v})
+            if text:
+                detail["note_chars"] = len(text)
+            insert_audit(conn, wall, actor, role, source, f"alert_{kind}", call_id, detail)
+            if kind == "escalate":
+                payload = {
+                    "type": "escalation", "call_id": call_id, "finding_id": finding_id, "to": target, "by": actor,
+                    "at": wall, "note": text,
+                }
+                enqueue(conn, self._keys, call_id, escalation_topic(call_id), payload, finding_id, wall)
+        return AlertAction(finding_id, call_id, kind, actor[:128], wall, target, reason, text, role)
+
     # -- reads -----------------------------------------------------------------------------------------------
 
     def list_calls(
@@ -671,6 +747,20 @@ class Store:
         """The do-not-call register: every stored do-not-call / do-not-contact request, newest first."""
         with self._read() as conn:
             return q.do_not_call_requests(conn, self._keys, since, until, limit)
+
+    def coaching(self, *, since: float, until: float, by: str = "agent", buckets: int = 7) -> dict[str, Any]:
+        """Coaching figures per agent or queue for [since, until) against the period before (monitor/store/coaching.py);
+        StoreError for an unknown grouping or a bad period."""
+        if by not in GROUP_BY:
+            raise StoreError(f"coaching: group by one of {', '.join(GROUP_BY)}, got {by[:32]!r}")
+        group: GroupBy = "agent" if by == "agent" else "queue"
+        prev_since, _ = period_before(since, until)
+        with self._read() as conn:
+            calls = q.coaching_calls(conn, self._keys, prev_since, until, group)
+        try:
+            return coaching_report(calls, by=group, since=since, until=until, buckets=buckets)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from exc
 
     def get_report(self, call_id: str) -> dict[str, Any] | None:
         """The end-of-call report as stored, None when the call is unknown or not scored."""
@@ -731,6 +821,25 @@ class Store:
                 "DELETE FROM outbox WHERE delivered_wall IS NOT NULL AND delivered_wall < ?", (before_wall,)
             )
             return cur.rowcount
+
+
+def _action_kind(action: str) -> AlertActionKind:
+    for kind in ALERT_ACTIONS:
+        if action == kind:
+            return kind
+    raise StoreError(f"unknown alert action {action[:32]!r}; use one of: {', '.join(ALERT_ACTIONS)}")
+
+
+def _check_action(kind: AlertActionKind, target: str, reason: str, note: str) -> None:
+    """The arguments each action needs (StoreError naming what is missing)."""
+    if kind in ("assign", "escalate") and not target:
+        raise StoreError(f"{kind}: name who the alert goes to (`target`)")
+    if kind == "resolve" and reason not in RESOLUTION_REASONS:
+        raise StoreError(f"resolve: reason must be one of {', '.join(RESOLUTION_REASONS)}, got {reason[:32]!r}")
+    if kind == "resolve" and reason == "other" and not note:
+        raise StoreError("resolve: reason 'other' needs a note saying why")
+    if kind == "note" and not note:
+        raise StoreError("note: the note is empty")
 
 
 def _owner_only(db: Path) -> None:

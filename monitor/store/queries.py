@@ -7,10 +7,12 @@ import json
 import sqlite3
 from typing import Any, cast
 
+from monitor.store.coaching import NO_GROUP, CoachingCall, GroupBy
 from monitor.store.crypto import DataKeyError, DataKeys
 from monitor.store.records import (
     WEBHOOK_PREFIX,
     Acknowledgement,
+    AlertAction,
     CallDetail,
     CallFilter,
     CallStatus,
@@ -136,6 +138,9 @@ def findings(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[St
     ):
         note = keys.decrypt(r["note"], f"acknowledgements.note|{r['finding_id']}")
         acks.setdefault(r["finding_id"], []).append(Acknowledgement(r["finding_id"], r["who"], r["wall_time"], note))
+    actions: dict[str, list[AlertAction]] = {}
+    for action in alert_actions(conn, keys, call_id):
+        actions.setdefault(action.finding_id, []).append(action)
     rows = conn.execute(
         "SELECT finding_id, call_id, rule_id, severity, outcome, audio_start, audio_end, wall_time, json "
         "FROM findings WHERE call_id = ? ORDER BY audio_start, wall_time, finding_id",
@@ -153,9 +158,28 @@ def findings(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[St
             wall_time=r["wall_time"],
             data=json.loads(keys.decrypt(r["json"], f"findings.json|{call_id}")),
             acknowledgements=tuple(acks.get(r["finding_id"], ())),
+            actions=tuple(actions.get(r["finding_id"], ())),
         )
         for r in rows
     )
+
+
+def alert_actions(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> list[AlertAction]:
+    """Every workflow action on the call's alerts, in the order taken (notes decrypted)."""
+    rows = conn.execute(
+        "SELECT finding_id, call_id, action, actor, role, wall_time, target, reason, note FROM alert_actions "
+        "WHERE call_id = ? ORDER BY id",
+        (call_id,),
+    )
+    return [
+        AlertAction(
+            finding_id=r["finding_id"], call_id=r["call_id"], action=r["action"], actor=r["actor"],
+            wall_time=r["wall_time"], target=r["target"], reason=r["reason"],
+            note=keys.decrypt(r["note"], f"alert_actions.note|{r['finding_id']}"),
+            role=r["role"],
+        )
+        for r in rows
+    ]
 
 
 def consent_records(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[ConsentRecord, ...]:
@@ -249,3 +273,33 @@ def do_not_call_requests(
         )
         for r in rows
     ]
+
+
+def coaching_calls(
+    conn: sqlite3.Connection, keys: DataKeys, since: float, until: float, by: GroupBy
+) -> list[CoachingCall]:
+    """Ended calls started in [since, until) with their alerts (findings above info) per rule, grouped by agent or
+    by queue (the queue is in the encrypted metadata: decrypted here, per call)."""
+    counts: dict[str, dict[str, int]] = {}
+    for r in conn.execute(
+        "SELECT f.call_id, f.rule_id, COUNT(*) AS n FROM findings f JOIN calls c ON c.call_id = f.call_id "
+        "WHERE c.status != 'active' AND c.started_wall >= ? AND c.started_wall < ? AND f.severity_rank > 0 "
+        "GROUP BY f.call_id, f.rule_id",
+        (since, until),
+    ):
+        counts.setdefault(r["call_id"], {})[r["rule_id"]] = int(r["n"])
+    out = []
+    for r in conn.execute(
+        "SELECT call_id, agent, metadata, started_wall, passed, score FROM calls "
+        "WHERE status != 'active' AND started_wall >= ? AND started_wall < ? ORDER BY started_wall",
+        (since, until),
+    ):
+        if by == "agent":
+            group = r["agent"] or NO_GROUP
+        else:
+            meta = json.loads(keys.decrypt(r["metadata"], f"calls.metadata|{r['call_id']}"))
+            group = str(meta.get("queue") or NO_GROUP)
+        passed = r["passed"]
+        out.append(CoachingCall(r["call_id"], group, r["started_wall"], None if passed is None else bool(passed),
+                                r["score"], counts.get(r["call_id"], {})))
+    return out

@@ -59,6 +59,71 @@ class Acknowledgement:
     note: str = ""
 
 
+AlertActionKind = Literal["note", "assign", "resolve", "reopen", "escalate"]
+ALERT_ACTIONS: tuple[AlertActionKind, ...] = ("note", "assign", "resolve", "reopen", "escalate")
+RESOLUTION_REASONS = ("false_positive", "agent_coached", "customer_remediated", "no_action_needed", "other")
+"""Why an alert was resolved; "other" needs a note saying why."""
+MAX_NOTE_CHARS = 1000
+MAX_TARGET_CHARS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class AlertAction:
+    """One supervisor action on an alert (a finding above info): a note, an assignment, a resolution (with its
+    reason), a reopening or an escalation (to `target`). `note` is redacted free text."""
+
+    finding_id: str
+    call_id: str
+    action: AlertActionKind
+    actor: str
+    wall_time: float
+    target: str = ""
+    reason: str = ""
+    note: str = ""
+    role: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """Where an alert stands after its actions: assignee, resolution, escalations, notes (fold of AlertAction)."""
+
+    assignee: str = ""
+    resolved: AlertAction | None = None
+    escalations: tuple[AlertAction, ...] = ()
+    notes: tuple[AlertAction, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved is None
+
+
+def alert_state(actions: tuple[AlertAction, ...] | list[AlertAction]) -> AlertState:
+    """The state of one alert from its actions in the order they were taken."""
+    assignee, resolved = "", None
+    escalations: list[AlertAction] = []
+    notes: list[AlertAction] = []
+    for a in actions:
+        if a.action == "assign":
+            assignee = a.target
+        elif a.action == "resolve":
+            resolved = a
+        elif a.action == "reopen":
+            resolved = None
+        elif a.action == "escalate":
+            escalations.append(a)
+        if a.note:
+            notes.append(a)
+    return AlertState(assignee, resolved, tuple(escalations), tuple(notes))
+
+
+def alert_action_json(a: AlertAction) -> dict[str, Any]:
+    """An action as /live (`alert_action`) and /api/calls/<id> (`alert_actions`) show it."""
+    return {
+        "call_id": a.call_id, "finding_id": a.finding_id, "action": a.action, "by": a.actor, "role": a.role,
+        "at": a.wall_time, "target": a.target, "reason": a.reason, "note": a.note,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class StoredFinding:
     """A finding as stored: its JSON (Finding.to_json() shape), when it was raised, and its acknowledgements."""
@@ -73,6 +138,7 @@ class StoredFinding:
     wall_time: float
     data: dict[str, Any]
     acknowledgements: tuple[Acknowledgement, ...] = ()
+    actions: tuple[AlertAction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +259,14 @@ def detail_json(detail: CallDetail) -> dict[str, Any]:
     """The /api/calls/<id> shape documented in docs/live-feed.md."""
     findings: list[dict[str, Any]] = []
     acknowledgements: list[dict[str, Any]] = []
+    actions: list[dict[str, Any]] = []
     for stored in detail.findings:
         findings.append({**stored.data, "wall_time": stored.wall_time})
         acknowledgements.extend(
             {"finding_id": a.finding_id, "by": a.who, "at": a.wall_time, "note": a.note}
             for a in stored.acknowledgements
         )
+        actions.extend(alert_action_json(a) for a in stored.actions)
     transcript = [
         {
             "speaker": t.speaker,
@@ -216,5 +284,6 @@ def detail_json(detail: CallDetail) -> dict[str, Any]:
         "findings": findings,
         "transcript": transcript,
         "acknowledgements": acknowledgements,
+        "alert_actions": actions,
         "consent": [dataclasses.asdict(c) for c in detail.consent],
     }

@@ -31,6 +31,11 @@ def control_topic(call_id: str) -> str:
     return f"calls/{topic_segment(call_id)}/control"
 
 
+def escalation_topic(call_id: str) -> str:
+    """The outbox topic (relative to the sink's prefix) of escalations of a call's alerts."""
+    return f"alerts/{topic_segment(call_id)}/escalation"
+
+
 def webhook_topic(topic: str) -> str:
     """The outbox topic of the webhook sink's copy of a message on `topic`."""
     return WEBHOOK_PREFIX + topic

@@ -140,6 +140,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outbox_pending ON outbox(seq) WHERE delivered_wall IS NULL AND dead_wall IS NULL",
         ),
     ),
+    Migration(
+        4,
+        "alert workflow: notes, assignment, resolution and escalation of alerts, append-only per finding",
+        (
+            # One row per supervisor action on an alert; the alert's state is the fold of its rows (records.py).
+            # `note` is encrypted free text (redacted before it is written); erasure and purge cascade from findings.
+            """CREATE TABLE alert_actions (
+                id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                finding_id TEXT NOT NULL REFERENCES findings(finding_id) ON DELETE CASCADE,
+                call_id    TEXT NOT NULL,
+                action     TEXT NOT NULL CHECK (action IN ('note', 'assign', 'resolve', 'reopen', 'escalate')),
+                actor      TEXT NOT NULL,
+                role       TEXT NOT NULL DEFAULT '',
+                wall_time  REAL NOT NULL,
+                target     TEXT NOT NULL DEFAULT '',
+                reason     TEXT NOT NULL DEFAULT '',
+                note       TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX alert_actions_finding ON alert_actions(finding_id, id)",
+            "CREATE INDEX alert_actions_call ON alert_actions(call_id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

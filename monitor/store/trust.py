@@ -22,6 +22,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("consent_records", "disclosed_text", "call_id"),
     ("consent_records", "answer_text", "call_id"),
     ("acknowledgements", "note", "finding_id"),
+    ("alert_actions", "note", "finding_id"),
     ("outbox", "payload", "call_id"),
 )
 """(table, column, the column whose value is bound into the ciphertext's associated data)."""

@@ -25,8 +25,9 @@ from websockets.http11 import Request, Response
 
 from monitor.access.hashing import refusal_delay
 from monitor.access.users import PUBLIC_PATHS, Principal
+from monitor.store.coaching import CSV_COLUMNS, MAX_BUCKETS, csv_rows
 from monitor.store.database import Store
-from monitor.store.records import detail_json, summary_json
+from monitor.store.records import StoreError, detail_json, summary_json
 
 if TYPE_CHECKING:
     from monitor.service import Service
@@ -106,8 +107,12 @@ class HttpApi:
             return await self._calls(query)
         if path.startswith("/api/calls/"):
             return await self._call(path.removeprefix("/api/calls/"), who)
+        if path == "/api/me":  # the dashboard's acting user: who signed in (never typed into the page)
+            return json_response({"name": who.name, "role": who.role, "open": not self.service.access.access.enabled})
         if path == "/api/audit":
             return await self._audit(query, who)
+        if path == "/api/coaching":
+            return await self._coaching(query, who)
         if path == "/api/do-not-call":
             return await self._do_not_call(query, who)
         if path in ("/", "/index.html"):
@@ -170,6 +175,25 @@ class HttpApi:
             limit=_count(q, "limit", 200, MAX_PAGE),
         )
         return json_response({"entries": [dataclasses.asdict(e) for e in entries]})
+
+    async def _coaching(self, q: dict[str, str], who: Principal) -> Response:
+        """Coaching per agent or queue (`by`) for [since, until) — default the last 7 days — against the period
+        before; JSON, or CSV with `format=csv`. Reading per-agent figures is audited (`coaching_view`)."""
+        until = _number(q, "until") or time.time()
+        since = _number(q, "since")
+        since = until - 7 * 86400.0 if since is None else since
+        try:
+            report = await self.service.store.read(
+                Store.coaching, since=since, until=until, by=q.get("by") or "agent",
+                buckets=_count(q, "buckets", 7, MAX_BUCKETS),
+            )
+        except StoreError as exc:
+            raise ValueError(str(exc)) from None
+        await self._record(who, "coaching_view", None)
+        if q.get("format") == "csv":
+            return respond(200, _csv(csv_rows(report), CSV_COLUMNS), "text/csv; charset=utf-8",
+                           {"Content-Disposition": f'attachment; filename="callwarden-coaching-{report["by"]}.csv"'})
+        return json_response(report)
 
     async def _do_not_call(self, q: dict[str, str], who: Principal) -> Response:
         """The do-not-call register: every request not to be called or contacted, with time and redacted evidence;

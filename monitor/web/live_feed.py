@@ -1,5 +1,6 @@
-"""The /live WebSocket: sends the hub's snapshot and events to one dashboard, takes its acknowledgements (and an
-admin's erasures). State changes happen only here: the upgrade must carry an allowed Origin and valid credentials."""
+"""The /live WebSocket: sends the hub's snapshot and events to one dashboard, takes its acknowledgements, its alert
+workflow actions (note, assign, resolve, reopen, escalate) and an admin's erasures. State changes happen only here:
+the upgrade must carry an allowed Origin and valid credentials, and the acting user is always the signed-in one."""
 
 from __future__ import annotations
 
@@ -16,13 +17,12 @@ from websockets.exceptions import ConnectionClosed
 from monitor.access.hashing import refusal_delay
 from monitor.access.users import Principal
 from monitor.store.database import Store
-from monitor.store.records import StoreError
+from monitor.store.records import ALERT_ACTIONS, StoreError, alert_action_json
 
 if TYPE_CHECKING:
     from monitor.service import Service
 
 log = logging.getLogger("callwarden.live")
-MAX_NAME_CHARS = 64
 
 
 async def serve_live(ws: ServerConnection, service: Service) -> None:
@@ -75,14 +75,15 @@ async def _receive(ws: ServerConnection, service: Service, who: Principal) -> No
             await _acknowledge(ws, service, request, who)
         elif isinstance(request, dict) and request.get("type") == "erase":
             await _erase(ws, service, request, who)
+        elif isinstance(request, dict) and request.get("type") == "alert_action":
+            await _alert_action(ws, service, request, who)
 
 
 async def _acknowledge(
     ws: ServerConnection, service: Service, request: dict[str, object], principal: Principal
 ) -> None:
     finding_id = str(request.get("finding_id", ""))[:64]
-    typed = str(request.get("by", "")).strip()[:MAX_NAME_CHARS] or "anonymous"
-    who = typed if principal.name == "anonymous" else principal.name  # with access control: the signed-in user
+    who = principal.name  # the signed-in user ("anonymous" in open mode); a typed "by" is ignored
     try:
         ack = await service.store.acknowledge(finding_id, who, wall_time=time.time())
     except StoreError as exc:
@@ -99,6 +100,36 @@ async def _acknowledge(
             Store.audit,
             who, "ack", source="live", role=principal.role, call_id=call_id, detail={"finding_id": finding_id}
         )
+
+
+async def _alert_action(
+    ws: ServerConnection, service: Service, request: dict[str, object], principal: Principal
+) -> None:
+    """{"type": "alert_action", "action": note|assign|resolve|reopen|escalate, "finding_id", "target", "reason",
+    "note"} → stored and audited, then broadcast to every dashboard as `alert_action`; or an error to this socket."""
+    finding_id = str(request.get("finding_id", ""))[:64]
+    action = str(request.get("action", ""))[:16]
+    try:
+        if action not in ALERT_ACTIONS:
+            raise StoreError(f"unknown alert action {action!r}; use one of: {', '.join(ALERT_ACTIONS)}")
+        done = await service.store.alert_action(
+            finding_id,
+            action,
+            principal.name,
+            role=principal.role,
+            source="live",
+            target=str(request.get("target", "")),
+            reason=str(request.get("reason", "")),
+            note=str(request.get("note", "")),
+            wall_time=time.time(),
+        )
+    except StoreError as exc:
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps({"type": "error", "finding_id": finding_id, "action": action,
+                                      "error": str(exc)[:200]}))
+        return
+    service.live.publish({"type": "alert_action", **alert_action_json(done)})
+    log.info("alert %s: %s by %s", finding_id, done.action, done.actor)
 
 
 async def _erase(ws: ServerConnection, service: Service, request: dict[str, object], principal: Principal) -> None:

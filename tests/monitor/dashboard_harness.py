@@ -127,6 +127,7 @@ class DashboardHarness:
         self.calls = list(calls or [])
         self.answer_acks = answer_acks
         self.ack_error = ""  # when set, acks are refused with this error, as the service does on a StoreError
+        self.me = {"name": "Dana Supervisor", "role": "supervisor", "open": False}  # the signed-in user (/api/me)
         self.received: list[dict[str, Any]] = []
         self.requests: list[str] = []
         self.port = 0
@@ -216,7 +217,7 @@ class DashboardHarness:
         call_id = next((c["call_id"] for c in self._hub.snapshot()
                         for f in c["findings"] if f["finding"]["finding_id"] == message.get("finding_id")), "")
         self._hub.publish({"type": "acknowledged", "call_id": call_id, "finding_id": message["finding_id"],
-                           "by": str(message.get("by", "")), "at": time.time()})
+                           "by": self.me["name"], "at": time.time()})
         return None
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -229,6 +230,8 @@ class DashboardHarness:
             return self._static("index.html")
         if path.startswith("/static/"):
             return self._static(path.removeprefix("/static/"))
+        if path == "/api/me":
+            return _json(200, self.me)
         if path == "/api/calls":
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             try:

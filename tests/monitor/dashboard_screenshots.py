@@ -50,7 +50,6 @@ def shoot(out: Path, large: bool) -> None:
             page: Page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(harness.url + "/")
             page.get_by_test_id("call-card").first.wait_for()
-            page.get_by_test_id("who-am-i").fill("Dana")
             partials(harness)
             page.locator('[data-finding-id="call-8813-f1"] [data-testid="ack-button"]').click()
             page.get_by_text("Acknowledged by Dana").wait_for()

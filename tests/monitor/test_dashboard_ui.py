@@ -109,20 +109,17 @@ def test_acknowledging_by_keyboard_sends_ack_and_shows_who(page: Page, harness: 
     found = sc.demo_findings("call-3")[3]
     harness.publish(sc.call_started("call-3", "bob", "retention", time.time()), sc.finding_message(found, time.time()))
     open_live(page, harness)
+    expect(page.get_by_test_id("signed-in")).to_have_text("Signed in as Dana Supervisor (supervisor)")
+    assert page.get_by_test_id("who-am-i").count() == 0  # who acts comes from the login, never a typed name
     button = page.locator('[data-finding-id="call-3-f4"] [data-testid="ack-button"]')
-    button.click()
-    expect(page.locator('[data-finding-id="call-3-f4"] .ack-error')).to_contain_text("Who am I")
-    expect(page.get_by_test_id("who-am-i")).to_be_focused()
-    page.get_by_test_id("who-am-i").fill("Dana Supervisor")
     button.focus()
     page.keyboard.press("Enter")
     ack = harness.wait_for_received(lambda m: m.get("type") == "ack")
-    assert ack == {"type": "ack", "finding_id": "call-3-f4", "by": "Dana Supervisor"}
+    assert ack == {"type": "ack", "finding_id": "call-3-f4"}  # no name: the service takes the signed-in user
     status = page.locator('[data-finding-id="call-3-f4"] [data-testid="ack-status"]')
     expect(status).to_contain_text("Acknowledged by Dana Supervisor at")
     expect(button).to_have_count(0)
     page.reload()
-    expect(page.get_by_test_id("who-am-i")).to_have_value("Dana Supervisor")
     expect(status).to_contain_text("Acknowledged by Dana Supervisor")
 
 
@@ -131,7 +128,6 @@ def test_a_refused_acknowledgement_says_why_and_keeps_the_button(page: Page, har
     harness.publish(sc.call_started("call-5", "bob", "retention", time.time()), sc.finding_message(found, time.time()))
     harness.ack_error = "acknowledge: finding 'call-5-f4' is not stored"
     open_live(page, harness)
-    page.get_by_test_id("who-am-i").fill("Dana Supervisor")
     alert = page.locator('[data-finding-id="call-5-f4"]')
     alert.get_by_test_id("ack-button").click()
     expect(alert.locator(".ack-error")).to_have_text(f"Not acknowledged: {harness.ack_error}")

@@ -33,6 +33,10 @@ def _recorded() -> Metrics:
     m.ingest_error("audiohook", 1008)
     m.digit_pass_ran(DigitPassStats(sessions=2, audio_seconds=12.5, cpu_seconds=0.4, readings=3))
     m.card_finding("pan_detected", "digits")
+    m.queue_call("billing", "passed")
+    m.queue_call("billing", "failed")
+    m.queue_finding("billing", "pci.pan-spoken")
+    m.queue_finding(None, "disclosure.recording")
     return m
 
 
@@ -69,12 +73,30 @@ def test_exposition_parses_and_carries_the_recorded_values() -> None:
     assert samples[("callwarden_digit_pass_audio_seconds_total", ())] == 12.5
     assert samples[("callwarden_digit_pass_cpu_seconds_total", ())] == pytest.approx(0.4)
     assert samples[("callwarden_card_findings_total", (("decided_by", "digits"), ("outcome", "pan_detected")))] == 1
+    assert samples[("callwarden_queue_calls_total", (("outcome", "passed"), ("queue", "billing")))] == 1
+    assert samples[("callwarden_queue_findings_total", (("queue", "billing"), ("rule", "pci.pan-spoken")))] == 1
+    assert samples[("callwarden_queue_findings_total", (("queue", "none"), ("rule", "disclosure.recording")))] == 1
 
 
 def test_no_metric_is_labelled_by_call() -> None:
     body, _ = _recorded().render()
     label_names = {name for f in text_string_to_metric_families(body.decode()) for s in f.samples for name in s.labels}
-    assert label_names == {"protocol", "rule", "severity", "sink", "outcome", "close_code", "le", "decided_by"}
+    assert label_names == {"protocol", "rule", "severity", "sink", "outcome", "close_code", "le", "decided_by", "queue"}
+    assert "agent" not in label_names  # coaching per agent lives in the store (GET /api/coaching), never a label
+
+
+def test_queue_labels_are_bounded() -> None:
+    from monitor.metrics import MAX_QUEUE_LABELS
+
+    m = Metrics()
+    for n in range(MAX_QUEUE_LABELS + 25):
+        m.queue_call(f"queue-{n}", "passed")
+    m.queue_call("queue-0", "failed")  # a queue seen before keeps its label
+    samples = _samples(m.render()[0].decode())
+    queues = {dict(labels)["queue"] for name, labels in samples if name == "callwarden_queue_calls_total"}
+    assert len(queues) == MAX_QUEUE_LABELS + 1 and "other" in queues
+    assert samples[("callwarden_queue_calls_total", (("outcome", "passed"), ("queue", "other")))] == 25
+    assert samples[("callwarden_queue_calls_total", (("outcome", "failed"), ("queue", "queue-0")))] == 1
 
 
 def test_registries_are_independent() -> None:

@@ -103,7 +103,9 @@ async def test_metrics_pass_promtool_and_a_real_prometheus_scrapes_them(
     call = card_call("6011111111111117")
     config = service_config(tmp_path / "data", vosk_model_path, free_port())
     async with running_service(config) as base:
-        feed = await stream_twilio(f"ws://{base}/ingest/twilio", call.call.audio, speed=0)
+        feed = await stream_twilio(
+            f"ws://{base}/ingest/twilio", call.call.audio, speed=0, parameters={"agent": "sam", "queue": "payments"}
+        )
         detail = await wait_call_stored(base, feed.call_id)
         assert detail["call"]["status"] == "completed"
         _, exposition = await asyncio.to_thread(http_get, f"http://{base}/metrics")
@@ -118,6 +120,11 @@ async def test_metrics_pass_promtool_and_a_real_prometheus_scrapes_them(
             "callwarden_asr_lag_seconds_bucket",
         ):
             assert expected in exposition
+        # coaching aggregates per queue and rule, never per agent
+        queue_lines = [line for line in exposition.splitlines() if line.startswith("callwarden_queue_")]
+        assert any('queue="payments"' in line and "callwarden_queue_calls_total" in line for line in queue_lines)
+        assert any('rule="pci.pan-spoken"' in line and 'queue="payments"' in line for line in queue_lines), queue_lines
+        assert not any("sam" in line for line in queue_lines)  # the agent is never a label
 
         prometheus = Prometheus(prometheus_workdir, base)
         prometheus.start()

@@ -3,11 +3,12 @@
 import { h, clear, severityBadge, severityRank, formatAudio, formatWall, guardDigits, humanize, speakerLabel }
   from "./dom.js";
 import { complianceOf, callDuration } from "./live_state.js";
+import { workflowControls, workflowSummary, alertState } from "./alert_workflow.js";
 
 const MAX_LINES = 300;
 
 export class CallCard {
-  // actions: {ack(findingId) -> string|null (an error to show), canAck() -> bool}
+  // actions: {ack(findingId) -> string|null (an error to show), send(message) -> string|null}
   constructor(call, actions) {
     this.call = call;
     this.actions = actions;
@@ -95,8 +96,10 @@ export class CallCard {
     const old = this.alerts.get(String(f.finding_id));
     if (old) {
       const hadFocus = old.contains(document.activeElement);
+      const openForm = old.querySelector(".workflow-form-slot");
+      if (openForm?.firstChild) li.querySelector(".workflow-form-slot").replaceWith(openForm); // keep what is typed
       old.replaceWith(li);
-      if (hadFocus) li.querySelector("button, a")?.focus();
+      if (hadFocus && !li.contains(document.activeElement)) li.querySelector("button, a")?.focus();
     } else {
       this.alertList.prepend(li);
     }
@@ -118,9 +121,10 @@ export class CallCard {
         type: "button", class: "ack", "data-testid": "ack-button", "data-finding-id": f.finding_id,
         onclick: () => { message.textContent = this.actions.ack(String(f.finding_id)) || ""; },
       }, "Acknowledge");
+    const resolved = Boolean(alertState(entry.actions).resolved);
     return h("li", {
-      class: `alert sev-edge-${sev}${ack ? " acked" : ""}`, "data-testid": "alert",
-      "data-finding-id": f.finding_id, "data-severity": sev,
+      class: `alert sev-edge-${sev}${ack ? " acked" : ""}${resolved ? " resolved" : ""}`, "data-testid": "alert",
+      "data-finding-id": f.finding_id, "data-severity": sev, "data-resolved": String(resolved),
     },
     h("div", { class: "alert-head" },
       severityBadge(sev),
@@ -134,7 +138,11 @@ export class CallCard {
         href: "#", class: "jump", "data-testid": "jump-link",
         onclick: (ev) => { ev.preventDefault(); this.jumpTo(Number(f.start) || 0, f.channel); },
       }, `▶ ${formatAudio(f.start)} in transcript`),
-      action, message));
+      action, message),
+    workflowSummary(entry.actions),
+    entry.actionError ? h("p", { class: "ack-error", role: "alert", "data-testid": "workflow-error" },
+      `Not recorded: ${guardDigits(entry.actionError)}`) : null,
+    workflowControls(String(f.finding_id), entry.actions, (msg) => this.actions.send(msg)));
   }
 
   // Scroll to, highlight and focus the transcript line at audio time `t` (the same leg preferred).

@@ -48,7 +48,8 @@ function addFinding(call, msg) {
   const id = String(finding.finding_id ?? "");
   if (!id) return null;
   const prev = call.findings.get(id);
-  const entry = { finding, wall_time: msg.wall_time, acknowledged: msg.acknowledged || prev?.acknowledged || null };
+  const entry = { finding, wall_time: msg.wall_time, acknowledged: msg.acknowledged || prev?.acknowledged || null,
+    actions: Array.isArray(msg.actions) ? [...msg.actions] : prev?.actions || [] };
   call.findings.set(id, entry);
   return entry;
 }
@@ -93,12 +94,26 @@ const HANDLERS = {
     entry.acknowledged = msg;
     return [{ what: "finding", callId: call.id, entry }];
   },
-  // The service could not record an acknowledgement: {type: "error", finding_id, error}.
+  // A supervisor acted on an alert (note, assign, resolve, reopen, escalate).
+  alert_action(state, msg) {
+    const call = state.call(msg.call_id) || [...state.calls.values()].find((c) => c.findings.has(msg.finding_id));
+    const entry = call?.findings.get(String(msg.finding_id ?? ""));
+    if (!entry) return [];
+    entry.actions = [...entry.actions, msg];
+    entry.actionError = "";
+    return [{ what: "finding", callId: call.id, entry }];
+  },
+  // The service could not record an acknowledgement or an alert action: {type: "error", finding_id, [action,] error}.
   error(state, msg) {
     const id = String(msg.finding_id ?? "");
     const call = [...state.calls.values()].find((c) => c.findings.has(id));
     const entry = call?.findings.get(id);
-    if (!entry || entry.acknowledged) return [];
+    if (!entry) return [];
+    if (msg.action) {
+      entry.actionError = `${msg.action}: ${String(msg.error || "refused")}`;
+      return [{ what: "finding", callId: call.id, entry }];
+    }
+    if (entry.acknowledged) return [];
     entry.ackError = String(msg.error || "the service refused the acknowledgement");
     return [{ what: "finding", callId: call.id, entry }];
   },

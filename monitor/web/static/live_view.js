@@ -1,16 +1,17 @@
-// The live view: one card per active call, kept in step with the /live feed; ended calls linger briefly.
+// The live view: one card per active call, kept in step with the /live feed; ended calls linger briefly. While
+// another view is shown it does no DOM work and rebuilds its cards from the shared state when shown again.
 
 import { h, clear } from "./dom.js";
-import { LiveState } from "./live_state.js";
 import { CallCard } from "./call_card.js";
 
-const ENDED_LINGER_MS = 120000;
 
 export class LiveView {
-  // actions: {ack(findingId) -> string|null}
-  constructor(actions) {
-    this.state = new LiveState();
+  // state: the shared LiveState; actions: {ack(findingId) -> string|null, send(message) -> string|null}
+  constructor(state, actions) {
+    this.state = state;
     this.actions = actions;
+    this.active = true;
+    this.stale = false;
     this.cards = new Map();
     this.grid = h("div", { class: "call-grid", "data-testid": "call-grid" });
     this.empty = h("p", { class: "empty muted", "data-testid": "no-calls" }, "No active calls.");
@@ -19,9 +20,22 @@ export class LiveView {
     setInterval(() => this.tick(), 1000);
   }
 
-  handle(msg) {
-    for (const change of this.state.apply(msg)) this.applyChange(change);
+  // Changes from LiveState.apply; while hidden only remembered as "rebuild when shown".
+  changed(changes) {
+    if (!this.active) {
+      this.stale = this.stale || changes.length > 0;
+      return;
+    }
+    for (const change of changes) this.applyChange(change);
     this.empty.hidden = this.cards.size > 0;
+  }
+
+  setActive(on) {
+    this.active = on;
+    if (on && this.stale) {
+      this.stale = false;
+      this.changed([{ what: "reset" }]);
+    }
   }
 
   applyChange(change) {
@@ -29,6 +43,10 @@ export class LiveView {
       this.cards.clear();
       clear(this.grid);
       for (const call of this.state.calls.values()) this.addCard(call);
+      return;
+    }
+    if (change.what === "gone") {
+      this.gone(change.callId);
       return;
     }
     const call = this.state.call(change.callId);
@@ -56,16 +74,16 @@ export class LiveView {
 
   ended(call, card) {
     card.ended();
-    setTimeout(() => {
-      if (this.cards.get(call.id) !== card) return;
-      card.el.remove();
-      this.cards.delete(call.id);
-      this.state.calls.delete(call.id);
-      this.empty.hidden = this.cards.size > 0;
-    }, ENDED_LINGER_MS);
+  }
+
+  // The call ended a while ago and left the shared state (app.js): its card goes.
+  gone(callId) {
+    this.cards.get(callId)?.el.remove();
+    this.cards.delete(callId);
   }
 
   tick() {
+    if (!this.active) return;
     const now = performance.now();
     for (const card of this.cards.values()) if (!card.call.ended) card.tick(now);
   }

@@ -3,6 +3,7 @@
 import { h, clear, fetchJSON, formatAudio, formatWall, guardDigits, humanize, severityBadge, severityRank,
   speakerLabel } from "./dom.js";
 import { timeline } from "./timeline.js";
+import { workflowSummary } from "./alert_workflow.js";
 
 const STATUS = {
   passed: ["✓", "passed"], failed: ["✗", "failed"], not_applicable: ["–", "not applicable"],
@@ -46,6 +47,7 @@ export class ReportView {
     const findings = (Array.isArray(data.findings) ? data.findings : report.findings || []).map(findingJSON);
     const transcript = Array.isArray(data.transcript) ? data.transcript : [];
     const acks = Array.isArray(data.acknowledgements) ? data.acknowledgements : [];
+    const actions = Array.isArray(data.alert_actions) ? data.alert_actions : [];
     this.lines = h("ol", { class: "lines report-lines", "data-testid": "report-transcript" });
     const duration = Math.max(0, ...transcript.map((l) => Number(l.end) || 0), ...findings.map((f) => Number(f.end) || 0),
       Number(report.ended_at) || 0, Number(call.audio_seconds) || 0);
@@ -63,7 +65,7 @@ export class ReportView {
         h("p", { class: "legend muted" }, "Markers: C critical · H high · M medium · L low · i info (compliant). ",
           "Select a marker to jump to that moment in the transcript.")),
       h("section", { class: "panel" }, h("h2", {}, "Rules"), items(report.items, jump)),
-      h("section", { class: "panel" }, h("h2", {}, "Findings"), findingTable(findings, acks, jump)),
+      h("section", { class: "panel" }, h("h2", {}, "Findings"), findingTable(findings, acks, actions, jump)),
       h("section", { class: "panel transcript-panel" }, h("h2", {}, "Transcript (redacted)"), this.lines));
     fillTranscript(this.lines, transcript, findings);
   }
@@ -141,11 +143,11 @@ function timeLink(t, channel, jump) {
     `▶ ${formatAudio(t)}`);
 }
 
-function findingTable(findings, acks, jump) {
+function findingTable(findings, acks, actions, jump) {
   if (!findings.length) return h("p", { class: "muted" }, "No findings.");
   const ackOf = new Map(acks.map((a) => [a.finding_id, a]));
   return h("div", { class: "table-wrap" }, h("table", { class: "findings" },
-    h("thead", {}, h("tr", {}, ["At", "Severity", "Rule", "Outcome", "Evidence", "Reason", "Acknowledged"]
+    h("thead", {}, h("tr", {}, ["At", "Severity", "Rule", "Outcome", "Evidence", "Reason", "Acknowledged", "Workflow"]
       .map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, findings.map((f) => {
       const ack = ackOf.get(f.finding_id) || (f.acknowledgements || [])[0];
@@ -153,7 +155,8 @@ function findingTable(findings, acks, jump) {
         h("td", {}, timeLink(f.start, f.channel, jump)), h("td", {}, severityBadge(f.severity)),
         h("td", {}, f.rule_id || "?"), h("td", {}, humanize(f.outcome)),
         h("td", {}, f.evidence ? h("q", {}, guardDigits(f.evidence)) : "—"), h("td", {}, guardDigits(f.reason) || "—"),
-        h("td", {}, ack ? `${ack.by || ack.who || "?"}, ${formatWall(ack.at ?? ack.wall_time)}` : "—"));
+        h("td", {}, ack ? `${ack.by || ack.who || "?"}, ${formatWall(ack.at ?? ack.wall_time)}` : "—"),
+        h("td", {}, workflowSummary(actions.filter((a) => a.finding_id === f.finding_id))));
     }))));
 }
 
