@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -101,6 +102,7 @@ async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event
             backlog=LISTEN_BACKLOG,
         ) as server:
             _log_listening(server, front)
+            freeze_startup_objects()
             if started is not None:
                 started.set()
             await stop.wait()
@@ -126,6 +128,14 @@ async def _shutdown(server: Server, service: Service) -> None:
     closing = [conn.close(1001, "service shutting down") for conn in server.connections]
     await asyncio.gather(*closing, return_exceptions=True)
     await server.wait_closed()
+
+
+def freeze_startup_objects() -> None:
+    """Put everything built at start-up (modules, rule packs, matchers, settings) out of the garbage collector's
+    reach. A full collection walks every tracked object: with the ~50,000 of start-up among them, one during a
+    connection flood held the event loop ~150 ms on a loaded box; frozen, it walks only what came since."""
+    gc.collect()
+    gc.freeze()
 
 
 def _log_listening(server: Server, front: Front) -> None:
