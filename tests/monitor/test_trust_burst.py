@@ -56,7 +56,8 @@ async def test_a_burst_of_call_starts_does_not_starve_a_live_calls_audio(
 ) -> None:
     port = free_port()
     config = {"host": "127.0.0.1", "port": port, "data_dir": str(tmp_path / "data"), "model_path": str(vosk_model_path),
-              "max_calls": BURST + 1, "asr_overflow": "shed", "asr_threads": 2, "log_level": "INFO"}  # fmt: skip
+              "max_calls": BURST + 1, "max_asr_lag": 0.0, "asr_overflow": "shed", "asr_threads": 2,
+              "log_level": "INFO"}  # fmt: skip
     config_file = tmp_path / "callwarden.yaml"
     config_file.write_text(yaml.safe_dump(config))
     legit = card_call("5105105105105100", digit_voice="jackson")
