@@ -53,8 +53,7 @@ async def short_call(url: str, call_id: str, seconds: float) -> int | None:
 
 @pytest.mark.xfail(
     reason="issue #14, not met: on this shared 2-core box at load 21-25 the live call shed 26-35 s of audio and lost "
-    "its "
-    "card alert with the burst, whether recognizers were built on one thread or on the default executor "
+    "its card alert with the burst, whether recognizers were built on one thread or on the default executor "
     "(BENCHMARKS.md, 'A burst of call starts beside a live call'); not yet measured on a quiet machine",
     strict=False,
 )
