@@ -37,10 +37,6 @@ from streams.ordering import AudioTimeOrder
 from streams.transcriber import AsrConfig, LegIdentity, LegTranscriber, Recognized
 from streams.tuning import load_tuned_model
 
-PREPARE_THREADS = 1
-"""Threads building new calls' recognizers. One: a burst of call starts queues its recognizer creation (~0.1-0.2 s
-of CPU a leg) instead of taking every core from the decoding threads of the calls already live."""
-
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
@@ -86,11 +82,9 @@ class Transcription:
         self.model_rate = model_rate
         self.workers = self.config.workers or os.cpu_count() or 1
         self._executor: ThreadPoolExecutor | None = None
-        self._preparer: ThreadPoolExecutor | None = None
 
     async def __aenter__(self) -> Transcription:
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="vosk")
-        self._preparer = ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="vosk-prepare")
         if self.model is None:
             asr = self.config.asr
             loop = asyncio.get_running_loop()
@@ -100,24 +94,16 @@ class Transcription:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for executor in (self._preparer, self._executor):
-            if executor is not None:
-                # in-flight work finishes (≤ max_batch_seconds of audio a decode) without blocking the event loop
-                await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
-        self._executor = self._preparer = None
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            # in-flight decodes finish (≤ max_batch_seconds of audio each) without blocking the event loop
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
     @property
     def executor(self) -> ThreadPoolExecutor:
         if self._executor is None:
             raise RuntimeError("Transcription is not started: use `async with Transcription(...) as asr:`")
         return self._executor
-
-    @property
-    def preparer(self) -> ThreadPoolExecutor:
-        """The thread that builds new calls' recognizers, one call after another (PREPARE_THREADS)."""
-        if self._preparer is None:
-            raise RuntimeError("Transcription is not started: use `async with Transcription(...) as asr:`")
-        return self._preparer
 
     def call(
         self,
@@ -199,8 +185,7 @@ class CallStream:
         return sum(leg.buffer.shed_seconds for leg in self._legs)
 
     async def __aenter__(self) -> CallStream:
-        # recognizer creation takes ~0.1-0.2 s of CPU a leg: off the loop, and one call at a time (asr.preparer)
-        await asyncio.get_running_loop().run_in_executor(self.asr.preparer, self._prepare_legs)
+        await asyncio.to_thread(self._prepare_legs)  # recognizer creation blocks ~0.1-0.2 s a leg: not on the loop
         await self._group.__aenter__()
         self._events.put_nowait(CallStarted(self.call_id, 0.0, self.language, self.metadata))
         for leg in self._legs:

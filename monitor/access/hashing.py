@@ -19,8 +19,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~16 MiB and ~70 ms per check on a 
 PBKDF2_ITERATIONS = 600_000  # OWASP 2023 recommendation for PBKDF2-HMAC-SHA256
 AUTH_FAILURE_DELAY = 0.5  # answer every refusal this long after the request arrived (as Genesys' reference server)
 VERIFIED_CACHE_SIZE = 1024
-MAX_QUEUED_CHECKS = 16  # slow hash checks waiting or running, process-wide (~70 ms each on 1 thread: ≤ ~1.1 s)
-HASH_THREADS = 1
+MAX_QUEUED_CHECKS = 16  # slow hash checks waiting or running, process-wide (~70 ms each on 2 threads: ≤ ~0.6 s)
+HASH_THREADS = 2
 MAX_SCRYPT_N = 2**20
 MAX_PBKDF2_ITERATIONS = 10_000_000
 FORMATS = (
@@ -124,9 +124,10 @@ def check_hashes(entries: dict[str, str], where: str, passwords: bool) -> None:
 
 
 class HashingBudget:
-    """The process's budget for slow hash checks, shared by every SecretChecker (ingest and dashboard alike): one
-    thread, so password hashing never takes more than one core from the event loop and the recognizers, and at
-    most MAX_QUEUED_CHECKS checks waiting or running; a check beyond that is refused unhashed (a flood)."""
+    """The process's budget for slow hash checks, shared by every SecretChecker (ingest and dashboard alike):
+    HASH_THREADS threads (before, each surface had two: four scrypt threads took both cores from the event loop
+    under a credential flood) and at most MAX_QUEUED_CHECKS checks waiting or running; a check beyond that is
+    refused unhashed (a flood)."""
 
     def __init__(self, threads: int = HASH_THREADS) -> None:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="secret-check")

@@ -1,7 +1,7 @@
 """A burst of call starts must not starve a live call's audio (issue #14): `callwarden serve` as its own process, a
 Twilio card call streaming in real time, and while its customer reads the card number BURST raw calls start at
 once. Each admitted call builds its recognizers (~0.1-0.2 s of CPU a leg); the live call must still decode in time:
-no audio shed, its card alert `pan_detected`."""
+no audio shed, its card alert `pan_detected`. Not met yet (BENCHMARKS.md): expected to fail."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ async def short_call(url: str, call_id: str, seconds: float) -> int | None:
 
 @pytest.mark.xfail(
     reason="issue #14, not met: on this shared 2-core box at load 21-25 the live call shed 26-35 s of audio and lost "
-    "its card alert with the burst, whether recognizers were built on one thread or on the default executor "
+    "its card alert with the burst, whether recognizers were built on one thread or (as now) the default executor "
     "(BENCHMARKS.md, 'A burst of call starts beside a live call'); not yet measured on a quiet machine",
     strict=False,
 )
