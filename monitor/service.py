@@ -68,6 +68,7 @@ class Service:
         self.sessions: dict[str, CallSession] = {}
         self._admitted: set[str] = set()
         """Calls holding an admission slot: reserved by `admit` before their session starts, freed at its end."""
+        self._stopping = False  # set by end_all_calls: no more admissions
         self._stack = AsyncExitStack()
         self.latency = AlertLatency(self.metrics.speech_to_alert_seconds)
         self._store: AsyncStore | None = None
@@ -169,6 +170,8 @@ class Service:
         monitored (1008), or capacity / ASR lag (1013, the close reason)."""
         if call_id in self._admitted:
             return "already being monitored"
+        if self._stopping:
+            return "service shutting down, try again later"
         if len(self._admitted) >= self.config.max_calls:
             return "at capacity: too many active calls, try again later"
         limit = self.config.max_asr_lag
@@ -312,7 +315,9 @@ class Service:
             self.metrics.active_calls.dec()
 
     async def end_all_calls(self, reason: str = "shutdown") -> None:
-        """Graceful stop: end every active call now (each is flushed, scored and stored by its own handler)."""
+        """Graceful stop: end every active call now (each is flushed, scored and stored by its own handler); from
+        now on no call is admitted (a connection already open that starts one is refused with 1013)."""
+        self._stopping = True
         for session in list(self.sessions.values()):
             with contextlib.suppress(Exception):
                 await session.end(reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -18,7 +19,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~16 MiB and ~70 ms per check on a 
 PBKDF2_ITERATIONS = 600_000  # OWASP 2023 recommendation for PBKDF2-HMAC-SHA256
 AUTH_FAILURE_DELAY = 0.5  # answer every refusal this long after the request arrived (as Genesys' reference server)
 VERIFIED_CACHE_SIZE = 1024
-MAX_QUEUED_CHECKS = 16  # slow hash checks waiting or running (~70 ms each on 2 threads: ≤ ~0.6 s of queue)
+MAX_QUEUED_CHECKS = 16  # slow hash checks waiting or running, process-wide (~70 ms each on 2 threads: ≤ ~0.6 s)
+HASH_THREADS = 2
 MAX_SCRYPT_N = 2**20
 MAX_PBKDF2_ITERATIONS = 10_000_000
 FORMATS = (
@@ -121,20 +123,32 @@ def check_hashes(entries: dict[str, str], where: str, passwords: bool) -> None:
             raise ValueError(f"{where}[{name!r}]: passwords need a scrypt or pbkdf2_sha256 hash, not sha256")
 
 
+class HashingBudget:
+    """The process's budget for slow hash checks, shared by every SecretChecker (ingest and dashboard alike):
+    HASH_THREADS threads (before, each surface had two: four scrypt threads took both cores from the event loop
+    under a credential flood) and at most MAX_QUEUED_CHECKS checks waiting or running; a check beyond that is
+    refused unhashed (a flood)."""
+
+    def __init__(self, threads: int = HASH_THREADS) -> None:
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="secret-check")
+        self.queued = 0
+
+
+HASHING = HashingBudget()
+
+
 class SecretChecker:
-    """Checks a secret against stored hashes off the event loop, at most two at a time; remembers successes.
+    """Checks a secret against stored hashes off the event loop, within the process's HashingBudget; remembers
+    successes.
 
-    The queue of slow checks is bounded (MAX_QUEUED_CHECKS): under a flood of wrong passwords a check beyond it
-    is refused without hashing, so handshakes are answered (401) instead of timing out, and a client whose secret
-    was verified before still gets in at once (the memo is consulted first)."""
+    Under a flood of wrong passwords a check beyond the budget's queue is refused without hashing, so handshakes
+    are answered (401) instead of timing out, and a client whose secret was verified before still gets in at once
+    (the memo is consulted first)."""
 
-    def __init__(self) -> None:
-        self._slots = asyncio.Semaphore(2)
-        # its own threads: the default executor is shared (store, to_thread callers) and a flood must not starve it
-        self._executor = ThreadPoolExecutor(2, thread_name_prefix="secret-check")
+    def __init__(self, budget: HashingBudget = HASHING) -> None:
+        self._budget = budget
         self._verified: OrderedDict[bytes, None] = OrderedDict()
-        self._dummy = parse_hash(hash_secret("callwarden: no such user"))
-        self._queued = 0
+        self._dummy = _dummy_hash()
         self.shed = 0
         """Checks refused unhashed because MAX_QUEUED_CHECKS were already waiting (a credential flood)."""
 
@@ -146,16 +160,16 @@ class SecretChecker:
             self._verified.move_to_end(memo)
             return True
         if target.slow:
-            if self._queued >= MAX_QUEUED_CHECKS:
+            budget = self._budget
+            if budget.queued >= MAX_QUEUED_CHECKS:
                 self.shed += 1
                 return False
-            self._queued += 1
+            budget.queued += 1
             try:
-                async with self._slots:
-                    loop = asyncio.get_running_loop()
-                    ok = await loop.run_in_executor(self._executor, verify_secret, secret, target)
+                loop = asyncio.get_running_loop()
+                ok = await loop.run_in_executor(budget.executor, verify_secret, secret, target)
             finally:
-                self._queued -= 1
+                budget.queued -= 1
         else:
             ok = verify_secret(secret, target)
         if ok and stored is not None:
@@ -163,6 +177,12 @@ class SecretChecker:
             if len(self._verified) > VERIFIED_CACHE_SIZE:
                 self._verified.popitem(last=False)
         return ok and stored is not None
+
+
+@functools.cache
+def _dummy_hash() -> StoredHash:
+    """The hash an unknown user's password is checked against (same cost as a real one), made once per process."""
+    return parse_hash(hash_secret("callwarden: no such user"))
 
 
 def refusal_delay(started: float, now: float) -> float:

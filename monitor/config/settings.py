@@ -147,6 +147,9 @@ class Config:
     tick_interval: float = 1.0
     log_level: str = "INFO"
     demo: bool = False  # allow listening beyond loopback without credentials (monitor/access/exposure.py)
+    # On SIGTERM, calls get this long to flush, score and store; then those still running are cancelled (incomplete).
+    # Set it a few seconds under the orchestrator's kill deadline (Kubernetes: terminationGracePeriodSeconds).
+    shutdown_grace: float = 30.0
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
     audiofork: AudioForkConfig = field(default_factory=AudioForkConfig)
@@ -168,6 +171,8 @@ class Config:
             )
         if self.asr_max_queued_seconds <= 0:
             raise ConfigError(f"asr_max_queued_seconds must be positive, not {self.asr_max_queued_seconds}")
+        if not 0 < self.shutdown_grace <= 3600:
+            raise ConfigError(f"shutdown_grace must be 0 < seconds ≤ 3600 (e.g. 30), not {self.shutdown_grace}")
 
     @property
     def db_path(self) -> Path:
@@ -192,6 +197,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
     "CALLWARDEN_LOG_LEVEL": "log_level",
     "CALLWARDEN_DEMO": "demo",
+    "CALLWARDEN_SHUTDOWN_GRACE": "shutdown_grace",
     "CALLWARDEN_TWILIO_AUTH_TOKEN": "twilio.auth_token",
     "CALLWARDEN_DATA_KEY": "encryption.key",
     "CALLWARDEN_DATA_KEYS_RETIRED": "encryption.retired_keys",

@@ -125,12 +125,19 @@ class IngestConnection:
 
     async def run(self) -> None:
         async with self._stack:
+            cancelled = False
             try:
                 await self._pump()
             except ConnectionClosed as closed:
                 self._log_transport_close(closed)
+            except asyncio.CancelledError:
+                # Cancelled (the shutdown grace is over): no graceful end, which would wait for the call's whole
+                # backlog to be recognized; the cancellation reaches the session, which stops at once (incomplete).
+                cancelled = True
+                raise
             finally:
-                await self._act_all(self.protocol.connection_lost(), sending=False)
+                if not cancelled:
+                    await self._act_all(self.protocol.connection_lost(), sending=False)
 
     async def _pump(self) -> None:
         while not self._closing:

@@ -17,10 +17,11 @@ import dataclasses
 import json
 import signal
 import statistics
+import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ MAX_CALLS = 16
 IDLE_SECONDS = 3.0
 USUAL_ALERT_LATENCY = 2.0  # seconds; BENCHMARKS.md "Speech-to-alert latency": p95 0.43-0.52 s, max 0.52 s alone
 HEALTHZ_LIMIT = 0.100
+PROBE_INTERVAL = 0.05  # seconds between two /healthz probes
+REPO = Path(__file__).resolve().parents[2]
 ADMIN = ("ada", "ada-secret-1")
 RAW_TOKEN = cred.RAW_TOKENS["pbx"]
 
@@ -374,6 +377,32 @@ async def never_ending(service: LiveService, tally: Tally) -> None:
     await asyncio.gather(*(call(n) for n in range(3)))
 
 
+@contextlib.asynccontextmanager
+async def healthz_probes(port: int, health: list[float]) -> AsyncIterator[None]:
+    """Probe /healthz from a process of its own (tests/adversarial/healthz_probe.py) while inside: each answer's
+    seconds are appended to `health`; every one must be 200."""
+    prober = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.adversarial.healthz_probe", str(port), str(PROBE_INTERVAL), "600",
+        cwd=REPO, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert prober.stdout is not None
+
+    async def read(stdout: asyncio.StreamReader) -> None:
+        while line := await stdout.readline():
+            _, status, millis = line.split()
+            assert status == b"200", line
+            health.append(float(millis) / 1000)
+
+    reader = asyncio.create_task(read(prober.stdout))
+    try:
+        yield
+    finally:
+        if prober.returncode is None:
+            prober.terminate()
+        await prober.wait()
+        await reader
+
+
 # -- the run -------------------------------------------------------------------------------------------------------
 
 
@@ -409,16 +438,9 @@ async def test_hostile_clients_while_a_legitimate_call_streams(
     async with (
         subscriber(mosquitto.host, mosquitto.port, f"{prefix}/#", client_id=prefix) as received,
         serve_process(config_file, log_file) as proc,
+        contextlib.AsyncExitStack() as probing,
     ):
-
-        async def probe() -> None:
-            while True:
-                status, seconds = await http_get(port, "/healthz")
-                assert status == 200
-                health.append(seconds)
-                await asyncio.sleep(0.1)
-
-        prober = asyncio.create_task(probe())
+        await probing.enter_async_context(healthz_probes(port, health))
         feeder = asyncio.create_task(
             stream_twilio(service.ws("/ingest/twilio"), legit.call.audio, call_id=legit_sid, speed=1.0,
                           parameters={"token": cred.call_token(legit_sid)}, headers=cred.twilio_good_signature())
@@ -437,7 +459,7 @@ async def test_hostile_clients_while_a_legitimate_call_streams(
         await burst(service, tally)
         attack_seconds = time.monotonic() - began
         feed = await asyncio.wait_for(feeder, 120)
-        prober.cancel()
+        await probing.aclose()
         detail = await stored_call(service, legit_sid)
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(asyncio.to_thread(proc.wait), 60)
@@ -463,9 +485,5 @@ async def test_hostile_clients_while_a_legitimate_call_streams(
     assert detail["call"]["status"] == "completed"
     assert "pan_detected" in {f["outcome"] for f in detail["findings"] if f["rule_id"] == "pci.pan-spoken"}
     assert latency < USUAL_ALERT_LATENCY, latency
-    # Under the 215-handshake credential flood the loop has that much handshake work queued at once: the worst
-    # probes wait behind it (max 0.3-0.9 s on this shared 2-core box at load 7; BENCHMARKS.md), so the issue's
-    # "always under 100 ms" is NOT held here: the median and the 95th percentile are bounded, the maximum reported.
-    assert statistics.median(health) < HEALTHZ_LIMIT / 4, slow
-    assert statistics.quantiles(health, n=20)[-1] < 2.5 * HEALTHZ_LIMIT, slow
+    assert max(health) < HEALTHZ_LIMIT, slow  # every probe of the run, the 215-handshake credential flood included
     assert code == 0 and not errors, errors

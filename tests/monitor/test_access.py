@@ -137,6 +137,19 @@ async def test_a_flood_of_slow_checks_is_bounded_and_known_secrets_still_pass() 
     assert checker.shed == MAX_QUEUED_CHECKS * 2  # beyond the queue bound: refused without hashing
 
 
+async def test_ingest_and_dashboard_checks_share_one_hashing_budget() -> None:
+    """A flood on the dashboard and one on an ingest endpoint together queue at most MAX_QUEUED_CHECKS slow hashes
+    on HASH_THREADS threads (not each their own: four scrypt threads took both cores from the event loop)."""
+    from monitor.access.hashing import HASH_THREADS, MAX_QUEUED_CHECKS, SecretChecker, hash_secret, parse_hash
+
+    dashboard, ingest = SecretChecker(), SecretChecker()
+    stored = parse_hash(hash_secret("right"))
+    flood = [checker.matches(f"wrong-{n}", stored) for n in range(MAX_QUEUED_CHECKS) for checker in (dashboard, ingest)]
+    assert not any(await asyncio.gather(*flood))
+    assert dashboard.shed + ingest.shed == MAX_QUEUED_CHECKS  # 2 x 16 asked, 16 hashed in all
+    assert HASH_THREADS == 2
+
+
 def test_opt_in_packs_are_named_in_yaml_or_the_environment(tmp_path: Path) -> None:
     from monitor.config.settings import ConfigError, load_config
 

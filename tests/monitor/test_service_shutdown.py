@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import sqlite3
 import subprocess
@@ -148,3 +149,63 @@ async def test_a_second_signal_exits_at_once(
     print(f"\nSIGTERM then SIGINT → exit {code} in {exited_after:.2f} s")
     assert code == 130, code
     assert "second SIGINT while stopping" in (tmp_path / "serve.log").read_text()
+
+
+async def endless_raw_call(url: str, call_id: str, audio: Any, connected: asyncio.Event) -> int | None:
+    """A raw call that sends all its audio at once and never ends it: the close code the service finally sends."""
+    from websockets.asyncio.client import connect
+
+    try:
+        async with connect(url, compression=None, max_size=None) as ws:
+            start = {"type": "start", "call_id": call_id, "encoding": "pcm_s16le", "sample_rate": 8000,
+                     "channels": [{"role": "agent"}, {"role": "customer"}]}  # fmt: skip
+            await ws.send(json.dumps(start))
+            for at in range(0, audio.shape[0], 8000):
+                await ws.send(audio[at : at + 8000].tobytes())
+            connected.set()
+            await ws.wait_closed()
+            return ws.close_code
+    except (ConnectionClosed, OSError):
+        return None
+
+
+async def test_calls_still_running_after_the_shutdown_grace_are_cancelled_and_stored_incomplete(
+    vosk_model_path: Path, espeak: str, shared_data: Path, tmp_path: Path
+) -> None:
+    """Three calls whose audio (3 x 2 legs x ~40 s) waits for one decoding thread and whose peers never end them:
+    SIGTERM ends them, but their recognition cannot finish within `shutdown_grace` (2 s). After the grace they are
+    cancelled, the process exits promptly (0), and each call is stored `incomplete` with no score."""
+    port = free_port()
+    config = {"host": "127.0.0.1", "port": port, "data_dir": str(tmp_path / "data"), "model_path": str(vosk_model_path),
+              "shutdown_grace": 2.0, "asr_threads": 1, "asr_overflow": "block", "asr_max_queued_seconds": 600.0,
+              "max_asr_lag": 0.0, "log_level": "INFO"}  # fmt: skip
+    config_file = tmp_path / "callwarden.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    log_file = tmp_path / "serve.log"
+    audio = card_call("5555555555554444", digit_voice="jackson", late=True).call.audio
+    ids = [f"endless-{n}" for n in range(3)]
+    async with serve_process(config_file, log_file) as proc:
+        sent = [asyncio.Event() for _ in ids]
+        url = f"ws://127.0.0.1:{port}/ingest/raw"
+        peers = [asyncio.create_task(endless_raw_call(url, cid, audio, ev)) for cid, ev in zip(ids, sent, strict=True)]
+        await asyncio.wait_for(asyncio.gather(*(ev.wait() for ev in sent)), 60)
+        await asyncio.sleep(1.0)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(asyncio.to_thread(proc.wait), 60)
+        exited_after = time.monotonic() - signalled
+        closes = await asyncio.wait_for(asyncio.gather(*peers), 30)
+    log = log_file.read_text()
+    print(f"\nSIGTERM, 3 calls' recognition pending → exit {code} after {exited_after:.1f} s; peers closed {closes}")
+    assert code == 0, log[-3000:]
+    assert closes == [1001, 1001, 1001], closes  # "service shutting down", not 1011
+    assert "3 call(s) did not finish in 2 s; cancelling them" in log, log[-3000:]
+    assert exited_after < 2.0 + 15.0, exited_after  # the grace, then cancellation: not the minutes of decoding left
+    assert "Traceback" not in log, log[-4000:]
+    async with serve_process(config_file, log_file):
+        details = {cid: await get_json(f"http://127.0.0.1:{port}/api/calls/{cid}") for cid in ids}
+    for cid, detail in details.items():
+        call = detail["call"]
+        assert call["status"] == "incomplete" and call["score"] is None and call["passed"] is None, (cid, call)
+        assert call["end_reason"] == "shutdown", call  # marked as the process stopped, not at the next start
+        assert call["audio_seconds"] < audio.shape[0] / 8000, call  # cut before its recognition finished
