@@ -74,10 +74,13 @@ class Transcription:
         model: Any = None,
         model_rate: int = 16000,
         on_digit_pass: Callable[[DigitPassStats], None] | None = None,
+        on_gated: Callable[[GatedAudio], None] | None = None,
     ) -> None:
-        """`on_digit_pass` is called on the event loop with each finished leg's digit-pass stats (when it ran)."""
+        """`on_digit_pass` is called on the event loop with each finished leg's digit-pass stats (when it ran);
+        `on_gated` with the audio the voice-activity gate skipped on a leg, after each batch and (final) at its end."""
         self.config = config or PipelineConfig()
         self.on_digit_pass = on_digit_pass
+        self.on_gated = on_gated
         self.model = model
         self.model_rate = model_rate
         self.workers = self.config.workers or os.cpu_count() or 1
@@ -119,12 +122,25 @@ class Transcription:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class GatedAudio:
+    """Silence a leg's voice-activity gate kept from the recognizer: `skipped` seconds since the last report;
+    `final` (once, when the leg ended) also carries the leg's totals."""
+
+    speaker: Speaker
+    skipped: float
+    final: bool = False
+    total_skipped: float = 0.0
+    total_seconds: float = 0.0
+
+
 @dataclass(slots=True)
 class _Leg:
     transcriber: LegTranscriber
     buffer: LegBuffer
     received: float = 0.0
     decoded: float = 0.0
+    reported_skip: float = 0.0
 
 
 _END = object()
@@ -280,9 +296,11 @@ class CallStream:
             events = await loop.run_in_executor(executor, _decode_batch, leg.transcriber, batch)
             leg.decoded = leg.transcriber.decoded_seconds
             await leg.buffer.done(seconds)
+            self._report_gated(leg, final=False)
             self._publish(events)
         events = await loop.run_in_executor(executor, leg.transcriber.finish)
         leg.decoded = leg.transcriber.decoded_seconds
+        self._report_gated(leg, final=True)
         self._finished_legs += 1
         digits = leg.transcriber.digits
         if digits is not None and digits.stats.sessions and self.asr.on_digit_pass is not None:
@@ -293,6 +311,20 @@ class CallStream:
                 self._events.put_nowait(AudioTick(self.call_id, round(self.clock, 3)))
             self._events.put_nowait(CallEnded(self.call_id, self._length(), self._end_reason))
             self._events.put_nowait(_END)
+
+    def _report_gated(self, leg: _Leg, final: bool) -> None:
+        skipped = leg.transcriber.skipped_seconds
+        report = self.asr.on_gated
+        if report is None or not leg.transcriber.gated or (skipped == leg.reported_skip and not final):
+            return
+        delta, leg.reported_skip = skipped - leg.reported_skip, skipped
+        speaker = leg.transcriber.leg.speaker
+        report(GatedAudio(speaker, delta, final, skipped, leg.decoded) if final else GatedAudio(speaker, delta))
+
+    @property
+    def skipped_seconds(self) -> float:
+        """Audio the legs' voice-activity gates kept from the recognizers so far (summed over legs)."""
+        return sum(leg.transcriber.skipped_seconds for leg in self._legs)
 
     @property
     def digit_stats(self) -> DigitPassStats:
