@@ -34,6 +34,7 @@ from streams.codecs import AudioFormat, CodecError, Pcm, channel_bytes, decode
 from streams.digitpass import DigitPassStats, has_payment_phrase
 from streams.legbuffer import Cut, Item, LegBuffer, Overflow, Shed
 from streams.ordering import AudioTimeOrder
+from streams.recognizers import RecognizerPool
 from streams.transcriber import AsrConfig, LegIdentity, LegTranscriber, Recognized
 from streams.tuning import load_tuned_model
 
@@ -85,18 +86,25 @@ class Transcription:
         self.model_rate = model_rate
         self.workers = self.config.workers or os.cpu_count() or 1
         self._executor: ThreadPoolExecutor | None = None
+        self.pool: RecognizerPool | None = None  # fresh recognizers for legs that recycle theirs (recycle_seconds)
+        self.recycled = 0  # recognizers swapped for fresh ones by the legs that ended so far
 
     async def __aenter__(self) -> Transcription:
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="vosk")
+        asr = self.config.asr
         if self.model is None:
-            asr = self.config.asr
             loop = asyncio.get_running_loop()
             self.model, self.model_rate = await loop.run_in_executor(
                 self._executor, load_tuned_model, asr.language, asr.model_path, asr.endpoints
             )
+        if asr.recycle_seconds is not None:
+            self.pool = RecognizerPool(self.model, partial_words=asr.partial_words)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            await asyncio.to_thread(pool.close)
         if self._executor is not None:
             executor, self._executor = self._executor, None
             # in-flight decodes finish (≤ max_batch_seconds of audio each) without blocking the event loop
@@ -171,7 +179,9 @@ class CallStream:
         cfg = asr.config
         self._legs = [
             _Leg(
-                LegTranscriber(LegIdentity(call_id, c, roles.get(c, Speaker.UNKNOWN), fmt.rate), asr.model, cfg.asr),
+                LegTranscriber(
+                    LegIdentity(call_id, c, roles.get(c, Speaker.UNKNOWN), fmt.rate), asr.model, cfg.asr, pool=asr.pool
+                ),
                 LegBuffer(f"call {call_id} leg {c}", cfg.max_queued_seconds, cfg.overflow),
             )
             for c in range(fmt.channels)
@@ -301,6 +311,7 @@ class CallStream:
         events = await loop.run_in_executor(executor, leg.transcriber.finish)
         leg.decoded = leg.transcriber.decoded_seconds
         self._report_gated(leg, final=True)
+        self.asr.recycled += leg.transcriber.recycles
         self._finished_legs += 1
         digits = leg.transcriber.digits
         if digits is not None and digits.stats.sessions and self.asr.on_digit_pass is not None:

@@ -11,6 +11,7 @@ from typing import Any
 from rules.events import DigitReading, Speaker, Utterance, Word
 from streams.codecs import check_asr_rate
 from streams.digitpass import DigitPass, DigitPassConfig
+from streams.recognizers import RecognizerPool, new_recognizer
 from streams.tuning import TELEPHONY_ENDPOINTS, EndpointConfig
 from streams.vad import GateConfig, make_detector
 
@@ -43,10 +44,16 @@ class AsrConfig:
     partial_words: bool = False  # timed words in partials (Vosk's partial-words mode lags ~2 s and stalls; measured)
     digit_pass: DigitPassConfig = field(default_factory=DigitPassConfig)  # streams/digitpass.py
     gate: GateConfig = field(default_factory=GateConfig)  # voice-activity gating before the recognizer (streams/vad.py)
+    # A leg's recognizer caches the graph states it visits and grows with the audio it decodes (~30 MB in its first
+    # 5 s of speech, ~190 MB after 4.5 min; BENCHMARKS.md): at an utterance end after this much decoded audio it is
+    # swapped for a fresh one (from the RecognizerPool when there is one). None: never.
+    recycle_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.01 <= self.slice_seconds <= 1.0:
             raise ValueError(f"AsrConfig.slice_seconds must be within 0.01..1.0 s, got {self.slice_seconds!r}")
+        if self.recycle_seconds is not None and not 1.0 <= self.recycle_seconds <= 3600.0:
+            raise ValueError(f"AsrConfig.recycle_seconds must be None or 1..3600 s, got {self.recycle_seconds!r}")
         if self.partial_every < self.slice_seconds:
             raise ValueError(
                 f"AsrConfig.partial_every ({self.partial_every}) must be >= slice_seconds ({self.slice_seconds})"
@@ -108,17 +115,15 @@ class LegTranscriber:
     _preroll: deque[bytes] = field(default_factory=deque)
     _preroll_samples: int = 0
     _gated: int = 0  # samples the gate kept from the recognizer, in total
+    pool: RecognizerPool | None = None  # where fresh recognizers come from when the leg's is recycled
+    recycles: int = 0  # recognizers swapped for fresh ones so far
+    _recognizer_base: int = 0  # leg samples fed before the current recognizer's time zero
 
     def prepare(self) -> None:
         """Create the Kaldi recognizer now if not yet done (blocking: ~0.1-0.2 s with the small models, whose
         lookahead graph is composed per recognizer — call it off the event loop; otherwise the first use does)."""
         if self._recognizer is None:
-            import vosk
-
-            recognizer = vosk.KaldiRecognizer(self.model, self.leg.rate)
-            recognizer.SetWords(True)
-            recognizer.SetPartialWords(self.config.partial_words)
-            self._recognizer = recognizer
+            self._recognizer = new_recognizer(self.model, self.leg.rate, self.config.partial_words)
         if self._digits is None and self.config.digit_pass.enabled:
             leg = self.leg
             self._digits = DigitPass(
@@ -190,6 +195,7 @@ class LegTranscriber:
             if self._quiet >= self.config.gate.hangover_seconds * self.leg.rate:
                 self._skipping = True
                 events.extend(self._final(self.recognizer.FinalResult()))
+                self._maybe_recycle()
             return events
         if not speech:
             self._skip_pending += samples
@@ -260,6 +266,7 @@ class LegTranscriber:
         if self.recognizer.AcceptWaveform(piece):
             self._since_partial = 0
             first = self._final(self.recognizer.Result())
+            self._maybe_recycle()
         elif self.config.partials and self._since_partial >= self.config.partial_every * self.leg.rate:
             self._since_partial = 0
             first = self._partial(self.recognizer.PartialResult())
@@ -268,6 +275,19 @@ class LegTranscriber:
         for utterance in first:
             self._digits.noticed(utterance.text)
         return [*first, *self._digits.accept(piece, self._fed_samples)]
+
+    def _maybe_recycle(self) -> None:
+        """At an utterance end: swap the recognizer for a fresh one once it decoded `recycle_seconds` (its lookahead
+        graph cache is then dropped). Word times stay continuous: the new one's time zero is the leg's fed position."""
+        limit = self.config.recycle_seconds
+        if limit is None or self._fed_samples - self._recognizer_base < limit * self.leg.rate:
+            return
+        fresh = self.pool.take(self.leg.rate) if self.pool is not None else None
+        self._recognizer = fresh if fresh is not None else new_recognizer(
+            self.model, self.leg.rate, self.config.partial_words
+        )
+        self._recognizer_base = self._fed_samples
+        self.recycles += 1
 
     def _partial(self, raw: str) -> list[Utterance]:
         result = json.loads(raw)
@@ -288,9 +308,13 @@ class LegTranscriber:
         return [event]
 
     def _utterance(self, text: str, raw_words: list[dict[str, Any]], final: bool) -> Utterance:
+        base = self._recognizer_base / self.leg.rate
         words = tuple(
             Word(
-                w["word"], self._call_time(float(w["start"])), self._call_time(float(w["end"])), float(w.get("conf", 1))
+                w["word"],
+                self._call_time(base + float(w["start"])),
+                self._call_time(base + float(w["end"])),
+                float(w.get("conf", 1)),
             )
             for w in raw_words
         )
@@ -301,6 +325,7 @@ class LegTranscriber:
             self.leg.call_id, self.leg.speaker, self.leg.channel, self._index, text, words, start, end, final
         )
 
-    def _call_time(self, recognizer_time: float) -> float:
-        shift = sum(g.seconds for g in self._gaps if g.at <= recognizer_time)
-        return round(self.leg.offset + recognizer_time + shift, 3)
+    def _call_time(self, fed_time: float) -> float:
+        """A time on the leg's fed-audio clock (seconds of audio decoded) → the call's audio clock."""
+        shift = sum(g.seconds for g in self._gaps if g.at <= fed_time)
+        return round(self.leg.offset + fed_time + shift, 3)

@@ -44,17 +44,32 @@ def long_silences(shared_data: Path) -> EncodedAudio:
     return EncodedAudio(AudioFormat(Encoding.S16LE, RATE), np.concatenate(pieces).astype("<i2").tobytes())
 
 
-def transcribe(model: Any, audio: EncodedAudio, gate: GateConfig) -> tuple[list[Event], list[GatedAudio]]:
+def transcribe(
+    model: Any, audio: EncodedAudio, gate: GateConfig, recycle: float | None = None, stats: dict[str, int] | None = None
+) -> tuple[list[Event], list[GatedAudio]]:
+    """Events and gate reports of `audio` as one leg; `stats` gets the recognizers recycled and pool misses."""
     events: list[Event] = []
     gated: list[GatedAudio] = []
 
     async def main() -> None:
-        config = PipelineConfig(asr=AsrConfig(gate=gate))
+        config = PipelineConfig(asr=AsrConfig(gate=gate, recycle_seconds=recycle))
         async with Transcription(config, model=model, model_rate=RATE, on_gated=gated.append) as asr:
             await run_audio(asr, audio, events.append, "gate", agent_channel=None)
+            if stats is not None:
+                stats.update(recycled=asr.recycled, misses=asr.pool.misses if asr.pool else -1)
 
     asyncio.run(main())
     return events, gated
+
+
+def aligned(a: list[Word], b: list[Word]) -> list[tuple[Word, Word]]:
+    """The words of two decodes of the same audio that have the same text, paired in order."""
+    matcher = difflib.SequenceMatcher(a=[w.text for w in a], b=[w.text for w in b], autojunk=False)
+    return [(a[i + k], b[j + k]) for i, j, n in matcher.get_matching_blocks() for k in range(n)]
+
+
+def worst_shift(pairs: list[tuple[Word, Word]]) -> float:
+    return max(max(abs(x.start - y.start), abs(x.end - y.end)) for x, y in pairs)
 
 
 def final_words(events: list[Event]) -> list[Word]:
@@ -91,15 +106,31 @@ def test_gated_call_keeps_call_time_words_and_prompt_finals(model: Any, long_sil
     assert 0.6 * 5 * GAP_SECONDS <= final[0].total_skipped <= 5 * (GAP_SECONDS - 0.8 - 0.3) + 2.0
     # word times stay on the call's clock: the words both decodes share lie within two model frames
     a, b = final_words(ungated), final_words(gated)
-    matcher = difflib.SequenceMatcher(a=[w.text for w in a], b=[w.text for w in b], autojunk=False)
-    pairs = [(a[i + k], b[j + k]) for i, j, n in matcher.get_matching_blocks() for k in range(n)]
-    assert len(pairs) >= 0.9 * len(a) >= 60
-    worst = max(max(abs(x.start - y.start), abs(x.end - y.end)) for x, y in pairs)
-    assert worst <= FRAME_TOLERANCE, [(x, y) for x, y in pairs if abs(x.start - y.start) > FRAME_TOLERANCE]
+    pairs = aligned(a, b)
+    assert len(a) >= 60 and len(pairs) >= 0.9 * len(a)
+    assert worst_shift(pairs) <= FRAME_TOLERANCE, [(x, y) for x, y in pairs if abs(x.start - y.start) > FRAME_TOLERANCE]
     # the words after each gap begin after it (call time, not recognizer time)
     assert b[-1].end > long_silences.duration - GAP_SECONDS - 1.0
     # finals stay prompt: the utterance before each long pause is out within 1.5 s of audio after its end
     assert released_within(ungated, 1.5) and released_within(gated, 1.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gated", [False, True], ids=["ungated", "gated"])
+def test_recycled_recognizers_keep_word_times_continuous(model: Any, long_silences: EncodedAudio, gated: bool) -> None:
+    """A leg that swaps its recognizer for a fresh one (from the pool) at utterance ends every 3 s of decoded audio
+    reads the same words at the same call times as one that keeps its recognizer."""
+    gate = GateConfig(enabled=gated)
+    kept, _ = transcribe(model, long_silences, gate)
+    stats: dict[str, int] = {}
+    recycled, _ = transcribe(model, long_silences, gate, recycle=3.0, stats=stats)
+    assert stats["recycled"] >= 4  # five clips of 3-6 s: at least one swap after each but the last
+    assert stats["misses"] <= 1  # only the first take found the pool still empty
+    a, b = final_words(kept), final_words(recycled)
+    pairs = aligned(a, b)
+    assert len(a) >= 60 and len(pairs) >= 0.85 * len(a)
+    assert worst_shift(pairs) <= FRAME_TOLERANCE
+    assert [e.at for e in recycled if isinstance(e, AudioTick)] == [e.at for e in kept if isinstance(e, AudioTick)]
 
 
 @pytest.mark.slow
