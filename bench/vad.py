@@ -1,6 +1,7 @@
 """Voice-activity gating: the VAD candidates on the same 8 kHz legs, ungated decode side by side (accuracy, CPU, skip).
 
 Run: .venv/bin/python bench/vad.py [--runs 1] [--configs off,webrtc-1,webrtc-2,webrtc-3,silero-0.5] [--json out.json]
+(a configuration may end in +r<seconds>: the leg's recognizer is recycled after that much decoded audio)
 Material (every leg 8 kHz, G.711 mu-law round trip, decoded through `Transcription`/`CallStream`, one thread):
 - librivox: the 5 shared LibriVox clips (downsampled by sox), 4 s of silence between them, as one leg; and the same
   leg with pink line noise at 20 dB SNR throughout. WER against the clips' references.
@@ -54,6 +55,12 @@ class Leg:
     reference: str | None  # None: the ungated decode is the reference
 
 
+def asr(name: str) -> AsrConfig:
+    """A configuration name: a gate, optionally `+r<seconds>` (recycle the recognizer after that much audio)."""
+    gate_name, _, recycle = name.partition("+r")
+    return AsrConfig(gate=gate(gate_name), recycle_seconds=float(recycle) if recycle else None)
+
+
 def gate(name: str) -> GateConfig:
     """off | webrtc-<mode> | silero-<threshold>."""
     if name == "off":
@@ -91,7 +98,7 @@ def materials() -> list[Leg]:
     return legs
 
 
-def transcribe(model: Any, leg: Leg, config: GateConfig) -> tuple[str, float, float]:
+def transcribe(model: Any, leg: Leg, config: AsrConfig) -> tuple[str, float, float]:
     """Final text, seconds skipped, process CPU seconds."""
     events: list[Event] = []
     skipped: list[float] = []
@@ -101,7 +108,7 @@ def transcribe(model: Any, leg: Leg, config: GateConfig) -> tuple[str, float, fl
             skipped.append(g.total_skipped)
 
     async def main() -> None:
-        pipeline = PipelineConfig(asr=AsrConfig(gate=config), workers=1)
+        pipeline = PipelineConfig(asr=config, workers=1)
         async with Transcription(pipeline, model=model, model_rate=RATE, on_gated=on_gated) as asr:
             audio = EncodedAudio(AudioFormat(Encoding.S16LE, RATE), leg.pcm.astype("<i2").tobytes())
             await run_audio(asr, audio, events.append, leg.name, agent_channel=None)
@@ -147,7 +154,7 @@ def main() -> int:
     for run in range(args.runs):
         ungated: dict[str, str] = {}
         for name in names:
-            config = gate(name)
+            config = asr(name)
             texts: dict[str, list[tuple[str, str]]] = {}
             skipped = total = cpu = 0.0
             for leg in legs:
@@ -165,14 +172,14 @@ def main() -> int:
                 row.setdefault(f"wer {material}", []).append(wer)
             row.setdefault("skipped", []).append(skipped / total)
             row.setdefault("decode cpu s", []).append(cpu)
-            row.setdefault("detector cpu per audio s", []).append(detector_cpu(config, legs))
+            row.setdefault("detector cpu per audio s", []).append(detector_cpu(config.gate, legs))
             print(f"run {run + 1} {name}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in row.items()), flush=True)
     summary = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in rows.items()}
     base = summary["off"]["decode cpu s"]
     print("\n| config | " + " | ".join(summary["off"]) + " | decode CPU vs off |")
-    for name, row in summary.items():
-        cells = " | ".join(f"{v:.4f}" for v in row.values())
-        print(f"| {name} | {cells} | {row['decode cpu s'] / base:.2f} |")
+    for name, medians in summary.items():
+        cells = " | ".join(f"{v:.4f}" for v in medians.values())
+        print(f"| {name} | {cells} | {medians['decode cpu s'] / base:.2f} |")
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "runs": rows}, indent=2))
     return 0

@@ -107,6 +107,7 @@ class Service:
                     language=self.config.language,
                     model_path=self.config.model_path or None,
                     gate=gate_config(self.config.asr_vad),
+                    recycle_seconds=self.config.asr_recycle_seconds or None,
                 ),
                 workers=self.config.asr_threads,
                 tick_seconds=self.config.tick_interval,

@@ -21,8 +21,17 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_VAD,
         help=f"voice-activity gating before the recognizer, as the service's asr_vad (default {DEFAULT_VAD})",
     )
+    parser.add_argument(
+        "--recycle-seconds",
+        type=float,
+        default=AsrConfig().recycle_seconds or 0.0,
+        metavar="S",
+        help="swap a leg's recognizer for a fresh one at an utterance end after S s of decoded audio (0: never; "
+        "bounds its memory)",
+    )
 
 
 def asr_config(args: argparse.Namespace) -> AsrConfig:
-    """The recognizer settings named by --model, --lang and --vad."""
-    return AsrConfig(language=args.lang, model_path=args.model, gate=gate_config(args.vad))
+    """The recognizer settings named by --model, --lang, --vad and --recycle-seconds."""
+    recycle = args.recycle_seconds or None
+    return AsrConfig(language=args.lang, model_path=args.model, gate=gate_config(args.vad), recycle_seconds=recycle)

@@ -144,6 +144,9 @@ class Config:
     asr_overflow: str = "shed"  # shed | block
     # Voice-activity gating before the recognizer (streams/vad.py): silence is not decoded. off | webrtc | silero
     asr_vad: str = "off"
+    # Swap a leg's recognizer for a fresh one at an utterance end after this much decoded audio (0: never); bounds
+    # its memory, which otherwise grows with the audio it decodes (streams/recognizers.py, BENCHMARKS.md).
+    asr_recycle_seconds: float = 0.0
     max_calls: int = 64
     max_asr_lag: float = 5.0  # refuse new calls (1013) while a call's recognition trails its audio more (0: off)
     max_frame_bytes: int = 1 << 20
@@ -171,6 +174,8 @@ class Config:
                 f"recording_resume_seconds must be 1..600 (seconds of quiet before resuming), "
                 f"not {self.recording_resume_seconds}"
             )
+        if self.asr_recycle_seconds != 0 and not 1 <= self.asr_recycle_seconds <= 3600:
+            raise ConfigError(f"asr_recycle_seconds must be 0 (never) or 1..3600, not {self.asr_recycle_seconds}")
         if self.asr_max_queued_seconds <= 0:
             raise ConfigError(f"asr_max_queued_seconds must be positive, not {self.asr_max_queued_seconds}")
 
@@ -194,6 +199,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_ASR_THREADS": "asr_threads",
     "CALLWARDEN_ASR_OVERFLOW": "asr_overflow",
     "CALLWARDEN_ASR_VAD": "asr_vad",
+    "CALLWARDEN_ASR_RECYCLE_SECONDS": "asr_recycle_seconds",
     "CALLWARDEN_MAX_CALLS": "max_calls",
     "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
     "CALLWARDEN_LOG_LEVEL": "log_level",
