@@ -156,6 +156,7 @@ def main() -> int:
         for name in names:
             config = asr(name)
             texts: dict[str, list[tuple[str, str]]] = {}
+            cpu_by: dict[str, float] = {}
             skipped = total = cpu = 0.0
             for leg in legs:
                 text, skip, used = transcribe(model, leg, config)
@@ -166,12 +167,15 @@ def main() -> int:
                 skipped += skip
                 total += len(leg.pcm) / RATE
                 cpu += used
+                cpu_by[leg.material] = cpu_by.get(leg.material, 0.0) + used
             row = rows[name]
             for material, pairs in texts.items():
                 wer = float(jiwer.wer([r or "-" for r, _ in pairs], [h for _, h in pairs]))
                 row.setdefault(f"wer {material}", []).append(wer)
             row.setdefault("skipped", []).append(skipped / total)
             row.setdefault("decode cpu s", []).append(cpu)
+            for material, used in cpu_by.items():
+                row.setdefault(f"cpu s {material}", []).append(used)
             row.setdefault("detector cpu per audio s", []).append(detector_cpu(config.gate, legs))
             print(f"run {run + 1} {name}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in row.items()), flush=True)
     summary = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in rows.items()}
