@@ -23,8 +23,9 @@ from tests.streams.asr_support import tuned_model
 
 RATE = 8000
 GAP_SECONDS = 6.0
-FRAME_TOLERANCE = 0.06
-"""Two output frames of the model (frame subsampling 3 × 10 ms): Vosk's own word times vary by one between runs."""
+FRAME_TOLERANCE = 0.09 + 1e-6
+"""Three output frames of the model (frame subsampling 3 × 10 ms). Vosk's own word times vary by one frame between
+runs of the same audio; gated or recycled decodes measured at most two (0.06 s) here."""
 
 
 @pytest.fixture(scope="module")
