@@ -55,6 +55,7 @@ def test_telephony_path_8khz_mulaw(shared_data: Path, vosk_model_path: Path) -> 
 
 
 @pytest.mark.skipif(shutil.which("sox") is None, reason="SKIPPED LOUDLY: sox is not installed")
+@pytest.mark.timeout(1800)  # 28 decodes of the clips: ~2 min on a quiet machine, 10+ min beside other suites
 def test_gating_keeps_wer_on_reference_clips_and_telephony_path(shared_data: Path, vosk_model_path: Path) -> None:
     """Acceptance (issue #16): voice-activity gating (and recognizer recycling) change WER by at most 0.5 points on
     the reference clips at their own rate and on the 8 kHz mu-law path (jfk.flac at 44.1 kHz is never gated)."""
