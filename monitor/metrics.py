@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.digitpass import DigitPassStats
+from streams.pipeline import GatedAudio
 
 NAMESPACE = "callwarden"
 
@@ -84,6 +85,21 @@ class Metrics:
             "asr_shed_seconds",
             "Seconds of live audio dropped because recognition was too far behind (overload; counted, never silent).",
             namespace=NAMESPACE,
+            registry=r,
+        )
+        self.asr_skipped_seconds = Counter(
+            "asr_skipped_seconds",
+            "Seconds of leg audio the voice-activity gate kept from the recognizer (silence), by speaker.",
+            ["speaker"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.asr_skipped_fraction = Histogram(
+            "asr_skipped_fraction",
+            "Per ended leg: the fraction of its audio the voice-activity gate skipped, by speaker.",
+            ["speaker"],
+            namespace=NAMESPACE,
+            buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
             registry=r,
         )
         self.digit_pass_sessions = Counter(
@@ -180,6 +196,13 @@ class Metrics:
         self.digit_pass_sessions.inc(stats.sessions)
         self.digit_pass_audio_seconds.inc(stats.audio_seconds)
         self.digit_pass_cpu_seconds.inc(stats.cpu_seconds)
+
+    def audio_gated(self, gated: GatedAudio) -> None:
+        """A leg's gate skipped `gated.skipped` more seconds; at the leg's end, its skipped fraction."""
+        speaker = gated.speaker.value
+        self.asr_skipped_seconds.labels(speaker=speaker).inc(gated.skipped)
+        if gated.final and gated.total_seconds > 0:
+            self.asr_skipped_fraction.labels(speaker=speaker).observe(gated.total_skipped / gated.total_seconds)
 
     def alert_delivery(self, sink: str, outcome: str) -> None:
         """A sink tried to deliver one message."""

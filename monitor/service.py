@@ -39,6 +39,7 @@ from streams.codecs import AudioFormat
 from streams.legbuffer import Overflow
 from streams.pipeline import CallStream, PipelineConfig, Transcription
 from streams.transcriber import AsrConfig
+from streams.vad import gate_config
 
 log = logging.getLogger("callwarden.service")
 alerts_log = logging.getLogger("callwarden.alerts")
@@ -103,13 +104,18 @@ class Service:
             if stale:
                 log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
             pipeline = PipelineConfig(
-                asr=AsrConfig(language=self.config.language, model_path=self.config.model_path or None),
+                asr=AsrConfig(
+                    language=self.config.language,
+                    model_path=self.config.model_path or None,
+                    gate=gate_config(self.config.asr_vad),
+                    recycle_seconds=self.config.asr_recycle_seconds or None,
+                ),
                 workers=self.config.asr_threads,
                 tick_seconds=self.config.tick_interval,
                 max_queued_seconds=self.config.asr_max_queued_seconds,
                 overflow=Overflow(self.config.asr_overflow),
             )
-            asr = Transcription(pipeline, on_digit_pass=self.metrics.digit_pass_ran)
+            asr = Transcription(pipeline, on_digit_pass=self.metrics.digit_pass_ran, on_gated=self.metrics.audio_gated)
             self._asr = await self._stack.enter_async_context(asr)
             self.sink = await self._stack.enter_async_context(self._make_sink())
             hook = self.config.webhook

@@ -34,6 +34,7 @@ from streams.codecs import AudioFormat, CodecError, Pcm, channel_bytes, decode
 from streams.digitpass import DigitPassStats, has_payment_phrase
 from streams.legbuffer import Cut, Item, LegBuffer, Overflow, Shed
 from streams.ordering import AudioTimeOrder
+from streams.recognizers import RecognizerPool
 from streams.transcriber import AsrConfig, LegIdentity, LegTranscriber, Recognized
 from streams.tuning import load_tuned_model
 
@@ -74,26 +75,36 @@ class Transcription:
         model: Any = None,
         model_rate: int = 16000,
         on_digit_pass: Callable[[DigitPassStats], None] | None = None,
+        on_gated: Callable[[GatedAudio], None] | None = None,
     ) -> None:
-        """`on_digit_pass` is called on the event loop with each finished leg's digit-pass stats (when it ran)."""
+        """`on_digit_pass` is called on the event loop with each finished leg's digit-pass stats (when it ran);
+        `on_gated` with the audio the voice-activity gate skipped on a leg, after each batch and (final) at its end."""
         self.config = config or PipelineConfig()
         self.on_digit_pass = on_digit_pass
+        self.on_gated = on_gated
         self.model = model
         self.model_rate = model_rate
         self.workers = self.config.workers or os.cpu_count() or 1
         self._executor: ThreadPoolExecutor | None = None
+        self.pool: RecognizerPool | None = None  # fresh recognizers for legs that recycle theirs (recycle_seconds)
+        self.recycled = 0  # recognizers swapped for fresh ones by the legs that ended so far
 
     async def __aenter__(self) -> Transcription:
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="vosk")
+        asr = self.config.asr
         if self.model is None:
-            asr = self.config.asr
             loop = asyncio.get_running_loop()
             self.model, self.model_rate = await loop.run_in_executor(
                 self._executor, load_tuned_model, asr.language, asr.model_path, asr.endpoints
             )
+        if asr.recycle_seconds is not None:
+            self.pool = RecognizerPool(self.model, partial_words=asr.partial_words)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            await asyncio.to_thread(pool.close)
         if self._executor is not None:
             executor, self._executor = self._executor, None
             # in-flight decodes finish (≤ max_batch_seconds of audio each) without blocking the event loop
@@ -119,12 +130,25 @@ class Transcription:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class GatedAudio:
+    """Silence a leg's voice-activity gate kept from the recognizer: `skipped` seconds since the last report;
+    `final` (once, when the leg ended) also carries the leg's totals."""
+
+    speaker: Speaker
+    skipped: float
+    final: bool = False
+    total_skipped: float = 0.0
+    total_seconds: float = 0.0
+
+
 @dataclass(slots=True)
 class _Leg:
     transcriber: LegTranscriber
     buffer: LegBuffer
     received: float = 0.0
     decoded: float = 0.0
+    reported_skip: float = 0.0
 
 
 _END = object()
@@ -155,7 +179,9 @@ class CallStream:
         cfg = asr.config
         self._legs = [
             _Leg(
-                LegTranscriber(LegIdentity(call_id, c, roles.get(c, Speaker.UNKNOWN), fmt.rate), asr.model, cfg.asr),
+                LegTranscriber(
+                    LegIdentity(call_id, c, roles.get(c, Speaker.UNKNOWN), fmt.rate), asr.model, cfg.asr, pool=asr.pool
+                ),
                 LegBuffer(f"call {call_id} leg {c}", cfg.max_queued_seconds, cfg.overflow),
             )
             for c in range(fmt.channels)
@@ -280,9 +306,12 @@ class CallStream:
             events = await loop.run_in_executor(executor, _decode_batch, leg.transcriber, batch)
             leg.decoded = leg.transcriber.decoded_seconds
             await leg.buffer.done(seconds)
+            self._report_gated(leg, final=False)
             self._publish(events)
         events = await loop.run_in_executor(executor, leg.transcriber.finish)
         leg.decoded = leg.transcriber.decoded_seconds
+        self._report_gated(leg, final=True)
+        self.asr.recycled += leg.transcriber.recycles
         self._finished_legs += 1
         digits = leg.transcriber.digits
         if digits is not None and digits.stats.sessions and self.asr.on_digit_pass is not None:
@@ -293,6 +322,20 @@ class CallStream:
                 self._events.put_nowait(AudioTick(self.call_id, round(self.clock, 3)))
             self._events.put_nowait(CallEnded(self.call_id, self._length(), self._end_reason))
             self._events.put_nowait(_END)
+
+    def _report_gated(self, leg: _Leg, final: bool) -> None:
+        skipped = leg.transcriber.skipped_seconds
+        report = self.asr.on_gated
+        if report is None or not leg.transcriber.gated or (skipped == leg.reported_skip and not final):
+            return
+        delta, leg.reported_skip = skipped - leg.reported_skip, skipped
+        speaker = leg.transcriber.leg.speaker
+        report(GatedAudio(speaker, delta, final, skipped, leg.decoded) if final else GatedAudio(speaker, delta))
+
+    @property
+    def skipped_seconds(self) -> float:
+        """Audio the legs' voice-activity gates kept from the recognizers so far (summed over legs)."""
+        return sum(leg.transcriber.skipped_seconds for leg in self._legs)
 
     @property
     def digit_stats(self) -> DigitPassStats:

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evaluation.analyze import CallAnalysis, analyze_files, offline_config
-from monitor.cli.options import add_model_options
+from monitor.cli.options import add_model_options, asr_config
 from rules.eventlog import dumps_event
 from rules.events import CallStarted, DigitReading, Event, Utterance
 from rules.packs import PackError, RuleSet, load_packs
 from rules.redact import Redactor
 from streams.audiofile import AudioFileError, read_audio
-from streams.transcriber import AsrConfig
 
 STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "not_applicable": "n/a "}
 QUIET_OUTCOMES = ("absent", "no_sensitive_numbers")
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if not ruleset.rules:
         print("callwarden analyze: no rules loaded (--no-builtin without --rules DIR holding packs)", file=err)
         return 2
-    config = offline_config(AsrConfig(language=args.lang, model_path=args.model))
+    config = offline_config(asr_config(args))
     analysis = analyze_files([args.file], ruleset, args.agent_channel, config, args.pass_mark)[0]
     if args.events_out is not None:
         write_event_log(args.events_out, analysis.events)

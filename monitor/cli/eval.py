@@ -12,10 +12,9 @@ from typing import Any, TextIO
 from evaluation.corpus_labels import LabelsError
 from evaluation.run import CallEvaluation, CorpusEvaluation, evaluate_corpus, load_corpus
 from evaluation.scoring import RuleScore, recall_by, total_score
-from monitor.cli.options import add_model_options
+from monitor.cli.options import add_model_options, asr_config
 from rules.packs import PackError, load_packs
 from streams.audiofile import AudioFileError
-from streams.transcriber import AsrConfig
 
 BREAKDOWN_KEYS = ("digit_speaker", "snr_db", "noise", "customer_voice", "agent_voice")
 
@@ -77,7 +76,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
     try:
         result = evaluate_corpus(
-            corpus, ruleset, AsrConfig(language=args.lang, model_path=args.model), args.workers, progress
+            corpus, ruleset, asr_config(args), args.workers, progress
         )
     except AudioFileError as exc:
         print(f"callwarden eval: {exc}", file=err)

@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.cli.options import add_model_options
+from monitor.cli.options import add_model_options, asr_config
 from rules.events import Event, Utterance, Word
 from rules.redact import Redactor
 from streams.audiofile import AudioFileError, read_audio
 from streams.offline import run_audio
 from streams.pipeline import PipelineConfig, Transcription
-from streams.transcriber import AsrConfig
 
 MASKED_WORD = "[redacted]"
 
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"callwarden: {exc}", file=sys.stderr)
         return 2
     printer = EventPrinter(sys.stdout, as_json=args.json, lang=args.lang.split("-")[0])
-    config = PipelineConfig(asr=AsrConfig(language=args.lang, model_path=args.model))
+    config = PipelineConfig(asr=asr_config(args))
 
     async def main() -> None:
         async with Transcription(config) as asr:

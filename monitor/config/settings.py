@@ -14,6 +14,7 @@ from monitor.access.hashing import check_hashes
 from monitor.config.ingest import IngestConfig, RawConfig, TlsConfig
 from monitor.config.trust import AccessConfig, EncryptionConfig, RetentionConfig, TrustConfigError
 from streams.codecs import ASR_SAMPLE_RATES
+from streams.vad import VAD_ENGINES
 
 
 class ConfigError(ValueError):
@@ -141,6 +142,11 @@ class Config:
     # blocking the socket reader: a blocked reader stops answering keepalive pings and the platform drops the call.
     asr_max_queued_seconds: float = 10.0
     asr_overflow: str = "shed"  # shed | block
+    # Voice-activity gating before the recognizer (streams/vad.py): silence is not decoded. off | webrtc | silero
+    asr_vad: str = "off"
+    # Swap a leg's recognizer for a fresh one at an utterance end after this much decoded audio (0: never); bounds
+    # its memory, which otherwise grows with the audio it decodes (streams/recognizers.py, BENCHMARKS.md).
+    asr_recycle_seconds: float = 0.0
     max_calls: int = 64
     max_asr_lag: float = 5.0  # refuse new calls (1013) while a call's recognition trails its audio more (0: off)
     max_frame_bytes: int = 1 << 20
@@ -164,11 +170,15 @@ class Config:
     def __post_init__(self) -> None:
         if self.asr_overflow not in ("shed", "block"):
             raise ConfigError(f"asr_overflow must be shed or block, not {self.asr_overflow!r}")
+        if self.asr_vad not in ("off", *VAD_ENGINES):
+            raise ConfigError(f"asr_vad must be off, {' or '.join(VAD_ENGINES)}, not {self.asr_vad!r}")
         if not 1.0 <= self.recording_resume_seconds <= 600.0:
             raise ConfigError(
                 f"recording_resume_seconds must be 1..600 (seconds of quiet before resuming), "
                 f"not {self.recording_resume_seconds}"
             )
+        if self.asr_recycle_seconds != 0 and not 1 <= self.asr_recycle_seconds <= 3600:
+            raise ConfigError(f"asr_recycle_seconds must be 0 (never) or 1..3600, not {self.asr_recycle_seconds}")
         if self.asr_max_queued_seconds <= 0:
             raise ConfigError(f"asr_max_queued_seconds must be positive, not {self.asr_max_queued_seconds}")
         if not 0 < self.shutdown_grace <= 3600:
@@ -193,6 +203,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_MODEL": "model_path",
     "CALLWARDEN_ASR_THREADS": "asr_threads",
     "CALLWARDEN_ASR_OVERFLOW": "asr_overflow",
+    "CALLWARDEN_ASR_VAD": "asr_vad",
+    "CALLWARDEN_ASR_RECYCLE_SECONDS": "asr_recycle_seconds",
     "CALLWARDEN_MAX_CALLS": "max_calls",
     "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
     "CALLWARDEN_LOG_LEVEL": "log_level",

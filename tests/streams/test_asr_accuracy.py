@@ -11,6 +11,8 @@ import pytest
 
 from streams.audiofile import EncodedAudio, read_audio
 from streams.codecs import AudioFormat, Encoding, channel_bytes, decode, encode
+from streams.transcriber import AsrConfig
+from streams.vad import GateConfig
 from tests.streams.asr_support import final_text, pipeline_events, raw_vosk_text, reference_clips, tuned_model
 
 pytestmark = pytest.mark.slow
@@ -50,3 +52,27 @@ def test_telephony_path_8khz_mulaw(shared_data: Path, vosk_model_path: Path) -> 
         pairs.append((reference, final_text(pipeline_events(mulaw, model))))
     print(f"\nWER 8 kHz mu-law through the pipeline: {_wer(pairs):.4f}")
     assert _wer(pairs) < 0.2  # measured 0.111 (sox-upsampled back to 16 kHz instead: 0.157)
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="SKIPPED LOUDLY: sox is not installed")
+@pytest.mark.timeout(1800)  # 28 decodes of the clips: ~2 min on a quiet machine, 10+ min beside other suites
+def test_gating_keeps_wer_on_reference_clips_and_telephony_path(shared_data: Path, vosk_model_path: Path) -> None:
+    """Acceptance (issue #16): voice-activity gating (and recognizer recycling) change WER by at most 0.5 points on
+    the reference clips at their own rate and on the 8 kHz mu-law path (jfk.flac at 44.1 kHz is never gated)."""
+    model = tuned_model(vosk_model_path)
+    on = AsrConfig(gate=GateConfig(enabled=True), recycle_seconds=10.0)
+    off = AsrConfig(gate=GateConfig(enabled=False), recycle_seconds=None)
+    for path_name in ("native", "8 kHz mu-law"):
+        pairs: dict[bool, list[tuple[str, str]]] = {True: [], False: []}
+        for path, reference in reference_clips(shared_data).items():
+            audio = read_audio(path)
+            if path_name != "native":
+                cmd = ["sox", str(path), "-t", "raw", "-r", "8000", "-e", "signed", "-b", "16", "-c", "1", "-",
+                       "remix", "1"]
+                pcm8k = subprocess.run(cmd, capture_output=True, check=True).stdout
+                mono = decode(pcm8k, AudioFormat(Encoding.S16LE, 8000))
+                audio = EncodedAudio(AudioFormat(Encoding.MULAW, 8000), encode(mono, Encoding.MULAW))
+            for gated, config in ((False, off), (True, on)):
+                pairs[gated].append((reference, final_text(pipeline_events(audio, model, config=config))))
+        print(f"\nWER {path_name}: ungated {_wer(pairs[False]):.4f}  gated {_wer(pairs[True]):.4f}")
+        assert abs(_wer(pairs[True]) - _wer(pairs[False])) <= 0.005
