@@ -75,6 +75,8 @@ class Service:
         self.sink: OutboxSink | None = None
         self.webhook: WebhookSink | None = None
         self.ready_reason: str | None = "starting"
+        self.data_key_id = ""
+        """The id of the active data key (the same on every replica sharing a store; /api/status shows it)."""
         self._storage_checked: tuple[float, str | None] | None = None
         self._storage_probe: asyncio.Future[str | None] | None = None
 
@@ -91,16 +93,22 @@ class Service:
     async def __aenter__(self) -> Service:
         await self._stack.__aenter__()
         try:
+            db = self.config.database
             try:
-                keys = resolve_data_keys(self.config.encryption, self.config.data_dir)
+                keys = resolve_data_keys(self.config.encryption, self.config.data_dir, shared=db.shared)
             except DataKeyError as exc:  # reported like any unusable data directory (serve exits 4)
                 raise StoreError(f"data key: {exc}") from exc
-            store = await AsyncStore.open(self.config.db_path, keys)
+            self.data_key_id = keys.active_id
+            if db.shared:
+                store = await AsyncStore.open_postgres(db.url, keys, migrate=db.migrate)
+            else:
+                store = await AsyncStore.open(self.config.db_path, keys)
             self._store = await self._stack.enter_async_context(store)
             self._store.attach_metrics(self.metrics)
-            stale = await self.store.run(Store.mark_incomplete_on_startup)
-            if stale:
-                log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
+            if not db.shared:  # one process owns the file: whatever is still active was cut by its last stop
+                stale = await self.store.run(Store.mark_incomplete_on_startup)
+                if stale:
+                    log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
             pipeline = PipelineConfig(
                 asr=AsrConfig(language=self.config.language, model_path=self.config.model_path or None),
                 workers=self.config.asr_threads,

@@ -116,6 +116,35 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """Where the store is: empty `url` keeps the embedded SQLite file in data_dir (one replica); a PostgreSQL URL
+    (postgresql://user:password@host:port/db) makes this process one replica of many sharing that database
+    (docs/scale-out.md). `migrate`: apply pending schema migrations at start-up (else `callwarden db migrate`).
+    `replica_id`: this replica's name (default: host name and process id); `lease_seconds`: how long a replica may
+    miss its heartbeat before its calls are marked incomplete / replica-lost by a survivor.
+    """
+
+    url: str = field(default="", repr=False)
+    migrate: bool = False
+    replica_id: str = ""
+    lease_seconds: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                "database.url must be a PostgreSQL URL (postgresql://user:password@host:5432/callwarden) or empty "
+                "for the embedded SQLite store"
+            )
+        if not 3.0 <= self.lease_seconds <= 600.0:
+            raise ConfigError(f"database.lease_seconds must be 3..600 seconds, not {self.lease_seconds}")
+
+    @property
+    def shared(self) -> bool:
+        """True when several replicas share the store (PostgreSQL)."""
+        return bool(self.url)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything `callwarden serve` needs; every field has an embedded default."""
 
@@ -157,6 +186,7 @@ class Config:
     tls: TlsConfig = field(default_factory=TlsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
 
     def __post_init__(self) -> None:
         if self.asr_overflow not in ("shed", "block"):
@@ -202,6 +232,10 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_TWILIO_CALL_TOKEN_KEY": "twilio.call_token_key",
     "CALLWARDEN_TLS_CERT": "tls.cert",
     "CALLWARDEN_TLS_KEY": "tls.key",
+    "CALLWARDEN_DATABASE_URL": "database.url",
+    "CALLWARDEN_DB_MIGRATE": "database.migrate",
+    "CALLWARDEN_REPLICA_ID": "database.replica_id",
+    "CALLWARDEN_REPLICA_LEASE": "database.lease_seconds",
 }
 
 _NAME_LISTS = frozenset({"packs"})
@@ -218,6 +252,7 @@ _SECTIONS = {
     "tls": TlsConfig,
     "ingest": IngestConfig,
     "webhook": WebhookConfig,
+    "database": DatabaseConfig,
 }
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,6 +33,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 from prometheus_client import Counter, Gauge
 
 from monitor.metrics import NAMESPACE, Metrics
+from monitor.store.backend import DB_ERRORS
 from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
 from monitor.store.guard import DigitGuard
@@ -57,7 +57,7 @@ log = logging.getLogger("callwarden.storage")
 
 FALLBACK_OUTBOX_LIMIT = 10_000
 """Alerts kept in memory while the database cannot be written; beyond it the oldest are dropped (and counted)."""
-STORAGE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, StoreError, OSError)
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (*DB_ERRORS, StoreError, OSError)
 
 
 class StorageMetrics:
@@ -117,6 +117,19 @@ class AsyncStore:
         store = await loop.run_in_executor(None, Store.open, path, keys)
         try:
             reader = await loop.run_in_executor(None, Store.open, path, store.keys)
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, reader=reader)
+
+    @classmethod
+    async def open_postgres(cls, dsn: str, keys: DataKeys, *, migrate: bool = False) -> Self:
+        """Connect to the shared PostgreSQL store (`Store.open_postgres`): one connection for the writes, one for
+        the reads, like the SQLite side."""
+        loop = asyncio.get_running_loop()
+        store = await loop.run_in_executor(None, functools.partial(Store.open_postgres, dsn, keys, migrate=migrate))
+        try:
+            reader = await loop.run_in_executor(None, Store.open_postgres, dsn, keys)
         except BaseException:
             store.close()
             raise
@@ -194,11 +207,11 @@ class AsyncStore:
                 "(held in memory, at most %d), but reports of running calls will be incomplete. Free disk space "
                 "or fix the permissions of %s.",
                 operation,
-                self.store.path,
+                self.store.location,
                 type(exc).__name__,
                 exc,
                 self._fallback_limit,
-                self.store.path.parent,
+                self.store.location if self.store.engine == "postgresql" else self.store.path.parent,
             )
         else:
             log.debug("storage still failing: %s: %s", operation, exc)
@@ -430,7 +443,9 @@ class AsyncStore:
         """See `Store.acknowledge`; a storage failure becomes a StoreError the dashboard is shown."""
         try:
             return await self._run(self.store.acknowledge, finding_id, who, note=note, wall_time=wall_time)
-        except (sqlite3.Error, OSError) as exc:
+        except STORAGE_ERRORS as exc:
+            if isinstance(exc, StoreError):
+                raise
             self._failed("acknowledge", exc)
             raise StoreError(f"acknowledgement not stored: the database cannot be written ({exc})") from exc
 

@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import Any, Self
 
 from monitor.config.trust import EncryptionConfig
+from monitor.store import pg_schema
 from monitor.store import queries as q
+from monitor.store.backend import DB_ERRORS, Connection, PgConnection
+from monitor.store.backend import safe_dsn as pg_schema_label
 from monitor.store.crypto import DataKeyError, DataKeys, resolve_data_keys, stored_key_id
 from monitor.store.guard import DigitGuard
 from monitor.store.records import (
@@ -81,22 +84,40 @@ SEGMENT_MARK = "~"
 
 
 class Store:
-    """The synchronous store; thread-safe (one connection, one lock). Open it with `Store.open(path, keys=…)`.
+    """The synchronous store; thread-safe (one connection, one lock). Open it with `Store.open(path, keys=…)`
+    (SQLite, the embedded default) or `Store.open_postgres(dsn, keys)` (the shared store of several replicas).
 
-    Without `keys` the data key file next to the database is used (created on first open, with a loud warning).
+    Without `keys` the data key file next to the SQLite database is used (created on first open, with a loud
+    warning); a PostgreSQL store always needs `keys` (one key for every replica, never a key file).
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, keys: DataKeys | None = None) -> None:
+    def __init__(self, conn: Connection, path: Path | None, keys: DataKeys | None = None) -> None:
         self._conn = conn
         self._path = path
         self._lock = threading.Lock()
         self._guard = DigitGuard()
-        self._keys = keys if keys is not None else resolve_data_keys(EncryptionConfig(), path.parent)
+        if keys is None:
+            if path is None:
+                raise DataKeyError("a PostgreSQL store needs its data keys (CALLWARDEN_DATA_KEY); none given")
+            keys = resolve_data_keys(EncryptionConfig(), path.parent)
+        self._keys = keys
+
+    @property
+    def engine(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return "postgresql" if isinstance(self._conn, PgConnection) else "sqlite"
 
     @property
     def path(self) -> Path:
-        """The database file."""
+        """The database file (SQLite only)."""
+        if self._path is None:
+            raise StoreError(f"{self.location} is a PostgreSQL database, not a file")
         return self._path
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for messages: the SQLite file, or the PostgreSQL server and database (no password)."""
+        return self._conn.label if isinstance(self._conn, PgConnection) else str(self._path)
 
     @property
     def guard_hits(self) -> int:
@@ -120,7 +141,7 @@ class Store:
         self.close()
 
     @contextmanager
-    def _tx(self, context: str) -> Iterator[sqlite3.Connection]:
+    def _tx(self, context: str) -> Iterator[Connection]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -135,12 +156,14 @@ class Store:
             log.warning("store: masked long digit runs in %s (fields: %s) — redaction gap upstream", context, masked)
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> Iterator[Connection]:
         with self._lock:
             yield self._conn
 
     def journal_mode(self) -> str:
-        """SQLite's journal mode of this database ("wal")."""
+        """SQLite's journal mode of this database ("wal"); "postgresql" for a PostgreSQL store."""
+        if self.engine == "postgresql":
+            return "postgresql"
         with self._read() as conn:
             return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
 
@@ -164,12 +187,20 @@ class Store:
                 finally:
                     if self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                return f"database {self._path} is not writable: {exc}"
+            except DB_ERRORS as exc:
+                return f"database {self.location} is not writable: {exc}"
         return None
 
     def integrity_check(self) -> list[str]:
-        """Problems SQLite finds (integrity_check + foreign_key_check); an empty list means healthy."""
+        """Problems SQLite finds (integrity_check + foreign_key_check); an empty list means healthy. PostgreSQL
+        enforces foreign keys on every write and checksums pages itself: only rows without their call are sought."""
+        if self.engine == "postgresql":
+            with self._read() as conn:
+                orphans = conn.execute(
+                    "SELECT f.finding_id FROM findings f LEFT JOIN calls c ON c.call_id = f.call_id "
+                    "WHERE c.call_id IS NULL LIMIT 100"
+                ).fetchall()
+            return [f"foreign key violation: findings row {r[0]} → calls" for r in orphans]
         with self._read() as conn:
             problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check") if str(r[0]) != "ok"]
             problems += [
@@ -355,17 +386,18 @@ class Store:
         """
         counts: dict[str, int] = {}
         current = f"cw1:{self._keys.active_id}:"
+        rowid = "ctid" if self.engine == "postgresql" else "rowid"
         for table, column, aad_column in ENCRYPTED_COLUMNS:
             done = 0
             while True:
                 with self._tx(f"re-encrypt {table}.{column}") as conn:
                     rows = conn.execute(
-                        f"SELECT rowid, {column}, {aad_column} FROM {table} WHERE {column} IS NOT NULL "
+                        f"SELECT {rowid}, {column}, {aad_column} FROM {table} WHERE {column} IS NOT NULL "
                         f"AND substr({column}, 1, {len(current)}) != ? LIMIT ?",
                         (current, REENCRYPT_BATCH),
                     ).fetchall()
                     updates = [(self._reseal(table, column, r[1], r[2]), r[0]) for r in rows]
-                    conn.executemany(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", updates)
+                    conn.executemany(f"UPDATE {table} SET {column} = ? WHERE {rowid} = ?", updates)
                 done += len(rows)
                 if len(rows) < REENCRYPT_BATCH:
                     break
@@ -383,7 +415,10 @@ class Store:
             raise StoreError(f"re-encryption stopped: {exc}") from exc
 
     def checkpoint(self) -> bool:
-        """Copy the WAL into the database and truncate it; False when readers kept it from completing."""
+        """Copy the WAL into the database and truncate it; False when readers kept it from completing. On
+        PostgreSQL nothing to do here: content columns are ciphertext, and autovacuum reclaims deleted rows."""
+        if self.engine == "postgresql":
+            return True
         with self._read() as conn:
             busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         return not busy
@@ -431,6 +466,30 @@ class Store:
         if 2 in applied and 1 not in applied:
             store.reencrypt()  # a database written before encryption at rest: encrypt its plaintext rows now
         return store
+
+    @classmethod
+    def open_postgres(cls, dsn: str, keys: DataKeys, *, migrate: bool = False) -> Self:
+        """Connect to the PostgreSQL database `dsn` (libpq URL or key=value string) with the data keys every replica
+        shares. With `migrate`, pending migrations are applied first (under the advisory lock); without, a schema
+        older than this Callwarden is refused with the command that migrates it."""
+        try:
+            conn = PgConnection.connect(dsn)
+        except DB_ERRORS as exc:
+            raise StoreError(
+                f"cannot connect to PostgreSQL ({pg_schema_label(dsn)}): {str(exc).strip()}; check "
+                "database.url / CALLWARDEN_DATABASE_URL, that the server runs and that it accepts this user"
+            ) from exc
+        try:
+            if migrate:
+                pg_schema.migrate(conn)
+            pg_schema.check_schema(conn)
+        except pg_schema.PgSchemaError as exc:
+            conn.close()
+            raise StoreError(str(exc)) from exc
+        except DB_ERRORS as exc:
+            conn.close()
+            raise StoreError(f"{conn.label}: schema check failed: {exc}") from exc
+        return cls(conn, None, keys)
 
     # -- calls -----------------------------------------------------------------------------------------------
 
@@ -538,8 +597,9 @@ class Store:
                 self._guard.text(redacted_text, "transcript.text"), f"transcript.text|{utterance.call_id}"
             )
             conn.execute(
-                'INSERT OR REPLACE INTO transcript(call_id, speaker, channel, utterance_index, start, "end", text) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                'INSERT INTO transcript(call_id, speaker, channel, utterance_index, start, "end", text) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(call_id, speaker, channel, utterance_index) DO UPDATE "
+                'SET start = excluded.start, "end" = excluded."end", text = excluded.text',
                 (
                     utterance.call_id,
                     str(utterance.speaker),
@@ -698,9 +758,8 @@ class Store:
         wall = time.time() if wall_time is None else wall_time
         rows = [(wall, seq) for seq in seqs]
         with self._tx("outbox") as conn:
-            before = conn.total_changes
-            conn.executemany("UPDATE outbox SET delivered_wall = ? WHERE seq = ? AND delivered_wall IS NULL", rows)
-            return conn.total_changes - before
+            sql = "UPDATE outbox SET delivered_wall = ? WHERE seq = ? AND delivered_wall IS NULL"
+            return sum(conn.execute(sql, row).rowcount for row in rows)
 
     def mark_failed(self, seq: int, error: str) -> None:
         """Count a failed delivery attempt of one row and keep its last error."""

@@ -4,10 +4,10 @@ and consent records."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from monitor.store.backend import Connection
 from monitor.store.crypto import DataKeys
 from monitor.store.guard import DigitGuard
 from monitor.store.records import WEBHOOK_PREFIX, ConsentRecord
@@ -77,7 +77,7 @@ def dumps(value: Any) -> str:
 
 
 def enqueue(
-    conn: sqlite3.Connection,
+    conn: Connection,
     keys: DataKeys,
     call_id: str,
     topic: str,
@@ -87,16 +87,14 @@ def enqueue(
 ) -> int:
     """Append one outbox row, payload encrypted (inside the caller's transaction); returns its seq."""
     cur = conn.execute(
-        "INSERT INTO outbox(call_id, topic, payload, finding_id, created_wall) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO outbox(call_id, topic, payload, finding_id, created_wall) VALUES (?, ?, ?, ?, ?) RETURNING seq",
         (call_id, topic, keys.encrypt(dumps(payload), f"outbox.payload|{call_id}"), finding_id, wall),
     )
-    seq = cur.lastrowid
-    assert seq is not None
-    return seq
+    return int(cur.fetchone()[0])
 
 
 def insert_finding(
-    conn: sqlite3.Connection, keys: DataKeys, finding: Finding, data: dict[str, Any], wall: float
+    conn: Connection, keys: DataKeys, finding: Finding, data: dict[str, Any], wall: float
 ) -> bool:
     """Insert one finding with its (guarded, encrypted) JSON; False when its finding_id is already stored."""
     cur = conn.execute(
@@ -122,7 +120,7 @@ def insert_finding(
     return cur.rowcount == 1
 
 
-def insert_consent(conn: sqlite3.Connection, keys: DataKeys, g: DigitGuard, r: ConsentRecord) -> None:
+def insert_consent(conn: Connection, keys: DataKeys, g: DigitGuard, r: ConsentRecord) -> None:
     """Insert one consent record, texts encrypted (a record of an already-recorded finding is skipped)."""
     aad = "consent_records"
     conn.execute(
