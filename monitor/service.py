@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -29,7 +31,8 @@ from monitor.store.async_store import AsyncStore
 from monitor.store.crypto import DataKeyError, resolve_data_keys
 from monitor.store.database import Store
 from monitor.store.gdpr import retention_task
-from monitor.store.records import StoreError
+from monitor.store.heartbeat import replica_lease
+from monitor.store.records import Reaped, StoreError
 from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
@@ -77,6 +80,10 @@ class Service:
         self.ready_reason: str | None = "starting"
         self.data_key_id = ""
         """The id of the active data key (the same on every replica sharing a store; /api/status shows it)."""
+        self.replica_id = config.database.replica_id or f"{socket.gethostname()}-{os.getpid()}"
+        """This process's name among the replicas sharing a PostgreSQL store (its heartbeat row)."""
+        self.draining = False
+        """True from the first SIGTERM: not ready, no new calls, running calls finish (docs/scale-out.md)."""
         self._storage_checked: tuple[float, str | None] | None = None
         self._storage_probe: asyncio.Future[str | None] | None = None
 
@@ -100,15 +107,17 @@ class Service:
                 raise StoreError(f"data key: {exc}") from exc
             self.data_key_id = keys.active_id
             if db.shared:
-                store = await AsyncStore.open_postgres(db.url, keys, migrate=db.migrate)
+                store = await AsyncStore.open_postgres(db.url, keys, migrate=db.migrate, replica_id=self.replica_id)
             else:
                 store = await AsyncStore.open(self.config.db_path, keys)
             self._store = await self._stack.enter_async_context(store)
             self._store.attach_metrics(self.metrics)
             if not db.shared:  # one process owns the file: whatever is still active was cut by its last stop
                 stale = await self.store.run(Store.mark_incomplete_on_startup)
-                if stale:
-                    log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
+            else:  # only this replica's own calls of an earlier run under the same id; others are the reaper's
+                stale = list(await self.store.run(Store.register_replica, lease_seconds=db.lease_seconds))
+            if stale:
+                log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
             pipeline = PipelineConfig(
                 asr=AsrConfig(language=self.config.language, model_path=self.config.model_path or None),
                 workers=self.config.asr_threads,
@@ -125,6 +134,10 @@ class Service:
                     WebhookSink(self.store, hook.url, hook.secret, metrics=self.metrics, timeout=hook.timeout)
                 )
             await self._stack.enter_async_context(retention_task(self.store, self.config.retention))
+            if db.shared:
+                await self._stack.enter_async_context(
+                    replica_lease(self.store, db.lease_seconds, self._replica_state, self._took_over)
+                )
         except BaseException:
             await self._stack.aclose()
             raise
@@ -134,6 +147,19 @@ class Service:
     async def __aexit__(self, *exc: object) -> None:
         self.ready_reason = "stopping"
         await self._stack.aclose()
+
+    def _replica_state(self) -> str:
+        return "draining" if self.draining else "live"
+
+    def _took_over(self, reaped: list[Reaped]) -> None:
+        """The reaper took over replicas that died: their calls ended replica-lost, their alerts now ours to send."""
+        for r in reaped:
+            log.warning(
+                "replica %s lost (lease lapsed): %d call(s) marked incomplete / replica-lost %s, %d undelivered "
+                "outbox row(s) taken over by %s", r.replica_id, len(r.calls), list(r.calls), r.handed_rows,
+                self.replica_id,
+            )
+        self.store.notify_outbox()
 
     def _make_sink(self) -> OutboxSink:
         if self.config.mqtt_url:

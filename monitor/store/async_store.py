@@ -123,13 +123,16 @@ class AsyncStore:
         return cls(store, reader=reader)
 
     @classmethod
-    async def open_postgres(cls, dsn: str, keys: DataKeys, *, migrate: bool = False) -> Self:
+    async def open_postgres(
+        cls, dsn: str, keys: DataKeys, *, migrate: bool = False, replica_id: str | None = None
+    ) -> Self:
         """Connect to the shared PostgreSQL store (`Store.open_postgres`): one connection for the writes, one for
         the reads, like the SQLite side."""
         loop = asyncio.get_running_loop()
-        store = await loop.run_in_executor(None, functools.partial(Store.open_postgres, dsn, keys, migrate=migrate))
+        opener = functools.partial(Store.open_postgres, dsn, keys, replica_id=replica_id)
+        store = await loop.run_in_executor(None, functools.partial(opener, migrate=migrate))
         try:
-            reader = await loop.run_in_executor(None, Store.open_postgres, dsn, keys)
+            reader = await loop.run_in_executor(None, opener)
         except BaseException:
             store.close()
             raise
@@ -175,6 +178,10 @@ class AsyncStore:
         """Stop calling `listener` (no error when it was not registered)."""
         if listener in self._outbox_listeners:
             self._outbox_listeners.remove(listener)
+
+    def notify_outbox(self) -> None:
+        """Wake the outbox listeners (rows were handed to this replica by the reaper)."""
+        self._notify()
 
     def _notify(self) -> None:
         for listener in list(self._outbox_listeners):

@@ -31,6 +31,7 @@ from typing import Any, Self
 from monitor.config.trust import EncryptionConfig
 from monitor.store import pg_schema
 from monitor.store import queries as q
+from monitor.store import replicas as fleet
 from monitor.store.backend import DB_ERRORS, Connection, PgConnection
 from monitor.store.backend import safe_dsn as pg_schema_label
 from monitor.store.crypto import DataKeyError, DataKeys, resolve_data_keys, stored_key_id
@@ -46,6 +47,8 @@ from monitor.store.records import (
     ConsentRecord,
     OutboxRow,
     PurgeCutoffs,
+    Reaped,
+    ReplicaRow,
     StoredFinding,
     StoreError,
 )
@@ -101,6 +104,9 @@ class Store:
                 raise DataKeyError("a PostgreSQL store needs its data keys (CALLWARDEN_DATA_KEY); none given")
             keys = resolve_data_keys(EncryptionConfig(), path.parent)
         self._keys = keys
+        self.replica_id: str | None = None
+        """This replica's id when several share the store (`open_postgres(replica_id=…)`): it owns the calls it
+        starts and the outbox rows it enqueues, and `pending_outbox` returns only its rows."""
 
     @property
     def engine(self) -> str:
@@ -468,7 +474,7 @@ class Store:
         return store
 
     @classmethod
-    def open_postgres(cls, dsn: str, keys: DataKeys, *, migrate: bool = False) -> Self:
+    def open_postgres(cls, dsn: str, keys: DataKeys, *, migrate: bool = False, replica_id: str | None = None) -> Self:
         """Connect to the PostgreSQL database `dsn` (libpq URL or key=value string) with the data keys every replica
         shares. With `migrate`, pending migrations are applied first (under the advisory lock); without, a schema
         older than this Callwarden is refused with the command that migrates it."""
@@ -489,7 +495,41 @@ class Store:
         except DB_ERRORS as exc:
             conn.close()
             raise StoreError(f"{conn.label}: schema check failed: {exc}") from exc
-        return cls(conn, None, keys)
+        store = cls(conn, None, keys)
+        store.replica_id = replica_id
+        return store
+
+    # -- replicas (monitor/store/replicas.py) ------------------------------------------------------------------
+
+    def register_replica(self, *, lease_seconds: float) -> tuple[str, ...]:
+        """Register this store's replica (live, heartbeat now); returns the calls a previous run under the same id
+        left active, now incomplete / service-restart."""
+        replica = self._own_replica()
+        with self._tx(f"replica {replica}") as conn:
+            return fleet.register(conn, self._keys, replica, lease_seconds)
+
+    def heartbeat(self, state: str = "live") -> bool:
+        """Renew this replica's lease and state (live, draining, stopped); False when it was reaped meanwhile."""
+        replica = self._own_replica()
+        with self._tx(f"replica {replica}") as conn:
+            return fleet.heartbeat(conn, replica, state)
+
+    def reap_lost_replicas(self) -> list[Reaped]:
+        """Take over the replicas whose lease lapsed (their calls incomplete / replica-lost, their undelivered outbox
+        rows now this replica's); exactly one survivor takes each."""
+        replica = self._own_replica()
+        with self._tx(f"reaper {replica}") as conn:
+            return fleet.reap(conn, self._keys, replica)
+
+    def replicas(self) -> list[ReplicaRow]:
+        """Every replica that shares the store, by id."""
+        with self._read() as conn:
+            return fleet.replicas(conn)
+
+    def _own_replica(self) -> str:
+        if self.replica_id is None:
+            raise StoreError("this store was opened without a replica id (open_postgres(replica_id=…))")
+        return self.replica_id
 
     # -- calls -----------------------------------------------------------------------------------------------
 
@@ -508,8 +548,8 @@ class Store:
         with self._tx(f"call {call_id}") as conn:
             meta = {str(k): self._guard.text(str(v), f"metadata.{k}") for k, v in (metadata or {}).items()}
             cur = conn.execute(
-                "INSERT INTO calls(call_id, protocol, language, metadata, agent, started_wall, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'active') ON CONFLICT(call_id) DO NOTHING",
+                "INSERT INTO calls(call_id, protocol, language, metadata, agent, started_wall, status, replica_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'active', ?) ON CONFLICT(call_id) DO NOTHING",
                 (
                     call_id,
                     protocol,
@@ -517,6 +557,7 @@ class Store:
                     self._keys.encrypt(dumps(meta), f"calls.metadata|{call_id}"),
                     meta.get("agent"),
                     started_wall,
+                    self.replica_id,
                 ),
             )
             return cur.rowcount == 1
@@ -567,7 +608,9 @@ class Store:
                 call_id, report_json, status=status, end_reason=end_reason, passed=passed, score=score,
                 audio_seconds=audio_seconds, ended_wall=ended_wall,
             )
-            return enqueue(conn, self._keys, call_id, score_topic(call_id), payload, None, ended_wall)
+            return enqueue(
+                conn, self._keys, call_id, score_topic(call_id), payload, None, ended_wall, self.replica_id
+            )
 
     def mark_incomplete_on_startup(self, *, reason: str = "service-restart") -> list[str]:
         """Calls still active from a previous process become incomplete; returns their ids."""
@@ -637,7 +680,11 @@ class Store:
                     )
                 payload = alert_payload(data, wall)
                 topic = alert_topic(finding.call_id)
-                seqs.append(enqueue(conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall))
+                seqs.append(
+                    enqueue(
+                        conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall, self.replica_id
+                    )
+                )
         return seqs
 
     def add_control(
@@ -650,7 +697,7 @@ class Store:
             topics.append(webhook_topic(control_topic(call_id)))
         with self._tx(f"call {call_id}") as conn:
             return [
-                enqueue(conn, self._keys, call_id, topic, dict(payload), None, wall_time)
+                enqueue(conn, self._keys, call_id, topic, dict(payload), None, wall_time, self.replica_id)
                 for payload in payloads
                 for topic in topics
             ]
@@ -751,7 +798,7 @@ class Store:
     def pending_outbox(self, limit: int = 100, webhook: bool = False) -> list[OutboxRow]:
         """Undelivered rows in seq order: the alert sink's, or (`webhook`) the webhook sink's."""
         with self._read() as conn:
-            return q.pending_outbox(conn, self._keys, limit, webhook)
+            return q.pending_outbox(conn, self._keys, limit, webhook, self.replica_id)
 
     def mark_delivered(self, seqs: Iterable[int], *, wall_time: float | None = None) -> int:
         """Mark rows delivered (the broker acknowledged them); returns how many were newly marked."""
@@ -781,7 +828,7 @@ class Store:
     def outbox_depth(self) -> int:
         """How many rows wait for delivery."""
         with self._read() as conn:
-            return q.outbox_depth(conn)
+            return q.outbox_depth(conn, self.replica_id)
 
     def purge_delivered(self, before_wall: float) -> int:
         """Delete rows delivered before `before_wall` (the findings themselves stay); returns how many."""

@@ -141,6 +141,26 @@ PG_MIGRATIONS: tuple[PgMigration, ...] = (
             "CREATE INDEX audit_call ON audit_log(call_id, wall_time)",
         ),
     ),
+    PgMigration(
+        2,
+        "replicas: which replica runs a call and delivers an outbox row; heartbeat rows (SQLite migration 4)",
+        (
+            "ALTER TABLE calls ADD COLUMN replica_id TEXT",
+            "ALTER TABLE outbox ADD COLUMN owner TEXT",
+            "CREATE INDEX calls_replica_active ON calls(replica_id) WHERE status = 'active'",
+            "CREATE INDEX outbox_owner_pending ON outbox(owner, seq) "
+            "WHERE delivered_wall IS NULL AND dead_wall IS NULL",
+            """CREATE TABLE replicas (
+                replica_id     TEXT PRIMARY KEY,
+                started_wall   DOUBLE PRECISION NOT NULL,
+                heartbeat_wall DOUBLE PRECISION NOT NULL,
+                lease_seconds  DOUBLE PRECISION NOT NULL,
+                state          TEXT NOT NULL CHECK (state IN ('live', 'draining', 'stopped', 'reaped')),
+                data_key_id    TEXT NOT NULL DEFAULT '',
+                reaped_by      TEXT
+            )""",
+        ),
+    ),
 )
 
 PG_LATEST_VERSION = PG_MIGRATIONS[-1].version

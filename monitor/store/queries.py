@@ -198,14 +198,17 @@ def call_detail(conn: Connection, keys: DataKeys, call_id: str) -> CallDetail | 
     )
 
 
-def pending_outbox(conn: Connection, keys: DataKeys, limit: int, webhook: bool = False) -> list[OutboxRow]:
+def pending_outbox(
+    conn: Connection, keys: DataKeys, limit: int, webhook: bool = False, owner: str | None = None
+) -> list[OutboxRow]:
     """Undelivered outbox rows, oldest first (seq order, hence per-call order too): the webhook sink's rows (topic
-    under WEBHOOK_PREFIX) when `webhook`, else the alert sink's (every other row)."""
+    under WEBHOOK_PREFIX) when `webhook`, else the alert sink's (every other row). With `owner` (a replica of a
+    fleet), only the rows that replica delivers."""
     rows = conn.execute(
         "SELECT seq, call_id, topic, payload, finding_id, created_wall, attempts, last_error, delivered_wall "
         "FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL AND (substr(topic, 1, ?) = ?) = ? "
-        "ORDER BY seq LIMIT ?",
-        (len(WEBHOOK_PREFIX), WEBHOOK_PREFIX, bool(webhook), limit),
+        f"{'AND owner = ? ' if owner is not None else ''}ORDER BY seq LIMIT ?",
+        (len(WEBHOOK_PREFIX), WEBHOOK_PREFIX, bool(webhook), *((owner,) if owner is not None else ()), limit),
     )
     out = []
     for r in rows:
@@ -218,11 +221,12 @@ def pending_outbox(conn: Connection, keys: DataKeys, limit: int, webhook: bool =
     return out
 
 
-def outbox_depth(conn: Connection) -> int:
-    """How many outbox rows wait for delivery."""
-    return int(
-        conn.execute("SELECT COUNT(*) FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL").fetchone()[0]
-    )
+def outbox_depth(conn: Connection, owner: str | None = None) -> int:
+    """How many outbox rows wait for delivery (with `owner`: by that replica)."""
+    sql = "SELECT COUNT(*) FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL"
+    if owner is None:
+        return int(conn.execute(sql).fetchone()[0])
+    return int(conn.execute(sql + " AND owner = ?", (owner,)).fetchone()[0])
 
 
 DO_NOT_CALL_OUTCOMES = ("do_not_call_requested", "do_not_contact")

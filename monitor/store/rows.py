@@ -84,11 +84,14 @@ def enqueue(
     payload: Mapping[str, Any],
     finding_id: str | None,
     wall: float,
+    owner: str | None = None,
 ) -> int:
-    """Append one outbox row, payload encrypted (inside the caller's transaction); returns its seq."""
+    """Append one outbox row, payload encrypted (inside the caller's transaction); returns its seq. `owner`: the
+    replica that delivers it (None with one process)."""
     cur = conn.execute(
-        "INSERT INTO outbox(call_id, topic, payload, finding_id, created_wall) VALUES (?, ?, ?, ?, ?) RETURNING seq",
-        (call_id, topic, keys.encrypt(dumps(payload), f"outbox.payload|{call_id}"), finding_id, wall),
+        "INSERT INTO outbox(call_id, topic, payload, finding_id, created_wall, owner) VALUES (?, ?, ?, ?, ?, ?) "
+        "RETURNING seq",
+        (call_id, topic, keys.encrypt(dumps(payload), f"outbox.payload|{call_id}"), finding_id, wall, owner),
     )
     return int(cur.fetchone()[0])
 
