@@ -148,6 +148,17 @@ class Service:
         self.ready_reason = "stopping"
         await self._stack.aclose()
 
+    def status(self) -> dict[str, Any]:
+        """This replica at a glance (GET /api/status): its id, store engine, data key id, calls held, drain state."""
+        return {
+            "replica_id": self.replica_id,
+            "store": self.store.store.engine,
+            "data_key_id": self.data_key_id,
+            "active_calls": len(self.sessions),
+            "draining": self.draining,
+            "ready": self.ready_reason is None,
+        }
+
     def _replica_state(self) -> str:
         return "draining" if self.draining else "live"
 
