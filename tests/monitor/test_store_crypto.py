@@ -227,3 +227,20 @@ def test_findings_of_other_severities_are_encrypted_too(tmp_path: Path) -> None:
         store.call_started("c", protocol="raw", started_wall=T0)
         store.add_findings([make_finding("c", 1, severity=Severity.INFO, speaker=Speaker.AGENT, evidence="quixotic")])
     assert b"quixotic" not in file_bytes(db)
+
+
+def test_shared_mode_takes_the_key_from_the_secret_and_never_creates_a_key_file(tmp_path: Path) -> None:
+    from monitor.config.trust import EncryptionConfig
+    from monitor.store.crypto import from_texts, new_key_text, resolve_data_keys, write_key_file
+
+    with pytest.raises(DataKeyError, match="CALLWARDEN_DATA_KEY.*never created"):
+        resolve_data_keys(EncryptionConfig(), tmp_path, shared=True)
+    mounted = tmp_path / "secret" / "callwarden.key"
+    with pytest.raises(DataKeyError, match="does not exist.*mounted secret"):
+        resolve_data_keys(EncryptionConfig(key_file=str(mounted)), tmp_path, shared=True)
+    assert list(tmp_path.rglob("*.key")) == []  # nothing was created, neither in the data dir nor at key_file
+    text = new_key_text()
+    write_key_file(mounted, from_texts(text, [], "test"))
+    by_file = resolve_data_keys(EncryptionConfig(key_file=str(mounted)), tmp_path, shared=True)
+    by_env = resolve_data_keys(EncryptionConfig(key=text), tmp_path, shared=True)
+    assert by_file.active_id == by_env.active_id

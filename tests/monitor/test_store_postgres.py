@@ -138,3 +138,20 @@ def test_unreachable_server_is_a_clear_error_without_the_password() -> None:
     with pytest.raises(StoreError, match=r"cannot connect to PostgreSQL \(postgresql://cw@127\.0\.0\.1:1/x\)") as info:
         Store.open_postgres("postgresql://cw:s3cret-pw@127.0.0.1:1/x", TEST_KEY)
     assert "s3cret-pw" not in str(info.value)
+
+
+def test_two_step_key_rotation_keeps_every_replica_reading_every_value(pg_dsn: str) -> None:
+    """docs/scale-out.md: step 1 adds the new key as retired everywhere, step 2 makes it active. Mid-step-2, a
+    replica still on step 1 and one on step 2 read each other's writes; skipping step 1 breaks exactly that."""
+    from monitor.store.crypto import DataKeyError, DataKeys
+
+    old, new = bytes(range(32)), bytes(range(1, 33))
+    step1 = DataKeys(old, (new,))
+    step2 = DataKeys(new, (old,))
+    with Store.open_postgres(pg_dsn, step1) as lagging, Store.open_postgres(pg_dsn, step2) as rolled:
+        lagging.call_started("by-old", protocol="raw", started_wall=T0, metadata={"agent": "ann"})
+        rolled.call_started("by-new", protocol="raw", started_wall=T0, metadata={"agent": "bob"})
+        for store in (lagging, rolled):
+            assert {c.call_id: c.metadata["agent"] for c in store.list_calls()} == {"by-old": "ann", "by-new": "bob"}
+    with Store.open_postgres(pg_dsn, DataKeys(old)) as skipped_step1, pytest.raises(DataKeyError, match="not configured"):
+        skipped_step1.list_calls()
