@@ -44,7 +44,7 @@ async def test_replicas_share_the_secret_data_key_and_never_make_a_key_file(
     assert not any((tmp_path / f"r{n}" / "callwarden.key").exists() for n in (1, 2))
 
     keyless = replace(configs[0], port=free_port(), data_dir=tmp_path / "keyless", encryption=EncryptionConfig())
-    with pytest.raises(StoreError, match="CALLWARDEN_DATA_KEY.*never created"):
+    with pytest.raises(StoreError, match=r"CALLWARDEN_DATA_KEY.*never created"):
         async with running_service(keyless):
             pass
     assert not (tmp_path / "keyless" / "callwarden.key").exists()

@@ -233,10 +233,10 @@ def test_shared_mode_takes_the_key_from_the_secret_and_never_creates_a_key_file(
     from monitor.config.trust import EncryptionConfig
     from monitor.store.crypto import from_texts, new_key_text, resolve_data_keys, write_key_file
 
-    with pytest.raises(DataKeyError, match="CALLWARDEN_DATA_KEY.*never created"):
+    with pytest.raises(DataKeyError, match=r"CALLWARDEN_DATA_KEY.*never created"):
         resolve_data_keys(EncryptionConfig(), tmp_path, shared=True)
     mounted = tmp_path / "secret" / "callwarden.key"
-    with pytest.raises(DataKeyError, match="does not exist.*mounted secret"):
+    with pytest.raises(DataKeyError, match=r"does not exist.*mounted secret"):
         resolve_data_keys(EncryptionConfig(key_file=str(mounted)), tmp_path, shared=True)
     assert list(tmp_path.rglob("*.key")) == []  # nothing was created, neither in the data dir nor at key_file
     text = new_key_text()

@@ -153,5 +153,5 @@ def test_two_step_key_rotation_keeps_every_replica_reading_every_value(pg_dsn: s
         rolled.call_started("by-new", protocol="raw", started_wall=T0, metadata={"agent": "bob"})
         for store in (lagging, rolled):
             assert {c.call_id: c.metadata["agent"] for c in store.list_calls()} == {"by-old": "ann", "by-new": "bob"}
-    with Store.open_postgres(pg_dsn, DataKeys(old)) as skipped_step1, pytest.raises(DataKeyError, match="not configured"):
-        skipped_step1.list_calls()
+    with Store.open_postgres(pg_dsn, DataKeys(old)) as skipped, pytest.raises(DataKeyError, match="not configured"):
+        skipped.list_calls()
