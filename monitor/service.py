@@ -24,6 +24,7 @@ from monitor.sinks.live import (
     finding_message,
     transcript_message,
 )
+from monitor.sinks.live_bridge import LiveBridge, live_bridge
 from monitor.sinks.mqtt import MqttAlertSink
 from monitor.sinks.outbox import LogAlertSink, OutboxSink
 from monitor.sinks.webhook import WebhookSink
@@ -33,6 +34,7 @@ from monitor.store.database import Store
 from monitor.store.gdpr import retention_task
 from monitor.store.heartbeat import replica_lease
 from monitor.store.records import Reaped, StoreError
+from monitor.store.replicas import REPLICA_LOST
 from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
@@ -83,6 +85,7 @@ class Service:
         self.replica_id = config.database.replica_id or f"{socket.gethostname()}-{os.getpid()}"
         """This process's name among the replicas sharing a PostgreSQL store (its heartbeat row)."""
         self.draining = False
+        self.bridge: LiveBridge | None = None
         """True from the first SIGTERM: not ready, no new calls, running calls finish (docs/scale-out.md)."""
         self._storage_checked: tuple[float, str | None] | None = None
         self._storage_probe: asyncio.Future[str | None] | None = None
@@ -138,6 +141,13 @@ class Service:
                 await self._stack.enter_async_context(
                     replica_lease(self.store, db.lease_seconds, self._replica_state, self._took_over)
                 )
+                if self.config.mqtt_url:  # one live view across replicas (history: the shared store)
+                    self.bridge = await self._stack.enter_async_context(
+                        live_bridge(
+                            self.live, self.config.mqtt_url, topic_prefix=self.config.mqtt_topic_prefix,
+                            replica_id=self.replica_id,
+                        )
+                    )  # fmt: skip
         except BaseException:
             await self._stack.aclose()
             raise
@@ -170,6 +180,10 @@ class Service:
                 "outbox row(s) taken over by %s", r.replica_id, len(r.calls), list(r.calls), r.handed_rows,
                 self.replica_id,
             )
+            for call_id in r.calls:  # dashboards everywhere drop the lost calls from their live view
+                self.live.publish(
+                    call_ended_message(call_id, REPLICA_LOST, time.time(), {"score": None, "passed": None})
+                )
         self.store.notify_outbox()
 
     def _make_sink(self) -> OutboxSink:
@@ -206,6 +220,7 @@ class Service:
         """Bring gauges read from the store up to date (at each /metrics scrape): the outbox depth is true even
         while the sink cannot drain (broker outage)."""
         self.metrics.outbox_depth.set(await self.store.outbox_depth())
+        self.metrics.asr_lag_current.set(max((s.lag for s in self.sessions.values()), default=0.0))
 
     def admit(self, call_id: str) -> str | None:
         """Check and reserve a call's slot in one step (no await between: concurrent starts cannot all pass).
@@ -214,6 +229,8 @@ class Service:
         monitored (1008), or capacity / ASR lag (1013, the close reason)."""
         if call_id in self._admitted:
             return "already being monitored"
+        if self.draining:
+            return "draining: this replica is shutting down, call another one"
         if len(self._admitted) >= self.config.max_calls:
             return "at capacity: too many active calls, try again later"
         limit = self.config.max_asr_lag
@@ -358,6 +375,21 @@ class Service:
         for session in list(self.sessions.values()):
             with contextlib.suppress(Exception):
                 await session.end(reason)
+
+    def start_draining(self) -> None:
+        """SIGTERM: not ready from now on (/readyz 503, the load balancer stops sending), new calls refused with
+        1013, the heartbeat says "draining"; running calls go on."""
+        self.draining = True
+        self.ready_reason = "draining"
+        self.metrics.draining.set(1)
+
+    async def drain(self, grace: float) -> bool:
+        """Wait up to `grace` seconds for the running calls to end by themselves (naturally: completed and scored);
+        True when none is left."""
+        deadline = time.monotonic() + grace
+        while self.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return not self.sessions
 
     async def wait_calls_finished(self, timeout: float) -> bool:
         """True once every active call is scored and stored (its connection may still be open: close it next)."""

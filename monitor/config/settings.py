@@ -174,6 +174,10 @@ class Config:
     max_asr_lag: float = 5.0  # refuse new calls (1013) while a call's recognition trails its audio more (0: off)
     max_frame_bytes: int = 1 << 20
     tick_interval: float = 1.0
+    # SIGTERM drains: /readyz turns 503 at once, new calls are refused with 1013, running calls finish naturally (and
+    # are scored) for up to this many seconds; calls still open then end incomplete (no score). 0: end them at once.
+    # Kubernetes: terminationGracePeriodSeconds must exceed it (deploy/kubernetes/, docs/scale-out.md).
+    drain_grace_seconds: float = 30.0
     log_level: str = "INFO"
     demo: bool = False  # allow listening beyond loopback without credentials (monitor/access/exposure.py)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
@@ -196,6 +200,8 @@ class Config:
                 f"recording_resume_seconds must be 1..600 (seconds of quiet before resuming), "
                 f"not {self.recording_resume_seconds}"
             )
+        if not 0 <= self.drain_grace_seconds <= 3600:
+            raise ConfigError(f"drain_grace_seconds must be 0..3600, not {self.drain_grace_seconds}")
         if self.asr_max_queued_seconds <= 0:
             raise ConfigError(f"asr_max_queued_seconds must be positive, not {self.asr_max_queued_seconds}")
 
@@ -220,6 +226,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_ASR_OVERFLOW": "asr_overflow",
     "CALLWARDEN_MAX_CALLS": "max_calls",
     "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
+    "CALLWARDEN_DRAIN_GRACE": "drain_grace_seconds",
     "CALLWARDEN_LOG_LEVEL": "log_level",
     "CALLWARDEN_DEMO": "demo",
     "CALLWARDEN_TWILIO_AUTH_TOKEN": "twilio.auth_token",

@@ -109,3 +109,55 @@ async def test_a_killed_replicas_call_becomes_replica_lost_within_the_lease_and_
     assert (score["status"], score["end_reason"], score["score"], score["passed"]) == (
         "incomplete", "replica-lost", None, None,
     )  # fmt: skip
+
+
+async def test_every_replica_shows_every_call_live_and_in_its_history(
+    vosk_model_path: Path, espeak: str, shared_data: Path, tmp_path: Path, pg_dsn: str, mosquitto: MosquittoBroker
+) -> None:
+    """A call on replica 1 appears on replica 2's /live (start, transcript, findings, end) through the broker and in
+    its /api/calls from PostgreSQL; a supervisor on replica 2 acknowledges one of its findings and replica 1's
+    dashboards see the acknowledgement."""
+    import json
+
+    from websockets.asyncio.client import connect
+
+    from tests.monitor.test_pci_scan import live_client
+
+    prefix = "replica-live"
+    configs = [
+        service_config(
+            tmp_path / f"r{n}", vosk_model_path, free_port(), mqtt_url=mosquitto.url, mqtt_topic_prefix=prefix,
+            database=DatabaseConfig(url=pg_dsn, replica_id=f"live-{n}", lease_seconds=LEASE),
+            encryption=EncryptionConfig(key=DATA_KEY),
+        )
+        for n in (1, 2)
+    ]  # fmt: skip
+    cid = "CAreplicalive00000000000000000001"
+    call = card_call("5555555555554444", digit_voice="jackson")
+    async with (
+        running_service(configs[0]) as one,
+        running_service(configs[1]) as two,
+        live_client(f"ws://{one}/live") as live_one,
+        live_client(f"ws://{two}/live") as live_two,
+    ):
+        await asyncio.sleep(1.0)  # both bridges subscribed
+        await feed_until_closed(f"ws://{one}/ingest/twilio", call.call.audio, cid)
+        async with asyncio.timeout(60):
+            while not any('"call_ended"' in m and cid in m for m in live_two):
+                await asyncio.sleep(0.1)
+        listed = {c["call_id"]: c for c in (await get_json(f"http://{two}/api/calls"))["calls"]}
+        remote = [json.loads(m) for m in live_two if cid in m]
+        pan = next(m for m in remote if m["type"] == "finding" and m["finding"]["outcome"] == "pan_detected")
+        async with connect(f"ws://{two}/live") as ws:
+            await ws.send(json.dumps({"type": "ack", "finding_id": pan["finding"]["finding_id"], "by": "sup-ann"}))
+            async with asyncio.timeout(15):
+                while not any('"acknowledged"' in m and pan["finding"]["finding_id"] in m for m in live_one):
+                    await asyncio.sleep(0.1)
+        detail = await get_json(f"http://{one}/api/calls/{cid}")
+    kinds = [m["type"] for m in remote]
+    print(f"\nreplica 2 saw replica 1's call live: {len(kinds)} messages ({sorted(set(kinds))})")
+    assert kinds[0] == "call_started" and kinds[-1] == "call_ended"
+    assert any(k == "transcript" for k in kinds) and any(m.get("final") for m in remote if m["type"] == "transcript")
+    assert listed[cid]["status"] == "completed" and listed[cid]["passed"] is False
+    assert any(a["by"] == "sup-ann" for a in detail["acknowledgements"])
+    assert "5555555555554444" not in "".join(live_two)  # what crosses the broker is the redacted output

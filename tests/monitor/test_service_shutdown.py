@@ -1,5 +1,5 @@
-"""Acceptance: SIGTERM during two live calls — both are stored `incomplete` with no score (a cut call is never a
-pass), their findings reach MQTT, end_reason shutdown; exit 0."""
+"""Acceptance: SIGTERM during two live calls with no drain grace — both are stored `incomplete` with no score (a cut
+call is never a pass), their findings reach MQTT, end_reason shutdown; exit 0. (The drain: test_service_drain.py.)"""
 
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ async def test_sigterm_during_two_live_calls_stores_both_incomplete(
                 "log_level": "INFO",
                 "mqtt_url": mosquitto.url,
                 "mqtt_topic_prefix": "sigterm-test",
+                "drain_grace_seconds": 0,  # no drain: SIGTERM ends the calls at once (the drain deadline's path)
             }
         )
     )
