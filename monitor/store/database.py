@@ -586,6 +586,13 @@ class Store:
             score = report_json.get("score") if score is None else score
         aad = f"calls.score_json|{call_id}"
         with self._tx(f"call {call_id}") as conn:
+            lost = conn.execute(
+                "SELECT 1 FROM calls WHERE call_id = ? AND end_reason = ?", (call_id, fleet.REPLICA_LOST)
+            ).fetchone()
+            if lost is not None:  # a survivor ended it while this replica was stalled past its lease: that stands
+                log.warning("call %s was ended as %s by another replica; its late end is not stored",
+                            call_id, fleet.REPLICA_LOST)  # fmt: skip
+                return None
             cur = conn.execute(
                 "UPDATE calls SET ended_wall = ?, audio_seconds = ?, end_reason = ?, status = ?, score_json = ?, "
                 "passed = ?, score = ? WHERE call_id = ?",

@@ -142,3 +142,18 @@ def test_the_lease_is_real_time_on_the_database_clock(fleet: dict[str, Store]) -
 def test_a_store_without_a_replica_id_cannot_heartbeat(pg_dsn: str) -> None:
     with Store.open_postgres(pg_dsn, TEST_KEY) as store, pytest.raises(Exception, match="without a replica id"):
         store.heartbeat()
+
+
+def test_a_stalled_replicas_late_end_does_not_undo_replica_lost(fleet: dict[str, Store], pg_dsn: str) -> None:
+    """A replica stalled past its lease (not dead) ends its call later: the call stays incomplete / replica-lost and
+    is never scored (no second score message)."""
+    a, b = fleet["a"], fleet["b"]
+    a.call_started("paused", protocol="raw", started_wall=T0)
+    lapse(pg_dsn, "a")
+    assert [r.calls for r in b.reap_lost_replicas()] == [("paused",)]
+    report = {"score": 100.0, "passed": True}
+    assert a.call_ended("paused", ended_wall=T0 + 40, audio_seconds=40, report=report) is None
+    (call,) = b.list_calls()
+    assert (call.status, call.end_reason, call.score, call.passed) == ("incomplete", "replica-lost", None, None)
+    scores = [r for r in b.pending_outbox(100) + a.pending_outbox(100) if r.topic.endswith("/score")]
+    assert len(scores) == 1 and json.loads(scores[0].payload)["status"] == "incomplete"
