@@ -140,9 +140,3 @@ def safe_dsn(dsn: str) -> str:
     port = info.get("port", "5432")
     return f"postgresql://{info.get('user', '')}@{host}:{port}/{info.get('dbname', '')}"
 
-
-def is_postgres_url(target: str) -> bool:
-    """True when a store target names a PostgreSQL server rather than a SQLite file."""
-    return target.startswith(("postgresql://", "postgres://")) or (
-        "=" in target and "dbname" in target and "/" not in target.split("=", 1)[0]
-    )
