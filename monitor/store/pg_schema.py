@@ -143,7 +143,7 @@ PG_MIGRATIONS: tuple[PgMigration, ...] = (
     ),
     PgMigration(
         2,
-        "replicas: which replica runs a call and delivers an outbox row; heartbeat rows (SQLite migration 4)",
+        "replicas: calls.replica_id, outbox.owner, replicas table (SQLite migration 4)",
         (
             "ALTER TABLE calls ADD COLUMN replica_id TEXT",
             "ALTER TABLE outbox ADD COLUMN owner TEXT",
@@ -153,7 +153,7 @@ PG_MIGRATIONS: tuple[PgMigration, ...] = (
             """CREATE TABLE replicas (
                 replica_id     TEXT PRIMARY KEY,
                 started_wall   DOUBLE PRECISION NOT NULL,
-                heartbeat_wall DOUBLE PRECISION NOT NULL,
+                beat_wall DOUBLE PRECISION NOT NULL,
                 lease_seconds  DOUBLE PRECISION NOT NULL,
                 state          TEXT NOT NULL CHECK (state IN ('live', 'draining', 'stopped', 'reaped')),
                 data_key_id    TEXT NOT NULL DEFAULT '',

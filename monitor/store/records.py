@@ -229,7 +229,7 @@ class ReplicaRow:
 
     replica_id: str
     started_wall: float
-    heartbeat_wall: float
+    beat_wall: float
     lease_seconds: float
     state: ReplicaState
     data_key_id: str

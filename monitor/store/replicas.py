@@ -1,6 +1,6 @@
 """Replica identity and failure in the shared store: heartbeat rows, leases, and the reaper's one transaction.
 
-A replica registers a row (`replicas`), renews `heartbeat_wall` every few seconds, and owns the calls it runs
+A replica registers a row (`replicas`), renews `beat_wall` every few seconds, and owns the calls it runs
 (`calls.replica_id`) and the outbox rows it enqueues (`outbox.owner`). When a replica's heartbeat is older than its
 lease, any live replica may reap it, in ONE transaction: the conditional `UPDATE replicas … state = 'reaped'` lets
 exactly one survivor win (PostgreSQL row lock; the loser's re-checked WHERE matches nothing), and the winner marks
@@ -61,9 +61,9 @@ def register(conn: Connection, keys: DataKeys, replica_id: str, lease_seconds: f
     if row is not None:
         cut = end_calls(conn, keys, replica_id, SERVICE_RESTART, now, replica_id)
     conn.execute(
-        "INSERT INTO replicas(replica_id, started_wall, heartbeat_wall, lease_seconds, state, data_key_id) "
+        "INSERT INTO replicas(replica_id, started_wall, beat_wall, lease_seconds, state, data_key_id) "
         "VALUES (?, ?, ?, ?, 'live', ?) ON CONFLICT(replica_id) DO UPDATE SET started_wall = excluded.started_wall, "
-        "heartbeat_wall = excluded.heartbeat_wall, lease_seconds = excluded.lease_seconds, state = 'live', "
+        "beat_wall = excluded.beat_wall, lease_seconds = excluded.lease_seconds, state = 'live', "
         "data_key_id = excluded.data_key_id, reaped_by = NULL",
         (replica_id, now, now, lease_seconds, keys.active_id),
     )
@@ -73,7 +73,7 @@ def register(conn: Connection, keys: DataKeys, replica_id: str, lease_seconds: f
 def heartbeat(conn: Connection, replica_id: str, state: str) -> bool:
     """Renew the lease (and say live / draining / stopped); False when this replica was reaped meanwhile."""
     cur = conn.execute(
-        "UPDATE replicas SET heartbeat_wall = ?, state = ? WHERE replica_id = ? AND state != 'reaped'",
+        "UPDATE replicas SET beat_wall = ?, state = ? WHERE replica_id = ? AND state != 'reaped'",
         (db_now(conn), state, replica_id),
     )
     return cur.rowcount == 1
@@ -84,14 +84,14 @@ def reap(conn: Connection, keys: DataKeys, survivor: str) -> list[Reaped]:
     now = db_now(conn)
     lapsed = conn.execute(
         "SELECT replica_id FROM replicas WHERE state != 'reaped' AND replica_id != ? "
-        "AND heartbeat_wall + lease_seconds < ? ORDER BY replica_id",
+        "AND beat_wall + lease_seconds < ? ORDER BY replica_id",
         (survivor, now),
     ).fetchall()
     reaped: list[Reaped] = []
     for (lost,) in lapsed:
         won = conn.execute(
             "UPDATE replicas SET state = 'reaped', reaped_by = ? "
-            "WHERE replica_id = ? AND state != 'reaped' AND heartbeat_wall + lease_seconds < ?",
+            "WHERE replica_id = ? AND state != 'reaped' AND beat_wall + lease_seconds < ?",
             (survivor, lost, now),
         ).rowcount
         if won != 1:
@@ -108,7 +108,7 @@ def reap(conn: Connection, keys: DataKeys, survivor: str) -> list[Reaped]:
 def replicas(conn: Connection) -> list[ReplicaRow]:
     """Every replica row, by id."""
     rows = conn.execute(
-        "SELECT replica_id, started_wall, heartbeat_wall, lease_seconds, state, data_key_id, reaped_by "
+        "SELECT replica_id, started_wall, beat_wall, lease_seconds, state, data_key_id, reaped_by "
         "FROM replicas ORDER BY replica_id"
     ).fetchall()
     return [ReplicaRow(*tuple(r)) for r in rows]

@@ -142,7 +142,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         4,
-        "replicas (scale-out): which replica runs a call and delivers an outbox row; heartbeat rows",
+        "replicas: calls.replica_id, outbox.owner, replicas table",
         # Used on PostgreSQL by replica fleets (monitor/store/pg_schema.py has the same step); on SQLite the columns
         # stay NULL (one process), and are here so the store's SQL is the same on both engines.
         (
@@ -154,7 +154,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             """CREATE TABLE replicas (
                 replica_id     TEXT PRIMARY KEY,
                 started_wall   REAL NOT NULL,
-                heartbeat_wall REAL NOT NULL,
+                beat_wall REAL NOT NULL,
                 lease_seconds  REAL NOT NULL,
                 state          TEXT NOT NULL CHECK (state IN ('live', 'draining', 'stopped', 'reaped')),
                 data_key_id    TEXT NOT NULL DEFAULT '',

@@ -34,7 +34,7 @@ def fleet(pg_dsn: str) -> Iterator[dict[str, Store]]:
 def lapse(dsn: str, replica_id: str) -> None:
     """Age a replica's heartbeat past its lease (as if it had been dead for a minute)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("UPDATE replicas SET heartbeat_wall = heartbeat_wall - 60 WHERE replica_id = %s", (replica_id,))
+        conn.execute("UPDATE replicas SET beat_wall = beat_wall - 60 WHERE replica_id = %s", (replica_id,))
 
 
 def test_a_lost_replicas_calls_end_replica_lost_and_its_rows_go_to_one_survivor_in_order(
