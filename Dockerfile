@@ -25,9 +25,9 @@ RUN pip install --no-cache-dir . mypy \
  && callwarden model fetch --source auto \
  && rm -rf /root/.m2
 
-RUN useradd --system --home /var/lib/callwarden callwarden \
+RUN useradd --system --uid 10001 --home /var/lib/callwarden callwarden \
  && mkdir -p /var/lib/callwarden && chown callwarden /var/lib/callwarden
-USER callwarden
+USER 10001
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)" || exit 1
 ENTRYPOINT ["callwarden"]

@@ -36,6 +36,18 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.active_calls = Gauge("active_calls", "Calls currently being monitored.", namespace=NAMESPACE, registry=r)
+        self.asr_lag_current = Gauge(
+            "asr_lag_current_seconds",
+            "How far the most lagging call's recognition trails its audio now (the autoscaler's per-pod signal).",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.draining = Gauge(
+            "draining",
+            "1 from SIGTERM until exit: not ready, no new calls, running calls finish within drain_grace_seconds.",
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.audio_seconds = Counter(
             "audio_seconds", "Seconds of call audio received (per leg).", ["protocol"], namespace=NAMESPACE, registry=r
         )

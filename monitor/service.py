@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -22,6 +24,7 @@ from monitor.sinks.live import (
     finding_message,
     transcript_message,
 )
+from monitor.sinks.live_bridge import LiveBridge, live_bridge
 from monitor.sinks.mqtt import MqttAlertSink
 from monitor.sinks.outbox import LogAlertSink, OutboxSink
 from monitor.sinks.webhook import WebhookSink
@@ -29,7 +32,9 @@ from monitor.store.async_store import AsyncStore
 from monitor.store.crypto import DataKeyError, resolve_data_keys
 from monitor.store.database import Store
 from monitor.store.gdpr import retention_task
-from monitor.store.records import StoreError
+from monitor.store.heartbeat import replica_lease
+from monitor.store.records import Reaped, StoreError
+from monitor.store.replicas import REPLICA_LOST
 from rules.events import CallEnded, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet, load_packs
@@ -77,6 +82,13 @@ class Service:
         self.sink: OutboxSink | None = None
         self.webhook: WebhookSink | None = None
         self.ready_reason: str | None = "starting"
+        self.data_key_id = ""
+        """The id of the active data key (the same on every replica sharing a store; /api/status shows it)."""
+        self.replica_id = config.database.replica_id or f"{socket.gethostname()}-{os.getpid()}"
+        """This process's name among the replicas sharing a PostgreSQL store (its heartbeat row)."""
+        self.draining = False
+        self.bridge: LiveBridge | None = None
+        """True from the first SIGTERM: not ready, no new calls, running calls finish (docs/scale-out.md)."""
         self._storage_checked: tuple[float, str | None] | None = None
         self._storage_probe: asyncio.Future[str | None] | None = None
 
@@ -93,14 +105,22 @@ class Service:
     async def __aenter__(self) -> Service:
         await self._stack.__aenter__()
         try:
+            db = self.config.database
             try:
-                keys = resolve_data_keys(self.config.encryption, self.config.data_dir)
+                keys = resolve_data_keys(self.config.encryption, self.config.data_dir, shared=db.shared)
             except DataKeyError as exc:  # reported like any unusable data directory (serve exits 4)
                 raise StoreError(f"data key: {exc}") from exc
-            store = await AsyncStore.open(self.config.db_path, keys)
+            self.data_key_id = keys.active_id
+            if db.shared:
+                store = await AsyncStore.open_postgres(db.url, keys, migrate=db.migrate, replica_id=self.replica_id)
+            else:
+                store = await AsyncStore.open(self.config.db_path, keys)
             self._store = await self._stack.enter_async_context(store)
             self._store.attach_metrics(self.metrics)
-            stale = await self.store.run(Store.mark_incomplete_on_startup)
+            if not db.shared:  # one process owns the file: whatever is still active was cut by its last stop
+                stale = await self.store.run(Store.mark_incomplete_on_startup)
+            else:  # only this replica's own calls of an earlier run under the same id; others are the reaper's
+                stale = list(await self.store.run(Store.register_replica, lease_seconds=db.lease_seconds))
             if stale:
                 log.warning("marked %d call(s) left active by a previous run as incomplete", len(stale))
             pipeline = PipelineConfig(
@@ -124,6 +144,17 @@ class Service:
                     WebhookSink(self.store, hook.url, hook.secret, metrics=self.metrics, timeout=hook.timeout)
                 )
             await self._stack.enter_async_context(retention_task(self.store, self.config.retention))
+            if db.shared:
+                await self._stack.enter_async_context(
+                    replica_lease(self.store, db.lease_seconds, self._replica_state, self._took_over)
+                )
+                if self.config.mqtt_url:  # one live view across replicas (history: the shared store)
+                    self.bridge = await self._stack.enter_async_context(
+                        live_bridge(
+                            self.live, self.config.mqtt_url, topic_prefix=self.config.mqtt_topic_prefix,
+                            replica_id=self.replica_id,
+                        )
+                    )  # fmt: skip
         except BaseException:
             await self._stack.aclose()
             raise
@@ -133,6 +164,34 @@ class Service:
     async def __aexit__(self, *exc: object) -> None:
         self.ready_reason = "stopping"
         await self._stack.aclose()
+
+    def status(self) -> dict[str, Any]:
+        """This replica at a glance (GET /api/status): its id, store engine, data key id, calls held, drain state."""
+        return {
+            "replica_id": self.replica_id,
+            "store": self.store.store.engine,
+            "data_key_id": self.data_key_id,
+            "active_calls": len(self.sessions),
+            "draining": self.draining,
+            "ready": self.ready_reason is None,
+        }
+
+    def _replica_state(self) -> str:
+        return "draining" if self.draining else "live"
+
+    def _took_over(self, reaped: list[Reaped]) -> None:
+        """The reaper took over replicas that died: their calls ended replica-lost, their alerts now ours to send."""
+        for r in reaped:
+            log.warning(
+                "replica %s lost (lease lapsed): %d call(s) marked incomplete / replica-lost %s, %d undelivered "
+                "outbox row(s) taken over by %s", r.replica_id, len(r.calls), list(r.calls), r.handed_rows,
+                self.replica_id,
+            )
+            for call_id in r.calls:  # dashboards everywhere drop the lost calls from their live view
+                self.live.publish(
+                    call_ended_message(call_id, REPLICA_LOST, time.time(), {"score": None, "passed": None})
+                )
+        self.store.notify_outbox()
 
     def _make_sink(self) -> OutboxSink:
         if self.config.mqtt_url:
@@ -168,6 +227,7 @@ class Service:
         """Bring gauges read from the store up to date (at each /metrics scrape): the outbox depth is true even
         while the sink cannot drain (broker outage)."""
         self.metrics.outbox_depth.set(await self.store.outbox_depth())
+        self.metrics.asr_lag_current.set(max((s.lag for s in self.sessions.values()), default=0.0))
 
     def admit(self, call_id: str) -> str | None:
         """Check and reserve a call's slot in one step (no await between: concurrent starts cannot all pass).
@@ -176,6 +236,8 @@ class Service:
         monitored (1008), or capacity / ASR lag (1013, the close reason)."""
         if call_id in self._admitted:
             return "already being monitored"
+        if self.draining:
+            return "draining: this replica is shutting down, call another one"
         if self._stopping:
             return "service shutting down, try again later"
         if len(self._admitted) >= self.config.max_calls:
@@ -327,6 +389,21 @@ class Service:
         for session in list(self.sessions.values()):
             with contextlib.suppress(Exception):
                 await session.end(reason)
+
+    def start_draining(self) -> None:
+        """SIGTERM: not ready from now on (/readyz 503, the load balancer stops sending), new calls refused with
+        1013, the heartbeat says "draining"; running calls go on."""
+        self.draining = True
+        self.ready_reason = "draining"
+        self.metrics.draining.set(1)
+
+    async def drain(self, grace: float) -> bool:
+        """Wait up to `grace` seconds for the running calls to end by themselves (naturally: completed and scored);
+        True when none is left."""
+        deadline = time.monotonic() + grace
+        while self.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return not self.sessions
 
     async def wait_calls_finished(self, timeout: float) -> bool:
         """True once every active call is scored and stored (its connection may still be open: close it next)."""

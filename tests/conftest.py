@@ -171,3 +171,33 @@ def espeak() -> str:
             pytest.fail("espeak-ng is not installed (apt-get install espeak-ng)")
         pytest.skip("SKIPPED LOUDLY: espeak-ng is not installed")
     return binary
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One real PostgreSQL cluster (Debian's postgresql, initdb/pg_ctl as an unprivileged user on a free loopback
+    port) for the whole session, with a migrated template database that each test's database is cloned from."""
+    from monitor.store.backend import PgConnection
+    from monitor.store.pg_schema import migrate
+    from tests.pg_support import TEMPLATE, start_cluster
+
+    cluster = start_cluster()
+    try:
+        import psycopg
+
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {TEMPLATE}")  # type: ignore[arg-type]
+        template = PgConnection.connect(cluster.dsn(TEMPLATE))
+        migrate(template)
+        template.close()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture()
+def pg_dsn(pg_cluster: Any) -> str:
+    """The DSN of a fresh, migrated PostgreSQL database of its own for one test."""
+    from tests.pg_support import TEMPLATE
+
+    return str(pg_cluster.create_database(template=TEMPLATE))

@@ -23,7 +23,7 @@ from monitor.store.records import StoreError
 def add_store_options(parser: argparse.ArgumentParser) -> None:
     """--config and --data-dir, as `callwarden serve` takes them."""
     parser.add_argument("--config", type=Path, help="YAML config file (defaults are embedded)")
-    parser.add_argument("--data-dir", type=Path, help="where the SQLite store lives")
+    parser.add_argument("--data-dir", type=Path, help="where the SQLite store lives (unless database.url is set)")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -59,9 +59,13 @@ def open_store(args: argparse.Namespace) -> Iterator[tuple[Config, Store]]:
     """The configured store (keys as the service resolves them); config/key/store errors become CliError."""
     try:
         config = cli_config(args)
-        if not config.db_path.exists():
-            raise CliError(f"no database at {config.db_path}; pass --data-dir or --config of the service")
-        store = Store.open(config.db_path, resolve_data_keys(config.encryption, config.data_dir))
+        if config.database.shared:  # the PostgreSQL store of a replica fleet (database.url)
+            keys = resolve_data_keys(config.encryption, config.data_dir, shared=True)
+            store = Store.open_postgres(config.database.url, keys)
+        else:
+            if not config.db_path.exists():
+                raise CliError(f"no database at {config.db_path}; pass --data-dir or --config of the service")
+            store = Store.open(config.db_path, resolve_data_keys(config.encryption, config.data_dir))
     except (ConfigError, DataKeyError, StoreError) as exc:
         raise CliError(str(exc)) from exc
     try:

@@ -117,6 +117,35 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """Where the store is: empty `url` keeps the embedded SQLite file in data_dir (one replica); a PostgreSQL URL
+    (postgresql://user:password@host:port/db) makes this process one replica of many sharing that database
+    (docs/scale-out.md). `migrate`: apply pending schema migrations at start-up (else `callwarden db migrate`).
+    `replica_id`: this replica's name (default: host name and process id); `lease_seconds`: how long a replica may
+    miss its heartbeat before its calls are marked incomplete / replica-lost by a survivor.
+    """
+
+    url: str = field(default="", repr=False)
+    migrate: bool = False
+    replica_id: str = ""
+    lease_seconds: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                "database.url must be a PostgreSQL URL (postgresql://user:password@host:5432/callwarden) or empty "
+                "for the embedded SQLite store"
+            )
+        if not 3.0 <= self.lease_seconds <= 600.0:
+            raise ConfigError(f"database.lease_seconds must be 3..600 seconds, not {self.lease_seconds}")
+
+    @property
+    def shared(self) -> bool:
+        """True when several replicas share the store (PostgreSQL)."""
+        return bool(self.url)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything `callwarden serve` needs; every field has an embedded default."""
 
@@ -151,6 +180,10 @@ class Config:
     max_asr_lag: float = 5.0  # refuse new calls (1013) while a call's recognition trails its audio more (0: off)
     max_frame_bytes: int = 1 << 20
     tick_interval: float = 1.0
+    # SIGTERM drains: /readyz turns 503 at once, new calls are refused with 1013, running calls finish naturally (and
+    # are scored) for up to this many seconds; calls still open then end incomplete (no score). 0: end them at once.
+    # Kubernetes: terminationGracePeriodSeconds must exceed it (deploy/kubernetes/, docs/scale-out.md).
+    drain_grace_seconds: float = 30.0
     log_level: str = "INFO"
     demo: bool = False  # allow listening beyond loopback without credentials (monitor/access/exposure.py)
     # On SIGTERM, calls get this long to flush, score and store; then those still running are cancelled (incomplete).
@@ -166,6 +199,7 @@ class Config:
     tls: TlsConfig = field(default_factory=TlsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
 
     def __post_init__(self) -> None:
         if self.asr_overflow not in ("shed", "block"):
@@ -179,6 +213,8 @@ class Config:
             )
         if self.asr_recycle_seconds != 0 and not 1 <= self.asr_recycle_seconds <= 3600:
             raise ConfigError(f"asr_recycle_seconds must be 0 (never) or 1..3600, not {self.asr_recycle_seconds}")
+        if not 0 <= self.drain_grace_seconds <= 3600:
+            raise ConfigError(f"drain_grace_seconds must be 0..3600, not {self.drain_grace_seconds}")
         if self.asr_max_queued_seconds <= 0:
             raise ConfigError(f"asr_max_queued_seconds must be positive, not {self.asr_max_queued_seconds}")
         if not 0 < self.shutdown_grace <= 3600:
@@ -207,6 +243,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_ASR_RECYCLE_SECONDS": "asr_recycle_seconds",
     "CALLWARDEN_MAX_CALLS": "max_calls",
     "CALLWARDEN_MAX_ASR_LAG": "max_asr_lag",
+    "CALLWARDEN_DRAIN_GRACE": "drain_grace_seconds",
     "CALLWARDEN_LOG_LEVEL": "log_level",
     "CALLWARDEN_DEMO": "demo",
     "CALLWARDEN_SHUTDOWN_GRACE": "shutdown_grace",
@@ -220,6 +257,10 @@ ENV_OVERRIDES: dict[str, str] = {
     "CALLWARDEN_TWILIO_CALL_TOKEN_KEY": "twilio.call_token_key",
     "CALLWARDEN_TLS_CERT": "tls.cert",
     "CALLWARDEN_TLS_KEY": "tls.key",
+    "CALLWARDEN_DATABASE_URL": "database.url",
+    "CALLWARDEN_DB_MIGRATE": "database.migrate",
+    "CALLWARDEN_REPLICA_ID": "database.replica_id",
+    "CALLWARDEN_REPLICA_LEASE": "database.lease_seconds",
 }
 
 _NAME_LISTS = frozenset({"packs"})
@@ -236,6 +277,7 @@ _SECTIONS = {
     "tls": TlsConfig,
     "ingest": IngestConfig,
     "webhook": WebhookConfig,
+    "database": DatabaseConfig,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,8 @@ class LiveHub:
     def __init__(self) -> None:
         self._subscribers: set[Subscriber] = set()
         self._calls: dict[str, LiveCall] = {}
+        self.forward: Callable[[dict[str, Any]], None] | None = None
+        """Where local messages also go (the broker bridge to the other replicas, monitor/sinks/live_bridge.py)."""
 
     @property
     def subscriber_count(self) -> int:
@@ -110,8 +113,11 @@ class LiveHub:
                 return call_id
         return None
 
-    def publish(self, message: dict[str, Any]) -> None:
-        """Record `message` in the snapshot state and send it to every subscriber."""
+    def publish(self, message: dict[str, Any], *, remote: bool = False) -> None:
+        """Record `message` in the snapshot state and send it to every subscriber; a local message (not `remote`,
+        i.e. not from another replica) also goes to `forward`."""
+        if not remote and self.forward is not None:
+            self.forward(message)
         self._remember(message)
         text = json.dumps(message)
         for sub in list(self._subscribers):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,6 +33,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 from prometheus_client import Counter, Gauge
 
 from monitor.metrics import NAMESPACE, Metrics
+from monitor.store.backend import DB_ERRORS
 from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
 from monitor.store.guard import DigitGuard
@@ -57,7 +57,8 @@ log = logging.getLogger("callwarden.storage")
 
 FALLBACK_OUTBOX_LIMIT = 10_000
 """Alerts kept in memory while the database cannot be written; beyond it the oldest are dropped (and counted)."""
-STORAGE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, StoreError, OSError)
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (*DB_ERRORS, StoreError, OSError)
+WRITE_ERRORS: tuple[type[BaseException], ...] = (*DB_ERRORS, OSError)
 
 
 class StorageMetrics:
@@ -122,6 +123,22 @@ class AsyncStore:
             raise
         return cls(store, reader=reader)
 
+    @classmethod
+    async def open_postgres(
+        cls, dsn: str, keys: DataKeys, *, migrate: bool = False, replica_id: str | None = None
+    ) -> Self:
+        """Connect to the shared PostgreSQL store (`Store.open_postgres`): one connection for the writes, one for
+        the reads, like the SQLite side."""
+        loop = asyncio.get_running_loop()
+        opener = functools.partial(Store.open_postgres, dsn, keys, replica_id=replica_id)
+        store = await loop.run_in_executor(None, functools.partial(opener, migrate=migrate))
+        try:
+            reader = await loop.run_in_executor(None, opener)
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, reader=reader)
+
     async def run(self, fn: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`fn(store, *args, **kwargs)` on the writer's thread, after every write awaited before it, e.g.
         `await store.run(Store.erase_call, call_id, …)`. The writes of a call (outbox, resilience) have methods."""
@@ -163,6 +180,10 @@ class AsyncStore:
         if listener in self._outbox_listeners:
             self._outbox_listeners.remove(listener)
 
+    def notify_outbox(self) -> None:
+        """Wake the outbox listeners (rows were handed to this replica by the reaper)."""
+        self._notify()
+
     def _notify(self) -> None:
         for listener in list(self._outbox_listeners):
             listener()
@@ -194,11 +215,11 @@ class AsyncStore:
                 "(held in memory, at most %d), but reports of running calls will be incomplete. Free disk space "
                 "or fix the permissions of %s.",
                 operation,
-                self.store.path,
+                self.store.location,
                 type(exc).__name__,
                 exc,
                 self._fallback_limit,
-                self.store.path.parent,
+                self.store.location if self.store.engine == "postgresql" else self.store.path.parent,
             )
         else:
             log.debug("storage still failing: %s: %s", operation, exc)
@@ -430,7 +451,9 @@ class AsyncStore:
         """See `Store.acknowledge`; a storage failure becomes a StoreError the dashboard is shown."""
         try:
             return await self._run(self.store.acknowledge, finding_id, who, note=note, wall_time=wall_time)
-        except (sqlite3.Error, OSError) as exc:
+        except STORAGE_ERRORS as exc:
+            if isinstance(exc, StoreError):
+                raise
             self._failed("acknowledge", exc)
             raise StoreError(f"acknowledgement not stored: the database cannot be written ({exc})") from exc
 
@@ -438,7 +461,7 @@ class AsyncStore:
         """See `Store.alert_action`; a storage failure becomes a StoreError the dashboard is shown."""
         try:
             done = await self._run(functools.partial(self.store.alert_action, finding_id, action, actor, **kwargs))
-        except (sqlite3.Error, OSError) as exc:
+        except WRITE_ERRORS as exc:
             self._failed("alert_action", exc)
             raise StoreError(f"{action} not stored: the database cannot be written ({exc})") from exc
         if done.action == "escalate":

@@ -207,10 +207,33 @@ def key_file_path(enc: EncryptionConfig, data_dir: Path) -> Path:
     return Path(enc.key_file).expanduser() if enc.key_file else data_dir / KEY_FILE_NAME
 
 
-def resolve_data_keys(enc: EncryptionConfig, data_dir: Path) -> DataKeys:
-    """The keys to use: encryption.key (CALLWARDEN_DATA_KEY) when set, else the key file (created on first start)."""
+def resolve_data_keys(enc: EncryptionConfig, data_dir: Path, *, shared: bool = False) -> DataKeys:
+    """The keys to use: encryption.key (CALLWARDEN_DATA_KEY) when set, else the key file (created on first start).
+
+    `shared` (several replicas on one PostgreSQL store): every replica must use the same key, so it comes from the
+    secret (CALLWARDEN_DATA_KEY, or encryption.key_file naming a mounted secret file that exists); a key file is
+    never created, since a key made by one replica is unknown to the others.
+    """
     if enc.key:
         return from_texts(enc.key, enc.retired, source="encryption.key / CALLWARDEN_DATA_KEY")
+    if shared:
+        if not enc.key_file:
+            raise DataKeyError(
+                "several replicas share the PostgreSQL store, so the data key must come from a secret they all "
+                "get: set CALLWARDEN_DATA_KEY (base64, 32 bytes; `callwarden keys generate`) or "
+                "encryption.key_file to a mounted secret file; a key file is never created in this mode"
+            )
+        path = Path(enc.key_file).expanduser()
+        if not path.exists():
+            raise DataKeyError(
+                f"encryption.key_file {path} does not exist; in multi-replica mode the key file is a mounted "
+                "secret and is never created: mount it, or set CALLWARDEN_DATA_KEY"
+            )
+        keys = load_key_file(path)
+        if enc.retired:
+            extra = from_texts(enc.retired[0], enc.retired[1:], source="encryption.retired_keys")
+            keys = DataKeys(keys.active, (*keys.retired, extra.active, *extra.retired), source=keys.source)
+        return keys
     path = key_file_path(enc, data_dir)
     existed = path.exists()
     keys = load_or_create_key_file(path)

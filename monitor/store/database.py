@@ -29,7 +29,11 @@ from pathlib import Path
 from typing import Any, Self
 
 from monitor.config.trust import EncryptionConfig
+from monitor.store import pg_schema
 from monitor.store import queries as q
+from monitor.store import replicas as fleet
+from monitor.store.backend import DB_ERRORS, Connection, PgConnection
+from monitor.store.backend import safe_dsn as pg_schema_label
 from monitor.store.coaching import GROUP_BY, GroupBy, coaching_report, period_before
 from monitor.store.crypto import DataKeyError, DataKeys, resolve_data_keys, stored_key_id
 from monitor.store.guard import DigitGuard
@@ -50,6 +54,8 @@ from monitor.store.records import (
     ConsentRecord,
     OutboxRow,
     PurgeCutoffs,
+    Reaped,
+    ReplicaRow,
     StoredFinding,
     StoreError,
 )
@@ -89,22 +95,43 @@ SEGMENT_MARK = "~"
 
 
 class Store:
-    """The synchronous store; thread-safe (one connection, one lock). Open it with `Store.open(path, keys=…)`.
+    """The synchronous store; thread-safe (one connection, one lock). Open it with `Store.open(path, keys=…)`
+    (SQLite, the embedded default) or `Store.open_postgres(dsn, keys)` (the shared store of several replicas).
 
-    Without `keys` the data key file next to the database is used (created on first open, with a loud warning).
+    Without `keys` the data key file next to the SQLite database is used (created on first open, with a loud
+    warning); a PostgreSQL store always needs `keys` (one key for every replica, never a key file).
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, keys: DataKeys | None = None) -> None:
+    def __init__(self, conn: Connection, path: Path | None, keys: DataKeys | None = None) -> None:
         self._conn = conn
         self._path = path
         self._lock = threading.Lock()
         self._guard = DigitGuard()
-        self._keys = keys if keys is not None else resolve_data_keys(EncryptionConfig(), path.parent)
+        if keys is None:
+            if path is None:
+                raise DataKeyError("a PostgreSQL store needs its data keys (CALLWARDEN_DATA_KEY); none given")
+            keys = resolve_data_keys(EncryptionConfig(), path.parent)
+        self._keys = keys
+        self.replica_id: str | None = None
+        """This replica's id when several share the store (`open_postgres(replica_id=…)`): it owns the calls it
+        starts and the outbox rows it enqueues, and `pending_outbox` returns only its rows."""
+
+    @property
+    def engine(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return "postgresql" if isinstance(self._conn, PgConnection) else "sqlite"
 
     @property
     def path(self) -> Path:
-        """The database file."""
+        """The database file (SQLite only)."""
+        if self._path is None:
+            raise StoreError(f"{self.location} is a PostgreSQL database, not a file")
         return self._path
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for messages: the SQLite file, or the PostgreSQL server and database (no password)."""
+        return self._conn.label if isinstance(self._conn, PgConnection) else str(self._path)
 
     @property
     def guard_hits(self) -> int:
@@ -128,7 +155,7 @@ class Store:
         self.close()
 
     @contextmanager
-    def _tx(self, context: str) -> Iterator[sqlite3.Connection]:
+    def _tx(self, context: str) -> Iterator[Connection]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -143,12 +170,14 @@ class Store:
             log.warning("store: masked long digit runs in %s (fields: %s) — redaction gap upstream", context, masked)
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> Iterator[Connection]:
         with self._lock:
             yield self._conn
 
     def journal_mode(self) -> str:
-        """SQLite's journal mode of this database ("wal")."""
+        """SQLite's journal mode of this database ("wal"); "postgresql" for a PostgreSQL store."""
+        if self.engine == "postgresql":
+            return "postgresql"
         with self._read() as conn:
             return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
 
@@ -172,12 +201,20 @@ class Store:
                 finally:
                     if self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                return f"database {self._path} is not writable: {exc}"
+            except DB_ERRORS as exc:
+                return f"database {self.location} is not writable: {exc}"
         return None
 
     def integrity_check(self) -> list[str]:
-        """Problems SQLite finds (integrity_check + foreign_key_check); an empty list means healthy."""
+        """Problems SQLite finds (integrity_check + foreign_key_check); an empty list means healthy. PostgreSQL
+        enforces foreign keys on every write and checksums pages itself: only rows without their call are sought."""
+        if self.engine == "postgresql":
+            with self._read() as conn:
+                orphans = conn.execute(
+                    "SELECT f.finding_id FROM findings f LEFT JOIN calls c ON c.call_id = f.call_id "
+                    "WHERE c.call_id IS NULL LIMIT 100"
+                ).fetchall()
+            return [f"foreign key violation: findings row {r[0]} → calls" for r in orphans]
         with self._read() as conn:
             problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check") if str(r[0]) != "ok"]
             problems += [
@@ -363,17 +400,18 @@ class Store:
         """
         counts: dict[str, int] = {}
         current = f"cw1:{self._keys.active_id}:"
+        rowid = "ctid" if self.engine == "postgresql" else "rowid"
         for table, column, aad_column in ENCRYPTED_COLUMNS:
             done = 0
             while True:
                 with self._tx(f"re-encrypt {table}.{column}") as conn:
                     rows = conn.execute(
-                        f"SELECT rowid, {column}, {aad_column} FROM {table} WHERE {column} IS NOT NULL "
+                        f"SELECT {rowid}, {column}, {aad_column} FROM {table} WHERE {column} IS NOT NULL "
                         f"AND substr({column}, 1, {len(current)}) != ? LIMIT ?",
                         (current, REENCRYPT_BATCH),
                     ).fetchall()
                     updates = [(self._reseal(table, column, r[1], r[2]), r[0]) for r in rows]
-                    conn.executemany(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", updates)
+                    conn.executemany(f"UPDATE {table} SET {column} = ? WHERE {rowid} = ?", updates)
                 done += len(rows)
                 if len(rows) < REENCRYPT_BATCH:
                     break
@@ -391,7 +429,10 @@ class Store:
             raise StoreError(f"re-encryption stopped: {exc}") from exc
 
     def checkpoint(self) -> bool:
-        """Copy the WAL into the database and truncate it; False when readers kept it from completing."""
+        """Copy the WAL into the database and truncate it; False when readers kept it from completing. On
+        PostgreSQL nothing to do here: content columns are ciphertext, and autovacuum reclaims deleted rows."""
+        if self.engine == "postgresql":
+            return True
         with self._read() as conn:
             busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         return not busy
@@ -440,6 +481,64 @@ class Store:
             store.reencrypt()  # a database written before encryption at rest: encrypt its plaintext rows now
         return store
 
+    @classmethod
+    def open_postgres(cls, dsn: str, keys: DataKeys, *, migrate: bool = False, replica_id: str | None = None) -> Self:
+        """Connect to the PostgreSQL database `dsn` (libpq URL or key=value string) with the data keys every replica
+        shares. With `migrate`, pending migrations are applied first (under the advisory lock); without, a schema
+        older than this Callwarden is refused with the command that migrates it."""
+        try:
+            conn = PgConnection.connect(dsn)
+        except DB_ERRORS as exc:
+            raise StoreError(
+                f"cannot connect to PostgreSQL ({pg_schema_label(dsn)}): {str(exc).strip()}; check "
+                "database.url / CALLWARDEN_DATABASE_URL, that the server runs and that it accepts this user"
+            ) from exc
+        try:
+            if migrate:
+                pg_schema.migrate(conn)
+            pg_schema.check_schema(conn)
+        except pg_schema.PgSchemaError as exc:
+            conn.close()
+            raise StoreError(str(exc)) from exc
+        except DB_ERRORS as exc:
+            conn.close()
+            raise StoreError(f"{conn.label}: schema check failed: {exc}") from exc
+        store = cls(conn, None, keys)
+        store.replica_id = replica_id
+        return store
+
+    # -- replicas (monitor/store/replicas.py) ------------------------------------------------------------------
+
+    def register_replica(self, *, lease_seconds: float) -> tuple[str, ...]:
+        """Register this store's replica (live, heartbeat now); returns the calls a previous run under the same id
+        left active, now incomplete / service-restart."""
+        replica = self._own_replica()
+        with self._tx(f"replica {replica}") as conn:
+            return fleet.register(conn, self._keys, replica, lease_seconds)
+
+    def heartbeat(self, state: str = "live") -> bool:
+        """Renew this replica's lease and state (live, draining, stopped); False when it was reaped meanwhile."""
+        replica = self._own_replica()
+        with self._tx(f"replica {replica}") as conn:
+            return fleet.heartbeat(conn, replica, state)
+
+    def reap_lost_replicas(self) -> list[Reaped]:
+        """Take over the replicas whose lease lapsed (their calls incomplete / replica-lost, their undelivered outbox
+        rows now this replica's); exactly one survivor takes each."""
+        replica = self._own_replica()
+        with self._tx(f"reaper {replica}") as conn:
+            return fleet.reap(conn, self._keys, replica)
+
+    def replicas(self) -> list[ReplicaRow]:
+        """Every replica that shares the store, by id."""
+        with self._read() as conn:
+            return fleet.replicas(conn)
+
+    def _own_replica(self) -> str:
+        if self.replica_id is None:
+            raise StoreError("this store was opened without a replica id (open_postgres(replica_id=…))")
+        return self.replica_id
+
     # -- calls -----------------------------------------------------------------------------------------------
 
     def call_started(
@@ -457,8 +556,8 @@ class Store:
         with self._tx(f"call {call_id}") as conn:
             meta = {str(k): self._guard.text(str(v), f"metadata.{k}") for k, v in (metadata or {}).items()}
             cur = conn.execute(
-                "INSERT INTO calls(call_id, protocol, language, metadata, agent, started_wall, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'active') ON CONFLICT(call_id) DO NOTHING",
+                "INSERT INTO calls(call_id, protocol, language, metadata, agent, started_wall, status, replica_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'active', ?) ON CONFLICT(call_id) DO NOTHING",
                 (
                     call_id,
                     protocol,
@@ -466,6 +565,7 @@ class Store:
                     self._keys.encrypt(dumps(meta), f"calls.metadata|{call_id}"),
                     meta.get("agent"),
                     started_wall,
+                    self.replica_id,
                 ),
             )
             return cur.rowcount == 1
@@ -494,6 +594,13 @@ class Store:
             score = report_json.get("score") if score is None else score
         aad = f"calls.score_json|{call_id}"
         with self._tx(f"call {call_id}") as conn:
+            lost = conn.execute(
+                "SELECT 1 FROM calls WHERE call_id = ? AND end_reason = ?", (call_id, fleet.REPLICA_LOST)
+            ).fetchone()
+            if lost is not None:  # a survivor ended it while this replica was stalled past its lease: that stands
+                log.warning("call %s was ended as %s by another replica; its late end is not stored",
+                            call_id, fleet.REPLICA_LOST)  # fmt: skip
+                return None
             cur = conn.execute(
                 "UPDATE calls SET ended_wall = ?, audio_seconds = ?, end_reason = ?, status = ?, score_json = ?, "
                 "passed = ?, score = ? WHERE call_id = ?",
@@ -516,13 +623,20 @@ class Store:
                 call_id, report_json, status=status, end_reason=end_reason, passed=passed, score=score,
                 audio_seconds=audio_seconds, ended_wall=ended_wall,
             )
-            return enqueue(conn, self._keys, call_id, score_topic(call_id), payload, None, ended_wall)
+            return enqueue(
+                conn, self._keys, call_id, score_topic(call_id), payload, None, ended_wall, self.replica_id
+            )
 
     def mark_incomplete_on_startup(self, *, reason: str = "service-restart") -> list[str]:
         """Calls still active from a previous process become incomplete; returns their ids."""
+        mine = "" if self.replica_id is None else " AND replica_id = ?"  # in a fleet, only this replica's calls
+        args: tuple[str, ...] = () if self.replica_id is None else (self.replica_id,)
         with self._tx("startup") as conn:
-            ids = [r[0] for r in conn.execute("SELECT call_id FROM calls WHERE status = 'active' ORDER BY call_id")]
-            conn.execute("UPDATE calls SET status = 'incomplete', end_reason = ? WHERE status = 'active'", (reason,))
+            ids = [r[0] for r in conn.execute(
+                f"SELECT call_id FROM calls WHERE status = 'active'{mine} ORDER BY call_id", args
+            )]
+            conn.execute(f"UPDATE calls SET status = 'incomplete', end_reason = ? WHERE status = 'active'{mine}",
+                         (reason, *args))
         if ids:
             log.warning("store: %d call(s) left active by a previous run marked incomplete", len(ids))
         return ids
@@ -546,8 +660,9 @@ class Store:
                 self._guard.text(redacted_text, "transcript.text"), f"transcript.text|{utterance.call_id}"
             )
             conn.execute(
-                'INSERT OR REPLACE INTO transcript(call_id, speaker, channel, utterance_index, start, "end", text) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                'INSERT INTO transcript(call_id, speaker, channel, utterance_index, start, "end", text) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(call_id, speaker, channel, utterance_index) DO UPDATE "
+                'SET start = excluded.start, "end" = excluded."end", text = excluded.text',
                 (
                     utterance.call_id,
                     str(utterance.speaker),
@@ -585,7 +700,11 @@ class Store:
                     )
                 payload = alert_payload(data, wall)
                 topic = alert_topic(finding.call_id)
-                seqs.append(enqueue(conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall))
+                seqs.append(
+                    enqueue(
+                        conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall, self.replica_id
+                    )
+                )
         return seqs
 
     def add_control(
@@ -598,7 +717,7 @@ class Store:
             topics.append(webhook_topic(control_topic(call_id)))
         with self._tx(f"call {call_id}") as conn:
             return [
-                enqueue(conn, self._keys, call_id, topic, dict(payload), None, wall_time)
+                enqueue(conn, self._keys, call_id, topic, dict(payload), None, wall_time, self.replica_id)
                 for payload in payloads
                 for topic in topics
             ]
@@ -781,16 +900,15 @@ class Store:
     def pending_outbox(self, limit: int = 100, webhook: bool = False) -> list[OutboxRow]:
         """Undelivered rows in seq order: the alert sink's, or (`webhook`) the webhook sink's."""
         with self._read() as conn:
-            return q.pending_outbox(conn, self._keys, limit, webhook)
+            return q.pending_outbox(conn, self._keys, limit, webhook, self.replica_id)
 
     def mark_delivered(self, seqs: Iterable[int], *, wall_time: float | None = None) -> int:
         """Mark rows delivered (the broker acknowledged them); returns how many were newly marked."""
         wall = time.time() if wall_time is None else wall_time
         rows = [(wall, seq) for seq in seqs]
         with self._tx("outbox") as conn:
-            before = conn.total_changes
-            conn.executemany("UPDATE outbox SET delivered_wall = ? WHERE seq = ? AND delivered_wall IS NULL", rows)
-            return conn.total_changes - before
+            sql = "UPDATE outbox SET delivered_wall = ? WHERE seq = ? AND delivered_wall IS NULL"
+            return sum(conn.execute(sql, row).rowcount for row in rows)
 
     def mark_failed(self, seq: int, error: str) -> None:
         """Count a failed delivery attempt of one row and keep its last error."""
@@ -812,7 +930,7 @@ class Store:
     def outbox_depth(self) -> int:
         """How many rows wait for delivery."""
         with self._read() as conn:
-            return q.outbox_depth(conn)
+            return q.outbox_depth(conn, self.replica_id)
 
     def purge_delivered(self, before_wall: float) -> int:
         """Delete rows delivered before `before_wall` (the findings themselves stay); returns how many."""

@@ -4,9 +4,9 @@ the outbox."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any, cast
 
+from monitor.store.backend import Connection
 from monitor.store.coaching import NO_GROUP, CoachingCall, GroupBy
 from monitor.store.crypto import DataKeyError, DataKeys
 from monitor.store.records import (
@@ -45,7 +45,7 @@ def severity_rank(severity: str) -> int:
         raise StoreError(f"unknown severity {severity!r}; use one of: {known}") from None
 
 
-def _summary(row: sqlite3.Row, keys: DataKeys) -> CallSummary:
+def _summary(row: Any, keys: DataKeys) -> CallSummary:
     passed = row["passed"]
     worst = row["worst"]
     return CallSummary(
@@ -66,7 +66,7 @@ def _summary(row: sqlite3.Row, keys: DataKeys) -> CallSummary:
     )
 
 
-def list_calls(conn: sqlite3.Connection, keys: DataKeys, flt: CallFilter) -> list[CallSummary]:
+def list_calls(conn: Connection, keys: DataKeys, flt: CallFilter) -> list[CallSummary]:
     """Calls matching `flt`, newest first (by start wall time)."""
     if not 0 < flt.limit <= MAX_LIMIT:
         raise StoreError(f"list_calls limit must be within 1..{MAX_LIMIT}, got {flt.limit}")
@@ -106,13 +106,13 @@ def list_calls(conn: sqlite3.Connection, keys: DataKeys, flt: CallFilter) -> lis
     return [_summary(row, keys) for row in conn.execute(sql, args)]
 
 
-def call_summary(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallSummary | None:
+def call_summary(conn: Connection, keys: DataKeys, call_id: str) -> CallSummary | None:
     """One call's summary, None when it is not stored."""
     row = conn.execute(f"SELECT {_SUMMARY_COLUMNS} FROM calls c WHERE c.call_id = ?", (call_id,)).fetchone()
     return None if row is None else _summary(row, keys)
 
 
-def transcript(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[TranscriptLine, ...]:
+def transcript(conn: Connection, keys: DataKeys, call_id: str) -> tuple[TranscriptLine, ...]:
     """The call's final utterances in audio-time order."""
     rows = conn.execute(
         'SELECT speaker, channel, utterance_index, start, "end", text FROM transcript '
@@ -128,7 +128,7 @@ def transcript(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[
     )
 
 
-def findings(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[StoredFinding, ...]:
+def findings(conn: Connection, keys: DataKeys, call_id: str) -> tuple[StoredFinding, ...]:
     """The call's findings in audio-time order, each with its acknowledgements."""
     acks: dict[str, list[Acknowledgement]] = {}
     for r in conn.execute(
@@ -164,7 +164,7 @@ def findings(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[St
     )
 
 
-def alert_actions(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> list[AlertAction]:
+def alert_actions(conn: Connection, keys: DataKeys, call_id: str) -> list[AlertAction]:
     """Every workflow action on the call's alerts, in the order taken (notes decrypted)."""
     rows = conn.execute(
         "SELECT finding_id, call_id, action, actor, role, wall_time, target, reason, note FROM alert_actions "
@@ -182,7 +182,7 @@ def alert_actions(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> lis
     ]
 
 
-def consent_records(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> tuple[ConsentRecord, ...]:
+def consent_records(conn: Connection, keys: DataKeys, call_id: str) -> tuple[ConsentRecord, ...]:
     """The call's consent records in audio-time order."""
     rows = conn.execute(
         "SELECT call_id, rule_id, pack_id, pack_version, disclosed_text, disclosed_by, disclosed_at, answer_text, "
@@ -199,7 +199,7 @@ def consent_records(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> t
     return tuple(records)
 
 
-def report(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> dict[str, Any] | None:
+def report(conn: Connection, keys: DataKeys, call_id: str) -> dict[str, Any] | None:
     """The stored end-of-call report (score JSON), None when the call is unknown or not scored yet."""
     row = conn.execute("SELECT score_json FROM calls WHERE call_id = ?", (call_id,)).fetchone()
     if row is None or row["score_json"] is None:
@@ -208,7 +208,7 @@ def report(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> dict[str, 
     return loaded
 
 
-def call_detail(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallDetail | None:
+def call_detail(conn: Connection, keys: DataKeys, call_id: str) -> CallDetail | None:
     """Everything stored about one call, None when it is unknown."""
     summary = call_summary(conn, keys, call_id)
     if summary is None:
@@ -222,14 +222,17 @@ def call_detail(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallD
     )
 
 
-def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int, webhook: bool = False) -> list[OutboxRow]:
+def pending_outbox(
+    conn: Connection, keys: DataKeys, limit: int, webhook: bool = False, owner: str | None = None
+) -> list[OutboxRow]:
     """Undelivered outbox rows, oldest first (seq order, hence per-call order too): the webhook sink's rows (topic
-    under WEBHOOK_PREFIX) when `webhook`, else the alert sink's (every other row)."""
+    under WEBHOOK_PREFIX) when `webhook`, else the alert sink's (every other row). With `owner` (a replica of a
+    fleet), only the rows that replica delivers."""
     rows = conn.execute(
         "SELECT seq, call_id, topic, payload, finding_id, created_wall, attempts, last_error, delivered_wall "
         "FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL AND (substr(topic, 1, ?) = ?) = ? "
-        "ORDER BY seq LIMIT ?",
-        (len(WEBHOOK_PREFIX), WEBHOOK_PREFIX, int(webhook), limit),
+        f"{'AND owner = ? ' if owner is not None else ''}ORDER BY seq LIMIT ?",
+        (len(WEBHOOK_PREFIX), WEBHOOK_PREFIX, bool(webhook), *((owner,) if owner is not None else ()), limit),
     )
     out = []
     for r in rows:
@@ -242,11 +245,12 @@ def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int, webhook
     return out
 
 
-def outbox_depth(conn: sqlite3.Connection) -> int:
-    """How many outbox rows wait for delivery."""
-    return int(
-        conn.execute("SELECT COUNT(*) FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL").fetchone()[0]
-    )
+def outbox_depth(conn: Connection, owner: str | None = None) -> int:
+    """How many outbox rows wait for delivery (with `owner`: by that replica)."""
+    sql = "SELECT COUNT(*) FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL"
+    if owner is None:
+        return int(conn.execute(sql).fetchone()[0])
+    return int(conn.execute(sql + " AND owner = ?", (owner,)).fetchone()[0])
 
 
 DO_NOT_CALL_OUTCOMES = ("do_not_call_requested", "do_not_contact")
@@ -254,7 +258,7 @@ DO_NOT_CALL_OUTCOMES = ("do_not_call_requested", "do_not_contact")
 
 
 def do_not_call_requests(
-    conn: sqlite3.Connection, keys: DataKeys, since: float | None, until: float | None, limit: int
+    conn: Connection, keys: DataKeys, since: float | None, until: float | None, limit: int
 ) -> list[StoredFinding]:
     """Do-not-call / do-not-contact requests of every call, newest first (by when they were raised)."""
     marks = ", ".join("?" for _ in DO_NOT_CALL_OUTCOMES)
@@ -276,7 +280,7 @@ def do_not_call_requests(
 
 
 def coaching_calls(
-    conn: sqlite3.Connection, keys: DataKeys, since: float, until: float, by: GroupBy
+    conn: Connection, keys: DataKeys, since: float, until: float, by: GroupBy
 ) -> list[CoachingCall]:
     """Ended calls started in [since, until) with their alerts (findings above info) per rule, grouped by agent or
     by queue (the queue is in the encrypted metadata: decrypted here, per call)."""

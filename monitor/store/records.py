@@ -287,3 +287,29 @@ def detail_json(detail: CallDetail) -> dict[str, Any]:
         "alert_actions": actions,
         "consent": [dataclasses.asdict(c) for c in detail.consent],
     }
+
+
+ReplicaState = Literal["live", "draining", "stopped", "reaped"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaRow:
+    """One replica sharing the store: its heartbeat, lease and state (live, draining, stopped, reaped)."""
+
+    replica_id: str
+    started_wall: float
+    beat_wall: float
+    lease_seconds: float
+    state: ReplicaState
+    data_key_id: str
+    reaped_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """What a survivor took over from a replica whose lease lapsed: the calls it marked incomplete / replica-lost
+    and how many undelivered outbox rows it now delivers."""
+
+    replica_id: str
+    calls: tuple[str, ...]
+    handed_rows: int

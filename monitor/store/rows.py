@@ -4,10 +4,10 @@ and consent records."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from monitor.store.backend import Connection
 from monitor.store.crypto import DataKeys
 from monitor.store.guard import DigitGuard
 from monitor.store.records import WEBHOOK_PREFIX, ConsentRecord
@@ -82,26 +82,27 @@ def dumps(value: Any) -> str:
 
 
 def enqueue(
-    conn: sqlite3.Connection,
+    conn: Connection,
     keys: DataKeys,
     call_id: str,
     topic: str,
     payload: Mapping[str, Any],
     finding_id: str | None,
     wall: float,
+    owner: str | None = None,
 ) -> int:
-    """Append one outbox row, payload encrypted (inside the caller's transaction); returns its seq."""
+    """Append one outbox row, payload encrypted (inside the caller's transaction); returns its seq. `owner`: the
+    replica that delivers it (None with one process)."""
     cur = conn.execute(
-        "INSERT INTO outbox(call_id, topic, payload, finding_id, created_wall) VALUES (?, ?, ?, ?, ?)",
-        (call_id, topic, keys.encrypt(dumps(payload), f"outbox.payload|{call_id}"), finding_id, wall),
+        "INSERT INTO outbox(call_id, topic, payload, finding_id, created_wall, owner) VALUES (?, ?, ?, ?, ?, ?) "
+        "RETURNING seq",
+        (call_id, topic, keys.encrypt(dumps(payload), f"outbox.payload|{call_id}"), finding_id, wall, owner),
     )
-    seq = cur.lastrowid
-    assert seq is not None
-    return seq
+    return int(cur.fetchone()[0])
 
 
 def insert_finding(
-    conn: sqlite3.Connection, keys: DataKeys, finding: Finding, data: dict[str, Any], wall: float
+    conn: Connection, keys: DataKeys, finding: Finding, data: dict[str, Any], wall: float
 ) -> bool:
     """Insert one finding with its (guarded, encrypted) JSON; False when its finding_id is already stored."""
     cur = conn.execute(
@@ -127,7 +128,7 @@ def insert_finding(
     return cur.rowcount == 1
 
 
-def insert_consent(conn: sqlite3.Connection, keys: DataKeys, g: DigitGuard, r: ConsentRecord) -> None:
+def insert_consent(conn: Connection, keys: DataKeys, g: DigitGuard, r: ConsentRecord) -> None:
     """Insert one consent record, texts encrypted (a record of an already-recorded finding is skipped)."""
     aad = "consent_records"
     conn.execute(

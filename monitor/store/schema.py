@@ -162,6 +162,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX alert_actions_call ON alert_actions(call_id)",
         ),
     ),
+    Migration(
+        5,
+        "replicas: calls.replica_id, outbox.owner, replicas table",
+        # Used on PostgreSQL by replica fleets (monitor/store/pg_schema.py step 2 is the same); on SQLite the columns
+        # stay NULL (one process), and are here so the store's SQL is the same on both engines.
+        (
+            "ALTER TABLE calls ADD COLUMN replica_id TEXT",
+            "ALTER TABLE outbox ADD COLUMN owner TEXT",
+            "CREATE INDEX calls_replica_active ON calls(replica_id) WHERE status = 'active'",
+            "CREATE INDEX outbox_owner_pending ON outbox(owner, seq) "
+            "WHERE delivered_wall IS NULL AND dead_wall IS NULL",
+            """CREATE TABLE replicas (
+                replica_id     TEXT PRIMARY KEY,
+                started_wall   REAL NOT NULL,
+                beat_wall REAL NOT NULL,
+                lease_seconds  REAL NOT NULL,
+                state          TEXT NOT NULL CHECK (state IN ('live', 'draining', 'stopped', 'reaped')),
+                data_key_id    TEXT NOT NULL DEFAULT '',
+                reaped_by      TEXT
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -7,10 +7,10 @@ methods of `Store` (monitor/store/database.py).
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from monitor.store.backend import Connection
 from monitor.store.rows import dumps
 from rules.findings import Finding
 
@@ -51,7 +51,7 @@ def phone_digits(number: str) -> str:
 
 
 def insert_audit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     wall: float,
     actor: str,
     role: str,
@@ -62,8 +62,8 @@ def insert_audit(
 ) -> int:
     """Append one audit row (inside the caller's transaction); returns its id."""
     cur = conn.execute(
-        "INSERT INTO audit_log(wall_time, actor, role, source, action, call_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log(wall_time, actor, role, source, action, call_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id",
         (wall, actor[:128] or "anonymous", role, source, action, call_id, dumps(dict(detail))),
     )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+    return int(cur.fetchone()[0])

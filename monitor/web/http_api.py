@@ -103,6 +103,8 @@ class HttpApi:
             body, content_type = self.service.metrics.render()
             return respond(200, body, content_type)
         assert who is not None  # every other path needs a principal (handle() answered 401)
+        if path == "/api/status":
+            return json_response(self.service.status())
         if path == "/api/calls":
             return await self._calls(query)
         if path.startswith("/api/calls/"):

@@ -119,6 +119,18 @@ async def run_server(config: Config, stop: asyncio.Event, started: asyncio.Event
 
 
 async def _shutdown(server: Server, service: Service) -> None:
+    grace = service.config.drain_grace_seconds
+    service.start_draining()
+    if service.sessions and grace > 0:
+        # Still listening: health checks read 503 and a new call is answered 1013 (try again: another replica)
+        # rather than a refused connection. A second signal exits at once (install_signal_handlers).
+        log.info("draining: not ready, refusing new calls; %d call(s) may run %.0f s more",
+                 len(service.sessions), grace)  # fmt: skip
+        if await service.drain(grace):
+            log.info("drained: every call ended by itself")
+        else:
+            log.warning("drain deadline (%.0f s): %d call(s) still open end now, incomplete (no score)",
+                        grace, len(service.sessions))  # fmt: skip
     log.info("stopping: no new connections; finishing %d active call(s)", len(service.sessions))
     server.close(close_connections=False)
     await service.end_all_calls("shutdown")

@@ -411,7 +411,7 @@ def service_config_file(tmp_path: Path, model: Path, port: int, broker: Mosquitt
     doc: dict[str, Any] = {
         "host": "127.0.0.1", "port": port, "data_dir": str(tmp_path / "data"), "model_path": str(model),
         "mqtt_url": broker.url, "mqtt_topic_prefix": prefix, "max_calls": MAX_CALLS, "asr_overflow": "shed",
-        "asr_threads": 2, "log_level": "INFO",
+        "asr_threads": 2, "log_level": "INFO", "drain_grace_seconds": 0,  # SIGTERM at the end: no drain wait
         "access": {"users": {ADMIN[0]: "admin:" + hash_password(ADMIN[1])}, "require_auth": True},
     }  # fmt: skip
     changes = cred.service_changes()

@@ -123,7 +123,8 @@ async def running_service(data_dir: Path, model_path: Path, **changes: Any) -> A
     """
     changes.setdefault("asr_overflow", "block")
     config = dataclasses.replace(
-        Config(), host="127.0.0.1", port=free_port(), data_dir=data_dir, model_path=str(model_path), **changes
+        Config(), host="127.0.0.1", port=free_port(), data_dir=data_dir, model_path=str(model_path),
+        **{"drain_grace_seconds": 0.0, **changes},  # stopping ends the calls at once (the drain: its own tests)
     )
     stop, started = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(run_server(config, stop, started), name="callwarden under test")

@@ -85,6 +85,9 @@ def service_config(data_dir: Path, model_path: Path, port: int, mqtt_url: str = 
     (asr_overflow "block") unless they ask for the live default of shedding audio.
     """
     changes.setdefault("asr_overflow", "block")
+    # Stopping the in-process service ends its calls at once, as these tests were written for; the drain (SIGTERM
+    # lets calls finish) has its own tests (test_service_drain.py, tests/test_cluster.py).
+    changes.setdefault("drain_grace_seconds", 0.0)
     return replace(Config(), port=port, data_dir=data_dir, mqtt_url=mqtt_url, model_path=str(model_path), **changes)
 
 

@@ -1,9 +1,18 @@
-"""Builders shared by the store, outbox and MQTT sink tests: findings and utterances with realistic fields."""
+"""Builders shared by the store, outbox and MQTT sink tests: findings and utterances with realistic fields, and the
+store targets (SQLite file, PostgreSQL database) the store's contract tests run against."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
+
+from monitor.store.async_store import AsyncStore
+from monitor.store.crypto import DataKeys
+from monitor.store.database import Store
 from rules.events import Speaker, Utterance, Word
 from rules.findings import Finding, Severity
 
@@ -58,3 +67,52 @@ def make_utterance(
         end=words[-1].end if words else 0.0,
         final=final,
     )
+
+
+ENGINES = ("sqlite", "postgresql")
+"""The store's engines: the contract tests run against both (PostgreSQL: the session's real cluster)."""
+
+TEST_KEY = DataKeys(bytes(range(32)), source="tests")
+"""A fixed data key for PostgreSQL test stores (a PostgreSQL store never makes a key file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTarget:
+    """Where a test's store lives: a SQLite file or a PostgreSQL database; `open()` opens it (again)."""
+
+    engine: str
+    location: str
+
+    def open(self, keys: DataKeys | None = None) -> Store:
+        if self.engine == "postgresql":
+            return Store.open_postgres(self.location, keys or TEST_KEY)
+        return Store.open(Path(self.location), keys)
+
+    async def open_async(self, keys: DataKeys | None = None) -> AsyncStore:
+        if self.engine == "postgresql":
+            return await AsyncStore.open_postgres(self.location, keys or TEST_KEY)
+        return await AsyncStore.open(Path(self.location), keys)
+
+    def raw_dump(self) -> bytes:
+        """Every byte the engine keeps of the data as it lies at rest (SQLite: file + WAL; PostgreSQL: every row of
+        every table as text, i.e. what a dump would hold)."""
+        if self.engine == "sqlite":
+            db = Path(self.location)
+            wal = db.with_name(db.name + "-wal")
+            return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        with psycopg.connect(self.location) as conn:
+            tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+            rows = [
+                str(r[0])
+                for table in tables
+                for r in conn.execute(f"SELECT row_to_json(t)::text FROM {table} t")  # type: ignore[arg-type]
+            ]
+        return "\n".join(rows).encode()
+
+
+def store_target(request: pytest.FixtureRequest, sqlite_path: Path) -> StoreTarget:
+    """The target of a test parametrized over ENGINES (request.param): `sqlite_path`, or a fresh PostgreSQL database."""
+    engine = str(request.param)
+    if engine == "postgresql":
+        return StoreTarget(engine, str(request.getfixturevalue("pg_dsn")))
+    return StoreTarget(engine, str(sqlite_path))

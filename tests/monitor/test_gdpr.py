@@ -19,7 +19,7 @@ from monitor.store.records import StoreError
 from monitor.store.trust import ENCRYPTED_COLUMNS
 from rules.events import Speaker
 from rules.findings import Severity
-from tests.monitor.store_helpers import make_finding, make_utterance
+from tests.monitor.store_helpers import ENGINES, StoreTarget, make_finding, make_utterance, store_target
 
 NOW = 1_750_000_000.0
 NUMBER = "+1 555-765-4321"
@@ -60,11 +60,16 @@ def keys() -> DataKeys:
     return DataKeys(b"k" * 32)
 
 
-def test_purge_deletes_each_kind_after_its_own_retention(tmp_path: Path, keys: DataKeys) -> None:
+@pytest.fixture(params=ENGINES)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
+    return store_target(request, tmp_path / "cw.sqlite3")
+
+
+def test_purge_deletes_each_kind_after_its_own_retention(target: StoreTarget, keys: DataKeys) -> None:
     retention = RetentionConfig(
         transcripts_days=30, findings_days=90, reports_days=180, consent_days=365, audit_days=10
     )
-    with Store.open(tmp_path / "cw.sqlite3", keys) as store:
+    with target.open(keys) as store:
         for call_id, age in (("new", 1), ("d40", 40), ("d100", 100), ("d200", 200), ("d400", 400)):
             add_call(store, call_id, days_ago=age)
         store.audit("sup", "view", source="api", call_id="new", wall_time=NOW - 20 * DAY)
@@ -90,17 +95,17 @@ def test_purge_deletes_each_kind_after_its_own_retention(tmp_path: Path, keys: D
         assert store.purge(purge_cutoffs(retention, NOW)) == {}  # nothing left to do, nothing audited
 
 
-def test_zero_days_keeps_forever(tmp_path: Path, keys: DataKeys) -> None:
+def test_zero_days_keeps_forever(target: StoreTarget, keys: DataKeys) -> None:
     cutoffs = purge_cutoffs(RetentionConfig(transcripts_days=0, findings_days=0, reports_days=0, consent_days=0), NOW)
     assert cutoffs.transcripts is None and cutoffs.calls is None and cutoffs.audit is not None
-    with Store.open(tmp_path / "cw.sqlite3", keys) as store:
+    with target.open(keys) as store:
         add_call(store, "ancient", days_ago=5000)
         assert store.purge(cutoffs) == {}
         assert store.get_call("ancient") is not None
 
 
-def test_consent_withdrawal_stops_and_erases_the_transcript(tmp_path: Path, keys: DataKeys) -> None:
-    with Store.open(tmp_path / "cw.sqlite3", keys) as store:
+def test_consent_withdrawal_stops_and_erases_the_transcript(target: StoreTarget, keys: DataKeys) -> None:
+    with target.open(keys) as store:
         store.call_started("w", protocol="raw", started_wall=NOW)
         store.add_transcript(make_utterance("w", 0, "this call is recorded"), redacted_text="this call is recorded")
         compliant = make_finding(
@@ -166,8 +171,8 @@ def test_erase_customer_leaves_nothing_of_their_calls(tmp_path: Path, keys: Data
         assert form.encode() not in dump  # the number is in no row, not even the audit log
 
 
-def test_erasing_an_active_or_unknown_call_is_refused(tmp_path: Path, keys: DataKeys) -> None:
-    with Store.open(tmp_path / "cw.sqlite3", keys) as store:
+def test_erasing_an_active_or_unknown_call_is_refused(target: StoreTarget, keys: DataKeys) -> None:
+    with target.open(keys) as store:
         store.call_started("live", protocol="raw", started_wall=NOW, metadata={"from": NUMBER})
         with pytest.raises(StoreError, match="still active"):
             store.erase_call("live", actor="a", source="cli")

@@ -1,5 +1,5 @@
-"""Acceptance: SIGTERM during two live calls — both are stored `incomplete` with no score (a cut call is never a
-pass), their findings reach MQTT, end_reason shutdown; exit 0."""
+"""Acceptance: SIGTERM during two live calls with no drain grace — both are stored `incomplete` with no score (a cut
+call is never a pass), their findings reach MQTT, end_reason shutdown; exit 0. (The drain: test_service_drain.py.)"""
 
 from __future__ import annotations
 
@@ -77,6 +77,7 @@ async def test_sigterm_during_two_live_calls_stores_both_incomplete(
                 "log_level": "INFO",
                 "mqtt_url": mosquitto.url,
                 "mqtt_topic_prefix": "sigterm-test",
+                "drain_grace_seconds": 0,  # no drain: SIGTERM ends the calls at once (the drain deadline's path)
             }
         )
     )
@@ -178,7 +179,8 @@ async def test_calls_still_running_after_the_shutdown_grace_are_cancelled_and_st
     port = free_port()
     config = {"host": "127.0.0.1", "port": port, "data_dir": str(tmp_path / "data"), "model_path": str(vosk_model_path),
               "shutdown_grace": 2.0, "asr_threads": 1, "asr_overflow": "block", "asr_max_queued_seconds": 600.0,
-              "max_asr_lag": 0.0, "log_level": "INFO"}  # fmt: skip
+              "max_asr_lag": 0.0, "log_level": "INFO",
+              "drain_grace_seconds": 0}  # fmt: skip  # no drain first (its own tests): straight to the shutdown grace
     config_file = tmp_path / "callwarden.yaml"
     config_file.write_text(yaml.safe_dump(config))
     log_file = tmp_path / "serve.log"

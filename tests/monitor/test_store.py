@@ -1,4 +1,5 @@
-"""The SQLite store: WAL on, round trips of calls/transcripts/findings/reports, restart handling, consent proof."""
+"""The store's contract, on SQLite and on PostgreSQL: round trips of calls/transcripts/findings/reports, restart
+handling, consent proof, the digit guard; and SQLite's own duties (WAL, file modes, schema versions)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,19 @@ from monitor.store.records import StoreError
 from monitor.store.schema import LATEST_VERSION
 from rules.events import Speaker
 from rules.findings import Severity
-from tests.monitor.store_helpers import make_finding, make_utterance
+from tests.monitor.store_helpers import ENGINES, StoreTarget, make_finding, make_utterance, store_target
 
 T0 = 1_718_000_000.0
 
 
+@pytest.fixture(params=ENGINES)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
+    return store_target(request, tmp_path / "data" / "callwarden.sqlite3")
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "data" / "callwarden.sqlite3")
+def store(target: StoreTarget) -> Iterator[Store]:
+    s = target.open()
     yield s
     s.close()
 
@@ -107,13 +113,12 @@ def test_call_ended_for_unknown_call_is_an_error(store: Store) -> None:
         store.call_ended("ghost", ended_wall=T0, audio_seconds=1.0, report={"score": 1})
 
 
-def test_restart_marks_calls_left_active_incomplete(tmp_path: Path) -> None:
-    path = tmp_path / "cw.sqlite3"
-    with Store.open(path) as first:
+def test_restart_marks_calls_left_active_incomplete(target: StoreTarget) -> None:
+    with target.open() as first:
         first.call_started("done", protocol="native", started_wall=T0)
         first.call_ended("done", ended_wall=T0 + 5, audio_seconds=5, report={"score": 100, "passed": True})
         first.call_started("cut", protocol="audiohook", started_wall=T0 + 1)
-    with Store.open(path) as second:
+    with target.open() as second:
         assert second.mark_incomplete_on_startup() == ["cut"]
         assert second.mark_incomplete_on_startup() == []
         statuses = {c.call_id: (c.status, c.end_reason) for c in second.list_calls()}
@@ -192,7 +197,7 @@ def test_acknowledgements(store: Store) -> None:
 
 
 @pytest.mark.parametrize("card", ["4111111111111111", "4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005"])
-def test_digit_guard_masks_card_numbers_everywhere(store: Store, tmp_path: Path, card: str) -> None:
+def test_digit_guard_masks_card_numbers_everywhere(store: Store, target: StoreTarget, card: str) -> None:
     store.call_started("c1", protocol="native", started_wall=T0, metadata={"agent": "ann", "note": f"card {card}"})
     store.add_transcript(make_utterance("c1", 0, "x"), redacted_text=f"my card is {card} thanks")
     store.add_findings(
@@ -208,9 +213,8 @@ def test_digit_guard_masks_card_numbers_everywhere(store: Store, tmp_path: Path,
     store.call_ended("c1", ended_wall=T0 + 9, audio_seconds=9, report={"score": 0, "summary": f"read {card}"})
     assert store.guard_hits >= 5
     store.close()
-    raw = (tmp_path / "data" / "callwarden.sqlite3").read_bytes()
-    wal = tmp_path / "data" / "callwarden.sqlite3-wal"
-    dump = raw + (wal.read_bytes() if wal.exists() else b"")
+    dump = target.raw_dump()
+    assert b"c1" in dump  # the dump holds the call's rows
     assert card.encode() not in dump
     assert card.replace(" ", "").replace("-", "").encode() not in dump
 

@@ -20,13 +20,19 @@ from monitor.store.records import ConsentRecord
 from monitor.store.schema import MIGRATIONS
 from rules.events import Speaker
 from rules.findings import Severity
-from tests.monitor.store_helpers import make_finding, make_utterance
+from tests.monitor.store_helpers import ENGINES, StoreTarget, make_finding, make_utterance, store_target
 
 T0 = 1_718_000_000.0
 TRANSCRIPT_WORDS = ("zanzibar", "marmalade", "periwinkle")
 EVIDENCE = "quixotic evidence about the customer's overdraft"
 CUSTOMER_NUMBER = "+15557654321"
 SECRET_TEXTS = (*TRANSCRIPT_WORDS, "quixotic", "overdraft", "lighthouse", "tangerine", CUSTOMER_NUMBER, "nightingale")
+
+
+
+@pytest.fixture(params=ENGINES)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
+    return store_target(request, tmp_path / "cw.sqlite3")
 
 
 def new_keys() -> DataKeys:
@@ -124,27 +130,26 @@ def test_a_ciphertext_moved_to_another_call_fails_authentication(tmp_path: Path)
             store.get_call("CA-b")
 
 
-def test_rotation_reencrypts_every_row_without_loss(tmp_path: Path) -> None:
-    db = tmp_path / "cw.sqlite3"
+def test_rotation_reencrypts_every_row_without_loss(target: StoreTarget) -> None:
     old = new_keys()
-    with Store.open(db, old) as store:
+    with target.open(old) as store:
         for n in range(30):
             fill(store, f"CA-{n:02d}")
         before = {c.call_id: store.get_call(c.call_id) for c in store.list_calls(limit=100)}
         outbox_before = store.pending_outbox(1000)
     new = rotated(old)
     assert new.active_id != old.active_id and old.active_id in new.known_ids
-    with Store.open(db, new) as store:
+    with target.open(new) as store:
         assert store.get_call("CA-00") == before["CA-00"]  # old rows still decrypt before re-encryption
         counts = store.reencrypt()
         assert counts["transcript.text"] == 30 and counts["findings.json"] == 30 and counts["outbox.payload"] == 60
         assert store.key_usage() == {new.active_id: 30 * 9}
         assert store.reencrypt() == {}  # idempotent
-    with Store.open(db, DataKeys(new.active)) as store:  # the old key gone entirely: everything still reads
+    with target.open(DataKeys(new.active)) as store:  # the old key gone entirely: everything still reads
         after = {c.call_id: store.get_call(c.call_id) for c in store.list_calls(limit=100)}
         assert after == before
         assert store.pending_outbox(1000) == outbox_before
-    with Store.open(db, DataKeys(old.active)) as store, pytest.raises(DataKeyError):
+    with target.open(DataKeys(old.active)) as store, pytest.raises(DataKeyError):
         store.get_call("CA-00")
 
 
@@ -222,3 +227,20 @@ def test_findings_of_other_severities_are_encrypted_too(tmp_path: Path) -> None:
         store.call_started("c", protocol="raw", started_wall=T0)
         store.add_findings([make_finding("c", 1, severity=Severity.INFO, speaker=Speaker.AGENT, evidence="quixotic")])
     assert b"quixotic" not in file_bytes(db)
+
+
+def test_shared_mode_takes_the_key_from_the_secret_and_never_creates_a_key_file(tmp_path: Path) -> None:
+    from monitor.config.trust import EncryptionConfig
+    from monitor.store.crypto import from_texts, new_key_text, resolve_data_keys, write_key_file
+
+    with pytest.raises(DataKeyError, match=r"CALLWARDEN_DATA_KEY.*never created"):
+        resolve_data_keys(EncryptionConfig(), tmp_path, shared=True)
+    mounted = tmp_path / "secret" / "callwarden.key"
+    with pytest.raises(DataKeyError, match=r"does not exist.*mounted secret"):
+        resolve_data_keys(EncryptionConfig(key_file=str(mounted)), tmp_path, shared=True)
+    assert list(tmp_path.rglob("*.key")) == []  # nothing was created, neither in the data dir nor at key_file
+    text = new_key_text()
+    write_key_file(mounted, from_texts(text, [], "test"))
+    by_file = resolve_data_keys(EncryptionConfig(key_file=str(mounted)), tmp_path, shared=True)
+    by_env = resolve_data_keys(EncryptionConfig(key=text), tmp_path, shared=True)
+    assert by_file.active_id == by_env.active_id

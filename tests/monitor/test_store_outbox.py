@@ -9,18 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store.async_store import AsyncStore
 from monitor.store.database import Store
 from monitor.store.records import StoreError
 from monitor.store.rows import topic_segment
-from tests.monitor.store_helpers import make_finding
+from tests.monitor.store_helpers import ENGINES, StoreTarget, make_finding, store_target
 
 T0 = 1_718_000_000.0
 
 
+@pytest.fixture(params=ENGINES)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
+    return store_target(request, tmp_path / "cw.sqlite3")
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "cw.sqlite3")
+def store(target: StoreTarget) -> Iterator[Store]:
+    s = target.open()
     yield s
     s.close()
 
@@ -82,9 +86,9 @@ def test_topic_segment_keeps_call_ids_to_one_level() -> None:
     assert topic_segment("a/b+c#d%e") == "a%2Fb%2Bc%23d%25e"
 
 
-async def test_async_store_keeps_submission_order_and_wakes_listeners(tmp_path: Path) -> None:
+async def test_async_store_keeps_submission_order_and_wakes_listeners(target: StoreTarget) -> None:
     wakeups: list[int] = []
-    async with await AsyncStore.open(tmp_path / "cw.sqlite3") as astore:
+    async with await target.open_async() as astore:
         astore.add_outbox_listener(lambda: wakeups.append(1))
         await astore.call_started("a", protocol="native", started_wall=T0)
         # Many writers at once: the single worker thread applies them in the order they were submitted.

@@ -7,14 +7,21 @@ import threading
 import time
 from pathlib import Path
 
-from monitor.store.async_store import AsyncStore
+import pytest
+
 from monitor.store.database import Store
+from tests.monitor.store_helpers import ENGINES, StoreTarget, store_target
 
 T0 = 1_700_000_000.0
 
 
-async def test_a_read_does_not_wait_behind_a_slow_write_and_sees_committed_ones(tmp_path: Path) -> None:
-    async with await AsyncStore.open(tmp_path / "cw.sqlite3") as store:
+@pytest.fixture(params=ENGINES)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> StoreTarget:
+    return store_target(request, tmp_path / "cw.sqlite3")
+
+
+async def test_a_read_does_not_wait_behind_a_slow_write_and_sees_committed_ones(target: StoreTarget) -> None:
+    async with await target.open_async() as store:
         assert await store.call_started("a", protocol="raw", started_wall=T0)
         release = threading.Event()
 
