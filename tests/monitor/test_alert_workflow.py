@@ -123,10 +123,14 @@ def test_reencryption_covers_notes(store: Store) -> None:
     assert sum(store.key_usage().values()) >= 1
 
 
-def test_the_workflow_migration_is_the_latest() -> None:
+def test_the_workflow_tables_come_from_one_migration_on_each_engine() -> None:
+    from monitor.store.pg_schema import PG_MIGRATIONS
     from monitor.store.schema import MIGRATIONS
 
-    assert MIGRATIONS[-1].version == LATEST_VERSION and "alert workflow" in MIGRATIONS[-1].name
+    for migrations in (MIGRATIONS, PG_MIGRATIONS):
+        workflow = [m for m in migrations if "alert workflow" in m.name]
+        assert len(workflow) == 1 and any("CREATE TABLE alert_actions" in s for s in workflow[0].statements)
+    assert MIGRATIONS[-1].version == LATEST_VERSION
 
 
 @pytest.mark.timeout(180)
