@@ -290,6 +290,8 @@ class Service:
         status: Literal["completed", "incomplete"] = "completed" if ended.reason in NATURAL_ENDS else "incomplete"
         if status == "incomplete":  # cut before its natural end: what was said is kept, but it is never scored
             report = {**report, "score": None, "passed": None}
+        if session.event_log is not None:  # before the end row: a scored call has its event log to backtest
+            await self.store.add_event_log(session.call_id, session.event_log)
         await self.store.call_ended(
             session.call_id,
             ended_wall=ended_wall,

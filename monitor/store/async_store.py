@@ -268,6 +268,16 @@ class AsyncStore:
         self._succeeded()
         return stored
 
+    async def add_event_log(self, call_id: str, lines: Sequence[str]) -> bool:
+        """See `Store.add_event_log`; False when it could not be written (the call cannot be backtested)."""
+        try:
+            stored = await self._run(self.store.add_event_log, call_id, list(lines))
+        except STORAGE_ERRORS as exc:
+            self._failed("add_event_log", exc)
+            return False
+        self._succeeded()
+        return stored
+
     async def add_findings(self, findings: Sequence[Finding], *, wall_time: float | None = None) -> list[int]:
         """See `Store.add_findings`; when the database fails the alerts are held in memory (negative seqs)."""
         wall = time.time() if wall_time is None else wall_time

@@ -3,9 +3,11 @@ and consent records."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
-from collections.abc import Mapping
+import zlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitor.store.crypto import DataKeys
@@ -172,3 +174,14 @@ def consent_from_finding(finding: Finding, wall_time: float) -> ConsentRecord:
         wall_time=wall_time,
         finding_id=finding.finding_id,
     )
+
+
+def pack_event_log(lines: Sequence[str]) -> str:
+    """A call's event log JSON lines as one stored text (before encryption): zlib-compressed, base64."""
+    return base64.b64encode(zlib.compress("\n".join(lines).encode(), 6)).decode()
+
+
+def unpack_event_log(text: str) -> list[str]:
+    """The JSON lines of a stored event log text (`pack_event_log`'s inverse)."""
+    raw = zlib.decompress(base64.b64decode(text, validate=True)).decode()
+    return raw.split("\n") if raw else []

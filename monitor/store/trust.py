@@ -23,6 +23,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("consent_records", "answer_text", "call_id"),
     ("acknowledgements", "note", "finding_id"),
     ("outbox", "payload", "call_id"),
+    ("event_logs", "data", "call_id"),
 )
 """(table, column, the column whose value is bound into the ciphertext's associated data)."""
 
