@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "monitor.cli.corpus",
     "monitor.cli.eval",
     "monitor.cli.gdpr",
+    "monitor.cli.backtest",
     "monitor.cli.keys",
     "monitor.cli.hash_secret",
     "monitor.cli.users",
