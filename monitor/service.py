@@ -13,6 +13,7 @@ from typing import Any, Literal
 from monitor.access.users import AccessControl
 from monitor.call.latency import AlertLatency
 from monitor.call.session import Arrival, CallSession
+from monitor.config.notify import route_findings
 from monitor.config.settings import Config
 from monitor.metrics import Metrics
 from monitor.sinks.live import (
@@ -74,6 +75,7 @@ class Service:
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
         self.webhook: WebhookSink | None = None
+        self.alert_webhooks: list[WebhookSink] = []
         self.ready_reason: str | None = "starting"
         self._storage_checked: tuple[float, str | None] | None = None
         self._storage_probe: asyncio.Future[str | None] | None = None
@@ -116,6 +118,9 @@ class Service:
                 self.webhook = await self._stack.enter_async_context(
                     WebhookSink(self.store, hook.url, hook.secret, metrics=self.metrics, timeout=hook.timeout)
                 )
+            for route in self.config.alert_webhooks:
+                sink = WebhookSink.alert_route(self.store, route, metrics=self.metrics)
+                self.alert_webhooks.append(await self._stack.enter_async_context(sink))
             await self._stack.enter_async_context(retention_task(self.store, self.config.retention))
         except BaseException:
             await self._stack.aclose()
@@ -232,9 +237,16 @@ class Service:
         """Count and log findings, store them with their outbox rows in one transaction, then show them live."""
         for finding, arrival in zip(findings, arrivals, strict=True):
             self.finding_raised(finding, arrival.wall, arrival.refining)
-        await self.store.add_findings(findings, wall_time=wall)
+        await self.store.add_findings(findings, wall_time=wall, routes=self._routes(findings))
         for finding in findings:
             self.live.publish(finding_message(finding, wall))
+
+    def _routes(self, findings: list[Finding]) -> dict[str, list[str]] | None:
+        """Finding id → the alert webhooks its severity routes it to (config `alert_webhooks`)."""
+        routes = self.config.alert_webhooks
+        if not routes:
+            return None
+        return route_findings(routes, [(f.finding_id, str(f.severity)) for f in findings])
 
     def alert_refined(self, finding_id: str, arrived_wall: float | None) -> None:
         self.latency.refined(finding_id, arrived_wall)

@@ -52,8 +52,9 @@ class OutboxSink:
 
     name = "outbox"
     _success_outcome = "delivered"
-    webhook = False
-    """Which outbox rows this sink drains: the webhook sink's (topic under "webhook/") or every other one."""
+    webhook: bool | str = False
+    """Which outbox rows this sink drains: every row not under "webhook/" (False), or one webhook's (its topic
+    prefix under "webhook/")."""
 
     def __init__(
         self,

@@ -56,6 +56,7 @@ from monitor.store.rows import (
     insert_consent,
     insert_finding,
     pack_event_log,
+    route_topic,
     score_payload,
     score_topic,
     unpack_event_log,
@@ -604,10 +605,18 @@ class Store:
             return None
         return unpack_event_log(self._keys.decrypt(row["data"], f"event_logs.data|{call_id}"))
 
-    def add_findings(self, findings: Sequence[Finding], *, wall_time: float | None = None) -> list[int]:
+    def add_findings(
+        self,
+        findings: Sequence[Finding],
+        *,
+        wall_time: float | None = None,
+        routes: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[int]:
         """Store findings (already-stored finding_ids are skipped) and enqueue one alert each, atomically.
 
-        Findings of kind "consent" also become consent records. Returns the outbox seqs of the new alerts.
+        `routes` (finding id → alert webhook names) enqueues a copy of the alert for each of those webhooks in the
+        same transaction. Findings of kind "consent" also become consent records. Returns the outbox seqs of the
+        new alerts (not of their webhook copies).
         """
         wall = time.time() if wall_time is None else wall_time
         seqs: list[int] = []
@@ -630,6 +639,9 @@ class Store:
                 payload = alert_payload(data, wall)
                 topic = alert_topic(finding.call_id)
                 seqs.append(enqueue(conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall))
+                for route in (routes or {}).get(finding.finding_id, ()):
+                    hook = route_topic(route, topic)
+                    enqueue(conn, self._keys, finding.call_id, hook, payload, finding.finding_id, wall)
         return seqs
 
     def add_control(
@@ -759,8 +771,9 @@ class Store:
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
-    def pending_outbox(self, limit: int = 100, webhook: bool = False) -> list[OutboxRow]:
-        """Undelivered rows in seq order: the alert sink's, or (`webhook`) the webhook sink's."""
+    def pending_outbox(self, limit: int = 100, webhook: bool | str = False) -> list[OutboxRow]:
+        """Undelivered rows in seq order: the alert sink's, or (`webhook`) the webhook sinks', or those under one
+        webhook's topic prefix (queries.pending_outbox)."""
         with self._read() as conn:
             return q.pending_outbox(conn, self._keys, limit, webhook)
 

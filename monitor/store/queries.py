@@ -198,14 +198,19 @@ def call_detail(conn: sqlite3.Connection, keys: DataKeys, call_id: str) -> CallD
     )
 
 
-def pending_outbox(conn: sqlite3.Connection, keys: DataKeys, limit: int, webhook: bool = False) -> list[OutboxRow]:
-    """Undelivered outbox rows, oldest first (seq order, hence per-call order too): the webhook sink's rows (topic
-    under WEBHOOK_PREFIX) when `webhook`, else the alert sink's (every other row)."""
+def pending_outbox(
+    conn: sqlite3.Connection, keys: DataKeys, limit: int, webhook: bool | str = False
+) -> list[OutboxRow]:
+    """Undelivered outbox rows, oldest first (seq order, hence per-call order too): the webhook sinks' rows (topic
+    under WEBHOOK_PREFIX) when `webhook` is True, one webhook sink's when it is a topic prefix under WEBHOOK_PREFIX
+    (each webhook drains its own rows: a failing receiver holds up no other), else the alert sink's (every row not
+    under WEBHOOK_PREFIX)."""
+    prefix = webhook if isinstance(webhook, str) and webhook else WEBHOOK_PREFIX
     rows = conn.execute(
         "SELECT seq, call_id, topic, payload, finding_id, created_wall, attempts, last_error, delivered_wall "
         "FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL AND (substr(topic, 1, ?) = ?) = ? "
         "ORDER BY seq LIMIT ?",
-        (len(WEBHOOK_PREFIX), WEBHOOK_PREFIX, int(webhook), limit),
+        (len(prefix), prefix, int(bool(webhook)), limit),
     )
     out = []
     for r in rows:

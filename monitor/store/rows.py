@@ -38,6 +38,20 @@ def webhook_topic(topic: str) -> str:
     return WEBHOOK_PREFIX + topic
 
 
+CONTROL_WEBHOOK_PREFIX = WEBHOOK_PREFIX + "calls/"
+"""The recording-control webhook's rows (`webhook_topic(control_topic(id))`)."""
+
+
+def route_prefix(route: str) -> str:
+    """The outbox topic prefix of one alert webhook route's rows (drained by that route's sink alone)."""
+    return f"{WEBHOOK_PREFIX}route/{route}/"
+
+
+def route_topic(route: str, topic: str) -> str:
+    """The outbox topic of an alert webhook route's copy of a message on `topic`."""
+    return route_prefix(route) + topic
+
+
 def score_topic(call_id: str) -> str:
     """The outbox topic (relative to the sink's prefix) of a call's end-of-call score."""
     return f"calls/{topic_segment(call_id)}/score"
