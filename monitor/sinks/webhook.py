@@ -59,11 +59,12 @@ def verify(secret: str, header: str, body: bytes, now: float, tolerance: float =
 
 
 def redacted_url(url: str) -> str:
-    """`url` without credentials, query or fragment (what logs may show)."""
+    """`url` without credentials, path, query or fragment (what logs may show: a Slack or Teams incoming-webhook
+    URL carries its secret in the path)."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return f"{parts.scheme}://{host}{port}/…" if parts.path not in ("", "/") else f"{parts.scheme}://{host}{port}"
 
 
 class WebhookSink(OutboxSink):
@@ -135,7 +136,7 @@ class WebhookSink(OutboxSink):
                 backoff = min(backoff * 2, self._retry_max)
                 continue
             if self._failing_since is not None:
-                log.warning("webhook %s accepts messages again", redacted_url(self._url))
+                log.warning("%s %s accepts messages again", self.name, redacted_url(self._url))
                 self._failing_since = None
             backoff = self._retry_min
             await self._wait_for_work()
@@ -170,8 +171,8 @@ class WebhookSink(OutboxSink):
         if self._failing_since is None:
             self._failing_since = time.monotonic()
             log.warning(
-                "webhook %s failed (%s); its messages stay in the outbox, retrying every ≤ %.0f s",
-                redacted_url(self._url), describe_error(exc), self._retry_max,
+                "%s %s failed (%s); its messages stay in the outbox, retrying every ≤ %.0f s",
+                self.name, redacted_url(self._url), describe_error(exc), self._retry_max,
                 exc_info=None if isinstance(exc, WebhookError) else exc,
             )
         else:
