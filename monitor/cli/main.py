@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "monitor.cli.eval",
     "monitor.cli.gdpr",
     "monitor.cli.backtest",
+    "monitor.cli.export",
     "monitor.cli.keys",
     "monitor.cli.hash_secret",
     "monitor.cli.users",

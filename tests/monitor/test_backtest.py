@@ -17,15 +17,14 @@ import pytest
 
 from monitor.backtest.rescore import StoredCall, rescore
 from monitor.backtest.runner import PackSource, Selection, backtest, candidate_ruleset
-from monitor.call.redaction import CallRedaction, redact_digit_reading
 from monitor.cli import backtest as backtest_cli
 from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
 from rules.engine import CallMonitor
-from rules.eventlog import dumps_event, loads_events
-from rules.events import DigitReading, Event, Utterance
+from rules.eventlog import loads_events
 from rules.packs import BUILTIN_PACKS_DIR, PackError, load_packs
 from rules.transcripts import transcript_events
+from tests.monitor.store_helpers import session_store
 
 KEYS = DataKeys(b"b" * 32)
 DAY = 86400.0
@@ -43,33 +42,6 @@ def script(disclosure_at: float | None, card: bool = False) -> list[str]:
         lines.append("customer: it is four one one one one one one one one one one one one one one one")
     lines.append("agent: thank you. is there anything else? goodbye.")
     return lines
-
-
-def session_store(store: Store, call_id: str, events: list[Event], *, started_wall: float, agent: str,
-                  queue: str) -> dict[str, object]:  # fmt: skip
-    """Store a call the way the live service does (monitor/call/session.py, monitor/service.py)."""
-    monitor = CallMonitor(RULESET, call_id=call_id)
-    redaction = CallRedaction("en")
-    lines: list[str] = []
-    findings = []
-    store.call_started(call_id, protocol="raw", started_wall=started_wall, metadata={"agent": agent, "queue": queue})
-    for event in events:
-        before = monitor.stats["accepted"]
-        found = monitor.feed(event)
-        accepted = monitor.stats["accepted"] != before
-        if isinstance(event, Utterance):
-            line, logged = redaction.line_and_event(event)
-            store.add_transcript(event, redacted_text=line.text)
-            if accepted:
-                lines.append(dumps_event(logged))
-        elif accepted:
-            lines.append(dumps_event(redact_digit_reading(event) if isinstance(event, DigitReading) else event))
-        findings += [redaction.finding(f) for f in found]
-    store.add_findings(findings, wall_time=started_wall + 1)
-    report = redaction.report(monitor.report())
-    assert store.add_event_log(call_id, lines)
-    store.call_ended(call_id, ended_wall=started_wall + 60, audio_seconds=60.0, report=report)
-    return report
 
 
 def status(report: dict[str, object], rule_id: str) -> str:
