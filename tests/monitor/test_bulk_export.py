@@ -8,6 +8,7 @@ import base64
 import csv
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
 from rules.transcripts import transcript_events
 from tests.monitor.dashboard_harness import chromium_browser
+from tests.monitor.ingest_support import running_service
 from tests.monitor.store_helpers import session_store
 
 KEY = b"x" * 32
@@ -133,3 +135,33 @@ def test_cli_exports_audits_and_refuses_bad_input(
     assert entry.detail["calls"] == len(exported) and entry.actor.startswith("cli:")
     assert export_cli.run(args) == 2  # the directory is not empty any more: never overwritten
     assert export_cli.run(argparse.Namespace(**{**vars(args), "out": tmp_path / "x", "until": DEC_1})) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_reports_api_serves_the_month_as_csv_and_json(tmp_path: Path, vosk_model_path: Path) -> None:
+    data = tmp_path / "data"
+    first = time.time() - 40 * DAY  # recent: the service's retention purge must not touch them
+    since, until = first + 5.5 * DAY, first + 36.5 * DAY  # a month: 31 of the 40 calls
+    with Store.open(data / "callwarden.sqlite3") as db:  # the service's own key file
+        for n in range(40):
+            call_id = f"api-{n:02d}"
+            session_store(db, call_id, transcript_events(call_id, SCRIPTS[n % 3]), started_wall=first + n * DAY,
+                          agent=f"agent-{n % 3}", queue="billing")  # fmt: skip
+        december = db.ended_call_ids(since=since, until=until)
+        assert len(december) == 31
+        reports = {c: db.get_report(c) for c in december}
+    async with running_service(data, vosk_model_path) as svc:
+        status, body = await svc.get(f"/api/reports?since={since}&until={until}&format=csv")
+        assert status == 200, body
+        rows = list(csv.DictReader(body.splitlines()))
+        assert [r["call_id"] for r in rows] == december
+        assert all(float(r["score"]) == reports[r["call_id"]]["score"] for r in rows)  # type: ignore[index]
+        listed = await svc.get_json(f"/api/reports?since={since}&until={until}&agent=agent-1")
+        assert {c["call_id"] for c in listed["calls"]} == {c for c in december if int(c[-2:]) % 3 == 1}
+        for c in listed["calls"]:
+            assert c["report"] == reports[c["call_id"]], (c["report"], reports[c["call_id"]])
+        status, body = await svc.get(f"/api/reports?since={until}&until={since}")
+        assert status == 400 and "since" in body
+        audit = await svc.get_json("/api/audit?action=bulk_export")
+        assert [e["detail"]["calls"] for e in audit["entries"]] == [len(listed["calls"]), len(december)]
