@@ -182,6 +182,37 @@ def speed(data: Path, copies: int, runs: int) -> dict[str, Any]:
     }
 
 
+def _rescore_partition(part: list[Any], source: PackSource) -> list[Any]:
+    from monitor.backtest.rescore import rescore_all
+    from monitor.backtest.runner import candidate_ruleset
+
+    return rescore_all(part, candidate_ruleset(source))
+
+
+def with_dask(data: Path, window: float) -> dict[str, Any]:
+    """docs/backtest.md's Dask recipe on the local process scheduler: the same diff as `backtest`?"""
+    import dask.bag as db
+
+    from monitor.backtest.runner import candidate_ruleset, diff, stored_calls
+
+    with Store.open(data / "callwarden.sqlite3") as store, tempfile.TemporaryDirectory() as tmp:
+        source = PackSource(changed_packs(Path(tmp), window))
+        reference = backtest(store, source, Selection(), workers=2)
+        calls, _ = stored_calls(store, Selection())
+        t0 = time.perf_counter()
+        outcomes = (
+            db.from_sequence(calls, partition_size=16)
+            .map_partitions(_rescore_partition, source)
+            .compute(scheduler="processes", num_workers=2)
+        )
+        seconds = time.perf_counter() - t0
+        result = diff(calls, outcomes, candidate_ruleset(source))
+    timing = ("skipped", "workers", "read_seconds", "rescore_seconds", "calls_per_second")
+    same = result == {k: v for k, v in reference.items() if k not in timing}
+    return {"calls": len(calls), "same_diff_as_backtest": same, "dask_seconds": round(seconds, 2),
+            "changed_calls": result["changed_calls"]}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="step", required=True)
@@ -198,11 +229,16 @@ def main() -> None:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--copies", type=int, default=40)
     p.add_argument("--runs", type=int, default=3)
+    d = sub.add_parser("dask")
+    d.add_argument("--data", type=Path, required=True)
+    d.add_argument("--window", type=float, default=8.0)
     args = parser.parse_args()
     if args.step == "stream":
         asyncio.run(stream(args.data, args.corpus or args.data / "corpus", args.calls, args.seed))
     elif args.step == "accept":
         print(json.dumps(accept(args.data, args.window, args.workers), indent=2))
+    elif args.step == "dask":
+        print(json.dumps(with_dask(args.data, args.window), indent=2))
     else:
         print(json.dumps(speed(args.data, args.copies, args.runs), indent=2))
 

@@ -38,7 +38,13 @@ TOPIC_HEADER = "Callwarden-Topic"
 
 
 class WebhookError(Exception):
-    """The receiver did not accept a message (an HTTP status other than 2xx, or no answer)."""
+    """The receiver did not accept a message (an HTTP status other than 2xx, or no answer). `receiver_down`: no
+    answer, 5xx or 429 — the receiver's trouble, retried without counting against the message; a 4xx says the
+    message itself is refused and counts (dead-lettered after MAX_ATTEMPTS)."""
+
+    def __init__(self, message: str, *, receiver_down: bool) -> None:
+        super().__init__(message)
+        self.receiver_down = receiver_down
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -160,12 +166,17 @@ class WebhookSink(OutboxSink):
             with urllib.request.urlopen(request, timeout=self._timeout) as reply:
                 status = int(reply.status)
         except urllib.error.HTTPError as exc:
-            raise WebhookError(f"HTTP {exc.code} from {redacted_url(self._url)}") from None
+            down = exc.code >= 500 or exc.code == 429
+            raise WebhookError(f"HTTP {exc.code} from {redacted_url(self._url)}", receiver_down=down) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise WebhookError(f"no answer from {redacted_url(self._url)}: {reason}") from None
+            raise WebhookError(f"no answer from {redacted_url(self._url)}: {reason}", receiver_down=True) from None
         if not 200 <= status < 300:
-            raise WebhookError(f"HTTP {status} from {redacted_url(self._url)}")
+            raise WebhookError(f"HTTP {status} from {redacted_url(self._url)}", receiver_down=status >= 500)
+
+    def row_at_fault(self, exc: BaseException) -> bool:
+        """A receiver that is down or overloaded (no answer, 5xx, 429) does not use up the row's attempts."""
+        return not (isinstance(exc, WebhookError) and exc.receiver_down)
 
     def _on_error(self, exc: BaseException) -> None:
         if self._failing_since is None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -143,3 +144,29 @@ async def test_live_card_call_pages_the_critical_route_after_a_500(tmp_path: Pat
     assert len(chat_rules) == len(expected_chat)
     assert len(teams.posts) == len(expected_teams)
     assert not [b for _, _, _, b in chat.posts + teams.posts if b"5105" in b or b"evidence" in b]
+
+
+async def test_a_receiver_outage_never_dead_letters_but_a_refused_message_is_set_aside(tmp_path: Path) -> None:
+    """500s (receiver down) are retried however many; a 400 (this message refused) 5 times is dead-lettered and the
+    alerts behind it go out."""
+    route = AlertWebhookConfig("soc", "http://127.0.0.1:9/", "json", ("critical",), SECRET)
+    async with await AsyncStore.open(tmp_path / "cw.sqlite3") as store:
+        await store.call_started("c1", protocol="raw", started_wall=T0)
+        with Receiver(refuse=7, refusal=500) as down:
+            sink = WebhookSink.alert_route(store, dataclasses.replace(route, url=down.url), retry_min=0.05,
+                                           retry_max=0.1)  # fmt: skip
+            async with sink:
+                first = make_finding("c1", 0, severity=Severity.CRITICAL)
+                await store.add_findings([first], routes={first.finding_id: ["soc"]})
+                await until(lambda: any(status == 204 for _, status, _, _ in down.posts))
+        assert [status for _, status, _, _ in down.posts] == [500] * 7 + [204]
+        with Receiver(refuse=5, refusal=400) as picky:
+            sink = WebhookSink.alert_route(store, dataclasses.replace(route, url=picky.url), retry_min=0.05,
+                                           retry_max=0.1)  # fmt: skip
+            async with sink:
+                bad, good = (make_finding("c1", n, severity=Severity.CRITICAL) for n in (1, 2))
+                await store.add_findings([bad, good], routes={bad.finding_id: ["soc"], good.finding_id: ["soc"]})
+                await until(lambda: any(status == 204 for _, status, _, _ in picky.posts))
+        assert [status for _, status, _, _ in picky.posts] == [400] * 5 + [204]
+        assert json.loads(picky.posts[-1][3])["finding_id"] == good.finding_id
+        assert await store.pending_outbox(10, webhook="webhook/route/soc/") == []
