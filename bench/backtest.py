@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import resource
 import socket
 import statistics
 import sys
@@ -173,18 +174,27 @@ def copy_store(source: Path, target: Path, copies: int) -> int:
     return n
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def speed(data: Path, copies: int, runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "bench.sqlite3"
         calls = copy_store(data / "callwarden.sqlite3", scratch, copies)
         rates: dict[int, list[float]] = {1: [], 2: []}
+        cpu_rates: dict[int, list[float]] = {1: [], 2: []}
         changed: set[int] = set()
         with Store.open(data / "callwarden.sqlite3") as source:
             keys = source.keys
         with Store.open(scratch, keys) as store:
             for _ in range(runs):
                 for workers in (1, 2):
+                    cpu, children = time.process_time(), _children_cpu()
                     result = backtest(store, PackSource(), Selection(), workers=workers)
+                    used = time.process_time() - cpu + _children_cpu() - children  # parent (reading) + workers
+                    cpu_rates[workers].append(round(calls / used, 1))
                     rates[workers].append(result["calls_per_second"])
                     changed.add(len(result["changed_calls"]))
                     read = result["read_seconds"]
@@ -198,6 +208,9 @@ def speed(data: Path, copies: int, runs: int) -> dict[str, Any]:
         "median_1": statistics.median(rates[1]),
         "median_2": statistics.median(rates[2]),
         "median_ratio_2_over_1": round(statistics.median(ratios), 2),
+        "calls_per_cpu_s_incl_read": cpu_rates,
+        "median_cpu_rate_1": statistics.median(cpu_rates[1]),
+        "median_cpu_rate_2": statistics.median(cpu_rates[2]),
         "changed_calls_seen": sorted(changed),
         "last_read_seconds": read,
     }

@@ -118,8 +118,11 @@ def rescore_calls(
     progress: Callable[[int], None] | None = None,
 ) -> list[Rescored]:
     """Every call re-scored with the candidate rules, in order: in this process (workers=1) or across `workers`
-    processes (spawned: each loads the packs once and takes batches of BATCH calls)."""
-    if workers <= 1 or len(calls) <= BATCH:
+    processes taking batches of BATCH calls. Where the platform forks (Linux), the workers are forked from this
+    process with the rule set already loaded (a spawned worker spends seconds importing and compiling the packs:
+    measured 3× slower than one process on 460 calls); elsewhere they are spawned and each loads the packs once.
+    Call it from a process without threads of its own (the CLI), as forking requires."""
+    if workers <= 1:
         ruleset = candidate_ruleset(source)
         out = []
         for batch in _batches(calls, BATCH):
@@ -127,9 +130,15 @@ def rescore_calls(
             if progress is not None:
                 progress(len(out))
         return out
-    context = multiprocessing.get_context("spawn")
+    global _WORKER_RULES
     out = []
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(source,)) as pool:
+    if "fork" in multiprocessing.get_all_start_methods():
+        _WORKER_RULES = candidate_ruleset(source)  # inherited by the forked workers
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    else:
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(source,))
+    with pool:
         for done in pool.map(_rescore_batch, _batches(calls, BATCH)):
             out += done
             if progress is not None:
