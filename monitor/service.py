@@ -15,6 +15,7 @@ from typing import Any, Literal
 from monitor.access.users import AccessControl
 from monitor.call.latency import AlertLatency
 from monitor.call.session import Arrival, CallSession
+from monitor.config.notify import route_findings
 from monitor.config.settings import Config
 from monitor.metrics import Metrics
 from monitor.sinks.live import (
@@ -81,6 +82,7 @@ class Service:
         self._asr: Transcription | None = None
         self.sink: OutboxSink | None = None
         self.webhook: WebhookSink | None = None
+        self.alert_webhooks: list[WebhookSink] = []
         self.ready_reason: str | None = "starting"
         self.data_key_id = ""
         """The id of the active data key (the same on every replica sharing a store; /api/status shows it)."""
@@ -143,6 +145,9 @@ class Service:
                 self.webhook = await self._stack.enter_async_context(
                     WebhookSink(self.store, hook.url, hook.secret, metrics=self.metrics, timeout=hook.timeout)
                 )
+            for route in self.config.alert_webhooks:
+                sink = WebhookSink.alert_route(self.store, route, metrics=self.metrics)
+                self.alert_webhooks.append(await self._stack.enter_async_context(sink))
             await self._stack.enter_async_context(retention_task(self.store, self.config.retention))
             if db.shared:
                 await self._stack.enter_async_context(
@@ -305,9 +310,16 @@ class Service:
             self.finding_raised(finding, arrival.wall, arrival.refining)
             if finding.severity != "info":  # coaching aggregates: alerts per queue and rule (never per agent)
                 self.metrics.queue_finding(self.live.metadata(finding.call_id).get("queue"), finding.rule_id)
-        await self.store.add_findings(findings, wall_time=wall)
+        await self.store.add_findings(findings, wall_time=wall, routes=self._routes(findings))
         for finding in findings:
             self.live.publish(finding_message(finding, wall))
+
+    def _routes(self, findings: list[Finding]) -> dict[str, list[str]] | None:
+        """Finding id → the alert webhooks its severity routes it to (config `alert_webhooks`)."""
+        routes = self.config.alert_webhooks
+        if not routes:
+            return None
+        return route_findings(routes, [(f.finding_id, str(f.severity)) for f in findings])
 
     def alert_refined(self, finding_id: str, arrived_wall: float | None) -> None:
         self.latency.refined(finding_id, arrived_wall)
@@ -363,6 +375,8 @@ class Service:
         status: Literal["completed", "incomplete"] = "completed" if ended.reason in NATURAL_ENDS else "incomplete"
         if status == "incomplete":  # cut before its natural end: what was said is kept, but it is never scored
             report = {**report, "score": None, "passed": None}
+        if session.event_log is not None:  # before the end row: a scored call has its event log to backtest
+            await self.store.add_event_log(session.call_id, session.event_log)
         await self.store.call_ended(
             session.call_id,
             ended_wall=ended_wall,

@@ -14,10 +14,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rules.events import Utterance
+from rules.events import DigitReading, Utterance
 from rules.findings import Finding
 from rules.redact import NUMBER_MASK, PAYMENT_MASK_MIN_DIGITS, Redacted, RedactedWords, Redactor
 from rules.spoken_numbers import parse_tokens, split_words, tokenize
+
+EVENT_LOG_MASK = "[number]"
+"""What a masked word's text becomes in an event log (`analyze --events-out`, the stored event logs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +56,25 @@ class CallRedaction:
     def line(self, utterance: Utterance) -> RedactedLine:
         """The redacted transcript line with its redacted timed words (updates the call's context): call it once
         per utterance, in audio-time order."""
+        return self.line_and_event(utterance)[0]
+
+    def line_and_event(self, utterance: Utterance) -> tuple[RedactedLine, Utterance]:
+        """`line(utterance)` and the utterance as a stored event log keeps it (monitor/store event logs, the
+        `analyze --events-out` format): its text redacted and every masked word's text "[number]", word times
+        kept. One redaction step for both (call it instead of `line`, once per utterance, in audio-time order)."""
         words = [w.text for w in utterance.words] if utterance.words else split_words(utterance.text)
         result = self.redactor.redact(
             words, speaker=str(utterance.speaker), start=utterance.start, end=utterance.end, final=utterance.final
         )
-        return RedactedLine(result.text, _timed_words(utterance, result))
+        masked = set(result.masked)
+        event = dataclasses.replace(
+            utterance,
+            text=str(result.text),
+            words=tuple(
+                dataclasses.replace(w, text=EVENT_LOG_MASK) if i in masked else w for i, w in enumerate(utterance.words)
+            ),
+        )
+        return RedactedLine(result.text, _timed_words(utterance, result)), event
 
     def _min_digits(self, spans: list[tuple[float, float]]) -> int | None:
         """The shortest spoken run to mask in text about speech in `spans` (None: no context, nothing to add)."""
@@ -103,6 +120,11 @@ class CallRedaction:
                 for item in report["items"]
             ]
         return out
+
+
+def redact_digit_reading(reading: DigitReading) -> DigitReading:
+    """The digit pass's reading as an event log keeps it: every word masked (it holds nothing but digits)."""
+    return dataclasses.replace(reading, words=tuple(dataclasses.replace(w, text=EVENT_LOG_MASK) for w in reading.words))
 
 
 def _timed_words(utterance: Utterance, result: RedactedWords) -> tuple[RedactedWord, ...]:

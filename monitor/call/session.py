@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
-from monitor.call.redaction import CallRedaction, RedactedLine
+from monitor.call.redaction import CallRedaction, RedactedLine, redact_digit_reading
 from rules.engine import CallMonitor
-from rules.events import AudioTick, CallEnded, CallStarted, Event, Speaker, Utterance
+from rules.eventlog import dumps_event
+from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Speaker, Utterance
 from rules.findings import Finding
 from rules.packs import RuleSet
 from rules.recording_control import ControlEvent, RecordingControl
@@ -29,6 +30,9 @@ TranscriptListener = Callable[[Utterance, RedactedLine], Awaitable[None]]
 """Called with each redacted transcript line, in audio-time order (a transcription connector sends it back)."""
 
 MAX_GAP_SECONDS = 5.0  # a position jump larger than this is filled only this far (lost audio, not a pause)
+MAX_EVENT_LOG_LINES = 500_000
+"""A call's stored event log keeps at most this many events (~20 h of audio); a longer call keeps none (a cut log
+would re-score to outcomes it never had), and says so in the log."""
 
 
 @dataclass(slots=True)
@@ -135,6 +139,9 @@ class CallSession:
         self.transcribed = asyncio.Event()
         """Set once every transcript line of the call was handled (before scoring), or its session failed."""
         self.listener: TranscriptListener | None = None
+        self.event_log: list[str] | None = []
+        """The redacted event log (rules.eventlog JSON lines) of the events the engine accepted, in the order it
+        was fed them: what `callwarden backtest` re-scores. None once it outgrew MAX_EVENT_LOG_LINES."""
 
     async def __aenter__(self) -> CallSession:
         roles = {leg.index: leg.role for leg in self.opened.legs}
@@ -225,15 +232,21 @@ class CallSession:
             await self._handle(event)
 
     async def _handle(self, event: Event) -> None:
+        accepted_before = self.monitor.stats["accepted"]
         findings = self.monitor.feed(event)
+        accepted = self.monitor.stats["accepted"] != accepted_before
         controls = self.control.feed(event) if self.control is not None else []
         if controls:  # before the line is stored: the recorder pauses before the digits reach any record
             await self.host.control(self.call_id, controls, self.wall())
         if isinstance(event, Utterance):
-            await self._transcript(event)
+            logged = await self._transcript(event)
+            if accepted:
+                self._log(logged)
             if event.words:
                 self._refine_arrivals(event)
-        elif isinstance(event, AudioTick):
+        elif accepted:
+            self._log(redact_digit_reading(event) if isinstance(event, DigitReading) else event)
+        if isinstance(event, AudioTick):
             self.host.clock(self.call_id, event.at, self.lag)
         if findings:
             wordless = tuple(event.text.split()) if isinstance(event, Utterance) and not event.words else None
@@ -244,11 +257,24 @@ class CallSession:
         elif isinstance(event, CallStarted):
             return
 
-    async def _transcript(self, utterance: Utterance) -> None:
-        line = self.redaction.line(utterance)
+    async def _transcript(self, utterance: Utterance) -> Utterance:
+        """Hand on the redacted line; returns the utterance as the event log keeps it (redacted the same way)."""
+        line, logged = self.redaction.line_and_event(utterance)
         await self.host.transcript(self.call_id, utterance, line.text)
         if self.listener is not None:
             await self.listener(utterance, line)
+        return logged
+
+    def _log(self, event: Event) -> None:
+        """Append an accepted, already redacted event to the call's event log (events the engine ignores change
+        nothing in a replay, so repeated partials and stale ticks are left out)."""
+        if self.event_log is None:
+            return
+        if len(self.event_log) >= MAX_EVENT_LOG_LINES:
+            log.warning("call %s: event log dropped at %d events (too long)", self.call_id, MAX_EVENT_LOG_LINES)
+            self.event_log = None
+            return
+        self.event_log.append(dumps_event(event))
 
     async def _findings(self, findings: list[Finding], wordless: tuple[str, ...] | None = None) -> None:
         """Hand findings on with when their audio arrived. `wordless`: the words of the partial without word times

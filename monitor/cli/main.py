@@ -22,6 +22,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "monitor.cli.corpus",
     "monitor.cli.eval",
     "monitor.cli.gdpr",
+    "monitor.cli.backtest",
+    "monitor.cli.export",
     "monitor.cli.keys",
     "monitor.cli.db",
     "monitor.cli.hash_secret",

@@ -12,6 +12,7 @@ import yaml
 
 from monitor.access.hashing import check_hashes
 from monitor.config.ingest import IngestConfig, RawConfig, TlsConfig
+from monitor.config.notify import AlertWebhookConfig, NotifyConfigError, alert_webhooks
 from monitor.config.trust import AccessConfig, EncryptionConfig, RetentionConfig, TrustConfigError
 from streams.codecs import ASR_SAMPLE_RATES
 from streams.vad import VAD_ENGINES
@@ -200,6 +201,9 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    # Finding alerts POSTed to HTTP receivers by severity (signed; json, Slack or Teams shape): a YAML list of
+    # {name, url, template, severities, secret, timeout, dashboard_url} (monitor/config/notify.py).
+    alert_webhooks: tuple[AlertWebhookConfig, ...] = ()
 
     def __post_init__(self) -> None:
         if self.asr_overflow not in ("shed", "block"):
@@ -330,6 +334,11 @@ def _apply(config: Any, raw: Mapping[str, Any], origin: str, prefix: str = "") -
             changes[name] = _names(value, f"{origin}: {name}")
         elif name == "queue_packs" and prefix == "":
             changes[name] = _queue_packs(value, origin)
+        elif name == "alert_webhooks" and prefix == "":
+            try:
+                changes[name] = alert_webhooks(value)
+            except NotifyConfigError as exc:
+                raise ConfigError(f"{origin}: {exc}") from None
         else:
             changes[name] = _coerce(getattr(config, name), value, f"{origin}: {prefix}{name}")
     try:

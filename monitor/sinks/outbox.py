@@ -52,8 +52,9 @@ class OutboxSink:
 
     name = "outbox"
     _success_outcome = "delivered"
-    webhook = False
-    """Which outbox rows this sink drains: the webhook sink's (topic under "webhook/") or every other one."""
+    webhook: bool | str = False
+    """Which outbox rows this sink drains: every row not under "webhook/" (False), or one webhook's (its topic
+    prefix under "webhook/")."""
 
     def __init__(
         self,
@@ -132,8 +133,11 @@ class OutboxSink:
                 try:
                     await deliver(row)
                 except Exception as exc:
-                    await self._store.mark_failed(row.seq, describe_error(exc))
                     self._count("error")
+                    if not self.row_at_fault(exc):  # the receiver is down: the row keeps its place, uncounted
+                        await self._refresh_depth()
+                        raise
+                    await self._store.mark_failed(row.seq, describe_error(exc))
                     if row.attempts + 1 >= self._max_attempts:  # this row, not the transport, is the problem
                         await self._dead_letter(row, describe_error(exc))
                         continue
@@ -146,6 +150,11 @@ class OutboxSink:
                 if row.finding_id is not None and self._on_delivered is not None:
                     self._report_delivered(row.finding_id, handoff)
             await self._refresh_depth()
+
+    def row_at_fault(self, exc: BaseException) -> bool:
+        """Whether a failed delivery counts against the row (towards dead-lettering it), or only says the transport
+        is down (then the row waits, however long the outage). Every failure counts unless a sink knows better."""
+        return True
 
     async def _dead_letter(self, row: OutboxRow, error: str) -> None:
         """Set `row` aside so the rows behind it go out: an ERROR line (ids only, never the payload) and a metric."""

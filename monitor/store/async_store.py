@@ -289,12 +289,29 @@ class AsyncStore:
         self._succeeded()
         return stored
 
-    async def add_findings(self, findings: Sequence[Finding], *, wall_time: float | None = None) -> list[int]:
-        """See `Store.add_findings`; when the database fails the alerts are held in memory (negative seqs)."""
+    async def add_event_log(self, call_id: str, lines: Sequence[str]) -> bool:
+        """See `Store.add_event_log`; False when it could not be written (the call cannot be backtested)."""
+        try:
+            stored = await self._run(self.store.add_event_log, call_id, list(lines))
+        except STORAGE_ERRORS as exc:
+            self._failed("add_event_log", exc)
+            return False
+        self._succeeded()
+        return stored
+
+    async def add_findings(
+        self,
+        findings: Sequence[Finding],
+        *,
+        wall_time: float | None = None,
+        routes: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[int]:
+        """See `Store.add_findings`; when the database fails the alerts are held in memory (negative seqs), for the
+        alert sink only (alert webhooks get what the database took)."""
         wall = time.time() if wall_time is None else wall_time
         if findings and not self._in_memory(findings[0].call_id):
             try:
-                seqs = await self._run(self.store.add_findings, list(findings), wall_time=wall)
+                seqs = await self._run(self.store.add_findings, list(findings), wall_time=wall, routes=routes)
             except STORAGE_ERRORS as exc:
                 self._failed("add_findings", exc)
             else:
@@ -377,7 +394,7 @@ class AsyncStore:
 
     # -- the outbox as the sink sees it ----------------------------------------------------------------------
 
-    async def pending_outbox(self, limit: int = 100, webhook: bool = False) -> list[OutboxRow]:
+    async def pending_outbox(self, limit: int = 100, webhook: bool | str = False) -> list[OutboxRow]:
         """Undelivered database rows (seq order), then the alerts held in memory (arrival order): the alert sink's,
         or (`webhook`) the webhook sink's."""
         try:
@@ -386,7 +403,8 @@ class AsyncStore:
             self._failed("pending_outbox", exc)
             rows = []
         rows = [row for row in rows if row.seq not in self._unmarked][:limit]
-        memory = [row for row in self._memory if row.topic.startswith(WEBHOOK_PREFIX) == webhook]
+        prefix = webhook if isinstance(webhook, str) and webhook else WEBHOOK_PREFIX
+        memory = [row for row in self._memory if row.topic.startswith(prefix) == bool(webhook)]
         return rows + memory[: max(0, limit - len(rows))]
 
     async def mark_delivered(self, seqs: Iterable[int], *, wall_time: float | None = None) -> int:

@@ -69,8 +69,11 @@ from monitor.store.rows import (
     escalation_topic,
     insert_consent,
     insert_finding,
+    pack_event_log,
+    route_topic,
     score_payload,
     score_topic,
+    unpack_event_log,
     webhook_topic,
 )
 from monitor.store.schema import SchemaError, migrate
@@ -299,7 +302,7 @@ class Store:
                 raise StoreError(f"erase: call {call_id!r} is still active; erase it after it ended")
             counts = {
                 table: int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE call_id = ?", (call_id,)).fetchone()[0])
-                for table in ("transcript", "findings", "consent_records", "outbox", "alert_actions")
+                for table in ("transcript", "findings", "consent_records", "outbox", "alert_actions", "event_logs")
             }
             conn.execute("DELETE FROM outbox WHERE call_id = ?", (call_id,))
             conn.execute("DELETE FROM calls WHERE call_id = ?", (call_id,))  # cascades to the other tables
@@ -343,13 +346,18 @@ class Store:
         counts: dict[str, int] = {}
         with self._tx("purge") as conn:
             ended = "SELECT call_id FROM calls WHERE status != 'active' AND started_wall < ?"
+            withdrawn = "SELECT call_id FROM calls WHERE status != 'active' AND transcript_erase_wall IS NOT NULL"
             counts["withdrawn_transcript_lines"] = conn.execute(
-                "DELETE FROM transcript WHERE call_id IN (SELECT call_id FROM calls "
-                "WHERE status != 'active' AND transcript_erase_wall IS NOT NULL)"
+                f"DELETE FROM transcript WHERE call_id IN ({withdrawn})"
             ).rowcount
-            if cutoffs.transcripts is not None:
+            counts["withdrawn_event_logs"] = conn.execute(
+                f"DELETE FROM event_logs WHERE call_id IN ({withdrawn})"
+            ).rowcount
+            if cutoffs.transcripts is not None:  # an event log holds the transcript: it goes with it
                 sql = f"DELETE FROM transcript WHERE call_id IN ({ended})"
                 counts["transcript_lines"] = conn.execute(sql, (cutoffs.transcripts,)).rowcount
+                sql = f"DELETE FROM event_logs WHERE call_id IN ({ended})"
+                counts["event_logs"] = conn.execute(sql, (cutoffs.transcripts,)).rowcount
             if cutoffs.findings is not None:
                 doomed = f"SELECT finding_id FROM findings WHERE call_id IN ({ended})"
                 keep_consent = f"UPDATE consent_records SET finding_id = NULL WHERE finding_id IN ({doomed})"
@@ -675,10 +683,63 @@ class Store:
             )
         return True
 
-    def add_findings(self, findings: Sequence[Finding], *, wall_time: float | None = None) -> list[int]:
+    def add_event_log(self, call_id: str, lines: Sequence[str], *, wall_time: float | None = None) -> bool:
+        """Store a call's redacted event log (rules.eventlog JSON lines, as monitor/call/session.py records them):
+        compressed and encrypted like the transcript. The digit guard checks every utterance's text and words.
+
+        False (nothing stored) when the call's customer withdrew consent: its transcript is being erased, and
+        the event log holds the transcript. A StoreError for an unknown call."""
+        wall = time.time() if wall_time is None else wall_time
+        data = self._keys.encrypt(pack_event_log(self._guarded_lines(lines)), f"event_logs.data|{call_id}")
+        with self._tx(f"call {call_id}") as conn:
+            row = conn.execute("SELECT transcript_erase_wall FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"add_event_log: call {call_id!r} is not stored")
+            if row["transcript_erase_wall"] is not None:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO event_logs(call_id, events, created_wall, data) VALUES (?, ?, ?, ?)",
+                (call_id, len(lines), wall, data),
+            )
+        return True
+
+    def _guarded_lines(self, lines: Sequence[str]) -> list[str]:
+        """The lines with every utterance's text and word texts through the digit guard (floats are not text)."""
+        out: list[str] = []
+        for line in lines:
+            if '"utterance"' not in line:
+                out.append(line)
+                continue
+            event = json.loads(line)
+            text = self._guard.text(event.get("text", ""), "event_log.text")
+            words = [[self._guard.text(w[0], "event_log.words"), *w[1:]] for w in event.get("words", [])]
+            if text == event.get("text") and words == event.get("words"):
+                out.append(line)
+            else:
+                changed = {**event, "text": text, "words": words}
+                out.append(json.dumps(changed, ensure_ascii=False, separators=(",", ":")))
+        return out
+
+    def event_log(self, call_id: str) -> list[str] | None:
+        """A call's stored event log (rules.eventlog JSON lines), None when none is stored."""
+        with self._read() as conn:
+            row = conn.execute("SELECT data FROM event_logs WHERE call_id = ?", (call_id,)).fetchone()
+        if row is None:
+            return None
+        return unpack_event_log(self._keys.decrypt(row["data"], f"event_logs.data|{call_id}"))
+
+    def add_findings(
+        self,
+        findings: Sequence[Finding],
+        *,
+        wall_time: float | None = None,
+        routes: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[int]:
         """Store findings (already-stored finding_ids are skipped) and enqueue one alert each, atomically.
 
-        Findings of kind "consent" also become consent records. Returns the outbox seqs of the new alerts.
+        `routes` (finding id → alert webhook names) enqueues a copy of the alert for each of those webhooks in the
+        same transaction. Findings of kind "consent" also become consent records. Returns the outbox seqs of the
+        new alerts (not of their webhook copies).
         """
         wall = time.time() if wall_time is None else wall_time
         seqs: list[int] = []
@@ -705,6 +766,9 @@ class Store:
                         conn, self._keys, finding.call_id, topic, payload, finding.finding_id, wall, self.replica_id
                     )
                 )
+                for route in (routes or {}).get(finding.finding_id, ()):
+                    hook = route_topic(route, topic)
+                    enqueue(conn, self._keys, finding.call_id, hook, payload, finding.finding_id, wall, self.replica_id)
         return seqs
 
     def add_control(
@@ -838,6 +902,20 @@ class Store:
         with self._read() as conn:
             return q.list_calls(conn, self._keys, flt)
 
+    def ended_call_ids(
+        self, *, since: float | None = None, until: float | None = None, agent: str | None = None
+    ) -> list[str]:
+        """Ids of the ended calls (completed or incomplete) started in [since, until), oldest first, optionally of
+        one agent: what a backtest re-scores and an auditor's bulk export covers."""
+        where, args = ["status != 'active'"], []
+        for column, op, value in (("started_wall", ">=", since), ("started_wall", "<", until), ("agent", "=", agent)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                args.append(value)
+        sql = f"SELECT call_id FROM calls WHERE {' AND '.join(where)} ORDER BY started_wall, call_id"
+        with self._read() as conn:
+            return [str(row[0]) for row in conn.execute(sql, args)]
+
     def free_call_id(self, call_id: str) -> str:
         """`call_id` if no call is stored under it, else its next free segment id `<call_id>~<n>` (n ≥ 2): a
         reused call id (reconnect, transfer, restarted stream) is stored beside the first record, never over it."""
@@ -854,6 +932,11 @@ class Store:
         while f"{prefix}{n}" in taken:
             n += 1
         return f"{prefix}{n}"
+
+    def get_call_summary(self, call_id: str) -> CallSummary | None:
+        """One call as listed (metadata decrypted), None when unknown."""
+        with self._read() as conn:
+            return q.call_summary(conn, self._keys, call_id)
 
     def get_call(self, call_id: str) -> CallDetail | None:
         """Everything stored about one call, None when unknown."""
@@ -897,8 +980,9 @@ class Store:
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
-    def pending_outbox(self, limit: int = 100, webhook: bool = False) -> list[OutboxRow]:
-        """Undelivered rows in seq order: the alert sink's, or (`webhook`) the webhook sink's."""
+    def pending_outbox(self, limit: int = 100, webhook: bool | str = False) -> list[OutboxRow]:
+        """Undelivered rows in seq order: the alert sink's, or (`webhook`) the webhook sinks', or those under one
+        webhook's topic prefix (queries.pending_outbox)."""
         with self._read() as conn:
             return q.pending_outbox(conn, self._keys, limit, webhook, self.replica_id)
 

@@ -181,6 +181,18 @@ PG_MIGRATIONS: tuple[PgMigration, ...] = (
             "CREATE INDEX alert_actions_call ON alert_actions(call_id)",
         ),
     ),
+    PgMigration(
+        4,
+        "event logs: each call's redacted event stream (encrypted, compressed) for `callwarden backtest` (SQLite 6)",
+        (
+            """CREATE TABLE event_logs (
+                call_id      TEXT PRIMARY KEY REFERENCES calls(call_id) ON DELETE CASCADE,
+                events       INTEGER NOT NULL,
+                created_wall DOUBLE PRECISION NOT NULL,
+                data         TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 PG_LATEST_VERSION = PG_MIGRATIONS[-1].version

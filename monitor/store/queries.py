@@ -223,16 +223,18 @@ def call_detail(conn: Connection, keys: DataKeys, call_id: str) -> CallDetail | 
 
 
 def pending_outbox(
-    conn: Connection, keys: DataKeys, limit: int, webhook: bool = False, owner: str | None = None
+    conn: Connection, keys: DataKeys, limit: int, webhook: bool | str = False, owner: str | None = None
 ) -> list[OutboxRow]:
-    """Undelivered outbox rows, oldest first (seq order, hence per-call order too): the webhook sink's rows (topic
-    under WEBHOOK_PREFIX) when `webhook`, else the alert sink's (every other row). With `owner` (a replica of a
-    fleet), only the rows that replica delivers."""
+    """Undelivered outbox rows, oldest first (seq order, hence per-call order too): the webhook sinks' rows (topic
+    under WEBHOOK_PREFIX) when `webhook` is True, one webhook sink's when it is a topic prefix under WEBHOOK_PREFIX
+    (each webhook drains its own rows: a failing receiver holds up no other), else the alert sink's (every row not
+    under WEBHOOK_PREFIX). With `owner` (a replica of a fleet), only the rows that replica delivers."""
+    prefix = webhook if isinstance(webhook, str) and webhook else WEBHOOK_PREFIX
     rows = conn.execute(
         "SELECT seq, call_id, topic, payload, finding_id, created_wall, attempts, last_error, delivered_wall "
         "FROM outbox WHERE delivered_wall IS NULL AND dead_wall IS NULL AND (substr(topic, 1, ?) = ?) = ? "
         f"{'AND owner = ? ' if owner is not None else ''}ORDER BY seq LIMIT ?",
-        (len(WEBHOOK_PREFIX), WEBHOOK_PREFIX, bool(webhook), *((owner,) if owner is not None else ()), limit),
+        (len(prefix), prefix, bool(webhook), *((owner,) if owner is not None else ()), limit),
     )
     out = []
     for r in rows:

@@ -3,8 +3,10 @@ and consent records."""
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Mapping
+import zlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitor.store.backend import Connection
@@ -39,6 +41,20 @@ def escalation_topic(call_id: str) -> str:
 def webhook_topic(topic: str) -> str:
     """The outbox topic of the webhook sink's copy of a message on `topic`."""
     return WEBHOOK_PREFIX + topic
+
+
+CONTROL_WEBHOOK_PREFIX = WEBHOOK_PREFIX + "calls/"
+"""The recording-control webhook's rows (`webhook_topic(control_topic(id))`)."""
+
+
+def route_prefix(route: str) -> str:
+    """The outbox topic prefix of one alert webhook route's rows (drained by that route's sink alone)."""
+    return f"{WEBHOOK_PREFIX}route/{route}/"
+
+
+def route_topic(route: str, topic: str) -> str:
+    """The outbox topic of an alert webhook route's copy of a message on `topic`."""
+    return route_prefix(route) + topic
 
 
 def score_topic(call_id: str) -> str:
@@ -178,3 +194,14 @@ def consent_from_finding(finding: Finding, wall_time: float) -> ConsentRecord:
         wall_time=wall_time,
         finding_id=finding.finding_id,
     )
+
+
+def pack_event_log(lines: Sequence[str]) -> str:
+    """A call's event log JSON lines as one stored text (before encryption): zlib-compressed, base64."""
+    return base64.b64encode(zlib.compress("\n".join(lines).encode(), 6)).decode()
+
+
+def unpack_event_log(text: str) -> list[str]:
+    """The JSON lines of a stored event log text (`pack_event_log`'s inverse)."""
+    raw = zlib.decompress(base64.b64decode(text, validate=True)).decode()
+    return raw.split("\n") if raw else []

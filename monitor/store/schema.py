@@ -184,6 +184,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        6,
+        "event logs: each call's redacted event stream (encrypted, compressed) for `callwarden backtest`",
+        (
+            # One row per call, written at its end: the rules.eventlog JSON lines, zlib-compressed, base64, then
+            # encrypted like the transcript. Purged with the transcript (retention, consent withdrawal, erasure).
+            """CREATE TABLE event_logs (
+                call_id      TEXT PRIMARY KEY REFERENCES calls(call_id) ON DELETE CASCADE,
+                events       INTEGER NOT NULL,
+                created_wall REAL NOT NULL,
+                data         TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -24,6 +24,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("acknowledgements", "note", "finding_id"),
     ("alert_actions", "note", "finding_id"),
     ("outbox", "payload", "call_id"),
+    ("event_logs", "data", "call_id"),
 )
 """(table, column, the column whose value is bound into the ciphertext's associated data)."""
 

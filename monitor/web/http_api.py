@@ -25,6 +25,7 @@ from websockets.http11 import Request, Response
 
 from monitor.access.hashing import refusal_delay
 from monitor.access.users import PUBLIC_PATHS, Principal
+from monitor.export.bulk import CALL_COLUMNS, call_row, safe_name
 from monitor.store.coaching import CSV_COLUMNS, MAX_BUCKETS, csv_rows
 from monitor.store.database import Store
 from monitor.store.records import StoreError, detail_json, summary_json
@@ -117,6 +118,8 @@ class HttpApi:
             return await self._coaching(query, who)
         if path == "/api/do-not-call":
             return await self._do_not_call(query, who)
+        if path == "/api/reports":
+            return await self._reports(query, who)
         if path in ("/", "/index.html"):
             return self._static("index.html")
         if path.startswith("/static/"):
@@ -219,6 +222,31 @@ class HttpApi:
             return respond(200, _csv(rows, DO_NOT_CALL_COLUMNS), "text/csv; charset=utf-8")
         return json_response({"requests": rows})
 
+    async def _reports(self, q: dict[str, str], who: Principal) -> Response:
+        """An auditor's export of a date range (admins): one row per ended call started in [since, until) with the
+        stored verdict, as CSV (`format=csv`, the columns of calls.csv of `callwarden export`) or JSON (each row
+        with its stored report). At most MAX_REPORTS calls; audited as `bulk_export`."""
+        if not who.is_admin:
+            return json_response({"error": "the reports export needs the admin role"}, 403)
+        since, until = _number(q, "since"), _number(q, "until")
+        if since is None or until is None or since >= until:
+            raise ValueError("query parameters since and until (epoch seconds, since < until) are required")
+        rows, reports = await self.service.store.read(
+            _report_rows, since, until, q.get("agent") or None, q.get("queue") or None
+        )
+        await self._audit_export(who, len(rows), since, until)
+        if q.get("format") == "csv":
+            return respond(200, _csv(rows, CALL_COLUMNS), "text/csv; charset=utf-8")
+        return json_response({"calls": [{**row, "report": report} for row, report in zip(rows, reports, strict=True)]})
+
+    async def _audit_export(self, who: Principal, calls: int, since: float, until: float) -> None:
+        detail = {"calls": calls, "since": since, "until": until}
+        try:
+            await self.service.store.run(Store.audit, who.name, "bulk_export", source="api", role=who.role,
+                                         detail=detail)  # fmt: skip
+        except Exception:
+            log.exception("audit log: could not record a bulk export by %s", who.name)
+
     async def _record(self, who: Principal, action: str, call_id: str | None) -> None:
         try:
             await self.service.store.run(Store.audit, who.name, action, source="api", role=who.role, call_id=call_id)
@@ -242,6 +270,28 @@ def duplicated_header(headers: Headers) -> str | None:
 DO_NOT_CALL_COLUMNS = (
     "call_id", "finding_id", "rule_id", "outcome", "requested_wall", "audio_start", "speaker", "evidence", "reason",
 )
+
+
+MAX_REPORTS = 10_000
+"""Calls one /api/reports answer may hold (`callwarden export` has no limit)."""
+
+
+def _report_rows(
+    store: Store, since: float, until: float, agent: str | None, queue: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any] | None]]:
+    """The calls.csv rows of the selected calls and their stored reports (runs on the store's reader thread)."""
+    ids = store.ended_call_ids(since=since, until=until, agent=agent)
+    if len(ids) > MAX_REPORTS:
+        raise ValueError(f"{len(ids)} calls in that range; ask for at most {MAX_REPORTS} (a shorter range), or use "
+                         "`callwarden export`")  # fmt: skip
+    rows, reports = [], []
+    for call_id in ids:
+        detail = store.get_call(call_id)
+        if detail is None or (queue is not None and detail.call.metadata.get("queue", "") != queue):
+            continue
+        rows.append(call_row(detail, f"calls/{safe_name(call_id)}"))
+        reports.append(detail.report)
+    return rows, reports
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:

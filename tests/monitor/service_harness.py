@@ -208,9 +208,10 @@ async def subscriber(
 
 
 class Receiver:
-    """A local HTTP server standing in for the recorder's control endpoint; answers 503 to the first `refuse` POSTs."""
+    """A local HTTP server standing in for the recorder's control endpoint (or an alert receiver); answers
+    `refusal` (503) to the first `refuse` POSTs."""
 
-    def __init__(self, refuse: int = 1) -> None:
+    def __init__(self, refuse: int = 1, refusal: int = 503) -> None:
         self.posts: list[tuple[float, int, dict[str, str], bytes]] = []
         received = self.posts
         refusals = [refuse]
@@ -218,7 +219,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = 503 if refusals[0] > 0 else 204
+                status = refusal if refusals[0] > 0 else 204
                 refusals[0] -= 1
                 received.append((time.time(), status, dict(self.headers.items()), body))
                 self.send_response(status)

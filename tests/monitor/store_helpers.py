@@ -10,11 +10,17 @@ from typing import Any
 import psycopg
 import pytest
 
+from monitor.call.redaction import CallRedaction, redact_digit_reading
 from monitor.store.async_store import AsyncStore
 from monitor.store.crypto import DataKeys
 from monitor.store.database import Store
-from rules.events import Speaker, Utterance, Word
+from rules.engine import CallMonitor
+from rules.eventlog import dumps_event
+from rules.events import DigitReading, Event, Speaker, Utterance, Word
 from rules.findings import Finding, Severity
+from rules.packs import load_packs
+
+RULESET = load_packs()
 
 
 def make_finding(
@@ -116,3 +122,31 @@ def store_target(request: pytest.FixtureRequest, sqlite_path: Path) -> StoreTarg
     if engine == "postgresql":
         return StoreTarget(engine, str(request.getfixturevalue("pg_dsn")))
     return StoreTarget(engine, str(sqlite_path))
+
+
+def session_store(store: Store, call_id: str, events: list[Event], *, started_wall: float, agent: str,
+                  queue: str) -> dict[str, object]:  # fmt: skip
+    """Store a call the way the live service does (monitor/call/session.py, monitor/service.py): the engine (all
+    built-in packs) fed, one CallRedaction for transcript, findings, report and event log, accepted events only."""
+    monitor = CallMonitor(RULESET, call_id=call_id)
+    redaction = CallRedaction("en")
+    lines: list[str] = []
+    findings = []
+    store.call_started(call_id, protocol="raw", started_wall=started_wall, metadata={"agent": agent, "queue": queue})
+    for event in events:
+        before = monitor.stats["accepted"]
+        found = monitor.feed(event)
+        accepted = monitor.stats["accepted"] != before
+        if isinstance(event, Utterance):
+            line, logged = redaction.line_and_event(event)
+            store.add_transcript(event, redacted_text=line.text)
+            if accepted:
+                lines.append(dumps_event(logged))
+        elif accepted:
+            lines.append(dumps_event(redact_digit_reading(event) if isinstance(event, DigitReading) else event))
+        findings += [redaction.finding(f) for f in found]
+    store.add_findings(findings, wall_time=started_wall + 1)
+    report = redaction.report(monitor.report())
+    assert store.add_event_log(call_id, lines)
+    store.call_ended(call_id, ended_wall=started_wall + 60, audio_seconds=60.0, report=report)
+    return report

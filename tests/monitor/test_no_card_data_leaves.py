@@ -5,8 +5,9 @@ card numbers and a CVV spoken as words in every position: alone, inside a senten
 over utterances, read back by the agent. Its legs' utterances come out of the decoders in a random interleaving
 and go the product's way: the audio-time merge, the rules engine (all built-in packs), one redaction. Then no
 outward field — finding, report, transcript line, MQTT alert or score payload, /live message, AudioHook transcript
-event (text and word tokens) — may hold them. Every final utterance holding digits is also read by the digit pass
-(a DigitReading of its digit words), whose findings go out the same way.
+event (text and word tokens), a stored event log's line (what `callwarden backtest` replays) — may hold them.
+Every final utterance holding digits is also read by the digit pass (a DigitReading of its digit words), whose
+findings go out the same way.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.call.redaction import CallRedaction
+from monitor.call.redaction import CallRedaction, redact_digit_reading
 from monitor.sinks.live import call_ended_message, finding_message, transcript_message
 from monitor.store.rows import alert_payload, score_payload
 from monitor.web.transcription_connector import transcripts
 from rules.engine import CallMonitor
+from rules.eventlog import dumps_event
 from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Utterance, Word
 from rules.packs import RuleSet, load_packs
 from rules.transcripts import transcript_events
@@ -151,11 +153,14 @@ def outward(events: list[Event]) -> list[Any]:
     for event in events:
         findings = monitor.feed(event)
         if isinstance(event, Utterance):
-            line = redaction.line(event)
+            line, logged = redaction.line_and_event(event)
+            sent.append(dumps_event(logged))  # the stored event log's line (monitor/call/session.py `_log`)
             sent.append(transcript_message("prop", event, line.text))
             connector = transcripts("30b0e395-84d3-4570-ac13-9a62d8f514c0", event, line, "en-US")
             sent += [transcript_entity(transcript) for transcript in connector]
             assert all(t.tokens == () or " ".join(w.value for w in t.tokens) == t.text for t in connector)
+        elif isinstance(event, DigitReading):
+            sent.append(dumps_event(redact_digit_reading(event)))
         for finding in map(redaction.finding, findings):
             sent += [finding.to_json(), finding_message(finding, WALL), alert_payload(finding.to_json(), WALL)]
     report = redaction.report(monitor.report())
