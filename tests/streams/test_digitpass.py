@@ -43,6 +43,12 @@ def test_payment_phrases_are_the_pci_rules_own() -> None:
     assert not has_payment_phrase("i moved house and need to change my address")
 
 
+def test_the_rewind_buffer_holds_at_least_the_lookback() -> None:
+    with pytest.raises(ValueError, match="rewind_seconds"):
+        DigitPassConfig(lookback_seconds=2.0, rewind_seconds=1.0)
+    assert DigitPassConfig().rewind_seconds >= DigitPassConfig().lookback_seconds
+
+
 @pytest.mark.slow
 def test_the_digit_pass_reads_a_card_read_by_a_real_voice(shared_data: Path) -> None:
     call = build_calls(("lucas",), ("5555555555554444",), DEV_TAKES, shared_data / "audio" / "fsdd")[0]
