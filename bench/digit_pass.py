@@ -6,9 +6,11 @@ Two sets of stereo 8 kHz calls (espeak-ng agent and customer, mu-law round trip)
 - card: the live benchmark's call (bench/live_calls.py: greeting, recording disclosure and consent question, consent,
   the agent asks for the card, an FSDD voice reads a test card, goodbye; ~30 s), one per FSDD speaker;
 - plain: calls without payment talk or digits (greeting, a question about an address change, goodbye).
-Each run decodes every set with the digit pass off, then on (alternating), and records the process CPU seconds
-(user + system) for it; the overhead is (on − off) / off per set, median over --runs. The machine is shared: the
-two configurations are measured side by side in one run, never against another run's figures.
+Each run decodes every call of every set with the digit pass off and on, call by call, the order alternating from
+call to call and run to run (off-on, on-off, …: a drift in the machine's load falls on both alike), and records the
+process CPU seconds (user + system) of each decode; the overhead is (on − off) / off per set and run, median over
+--runs. The machine is shared: the two configurations are measured side by side in one run, never against another
+run's figures. The digit pass's own thread CPU (what it adds, free of the process figure's noise) is reported too.
 """
 
 from __future__ import annotations
@@ -105,8 +107,15 @@ def main() -> int:
     rows: dict[str, list[dict[str, float]]] = {f"{name} {state}": [] for name in sets for state in ("off", "on")}
     for run in range(args.runs):
         for name, audios in sets.items():
+            keys = ("cpu", "sessions", "digit_cpu", "digit_audio")
+            sums = {state: dict.fromkeys(keys, 0.0) for state in ("off", "on")}
+            for i, one in enumerate(audios):
+                for state in ("off", "on") if (run + i) % 2 == 0 else ("on", "off"):
+                    counted = asyncio.run(decode_counted(model, rate, [one], state == "on"))
+                    for key, value in counted.items():
+                        sums[state][key] += value
             for state in ("off", "on"):
-                result = asyncio.run(decode_counted(model, rate, audios, state == "on"))
+                result = sums[state]
                 rows[f"{name} {state}"].append(result)
                 print(f"run {run + 1} {name:5} digit pass {state:3}: {result['cpu']:6.1f} CPU-s for "
                       f"{audio[name]:.0f} s of audio; digit pass sessions {result['sessions']:.0f}, "

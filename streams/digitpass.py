@@ -7,14 +7,17 @@ are. It opens when the leg's first pass hears a digit run (`trigger_digits` digi
 on a leg that is not the agent's, when the first pass hears speech within `wait_seconds` after a payment phrase on
 another leg of the call (`arm`; the agent asks for the card): silence while the agent talks is not decoded twice.
 It decodes from a ring buffer of the last `lookback_seconds` of the leg's audio (the speech began before the first
-pass recognized it) and closes
+pass recognized it). Legs are decoded in parallel and one may run seconds ahead of another, so the payment phrase
+can reach a leg that has already heard the answer: `arm` carries the phrase's time on the call's audio clock, and
+a leg already past it that heard speech since then opens at once, decoding from that time (its ring buffer keeps
+`rewind_seconds`). It closes
 when no new digit was heard for `idle_seconds` of audio (a segment's partial result, checked every `partial_every`
 seconds, counts: a card read without pauses is one long segment), or after `max_seconds`. Each recognized segment
 yields a `DigitReading` holding all digit words of the session so far; the last one is final. It costs nothing on
 calls without digits or payment talk.
 
 Blocking and not thread-safe, like the LegTranscriber that owns it (one worker at a time); `arm` may be called
-from another thread (it only sets a flag read on the next slice).
+from another thread (it only sets a time, then a flag, read on the next slice).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class DigitPassConfig:
 
     enabled: bool = True
     lookback_seconds: float = 2.0  # audio kept before the trigger and decoded when the pass opens
+    rewind_seconds: float = 10.0  # audio kept for a late arm (the leg ran ahead of the leg with the payment phrase)
     wait_seconds: float = 15.0  # armed by a payment phrase: how long the leg's next speech opens the pass
     idle_seconds: float = 3.0  # the session closes after this much audio without a new digit word
     max_seconds: float = 45.0  # a session never decodes more than this
@@ -49,10 +53,14 @@ class DigitPassConfig:
     partial_every: float = 0.5  # while open, how often the digit recognizer's partial result is checked for digits
 
     def __post_init__(self) -> None:
-        for name in ("lookback_seconds", "wait_seconds", "idle_seconds", "max_seconds", "partial_every"):
+        for name in ("lookback_seconds", "rewind_seconds", "wait_seconds", "idle_seconds", "max_seconds",
+                     "partial_every"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 < value <= 600:
                 raise ValueError(f"DigitPassConfig.{name} must be a number of seconds in (0, 600], got {value!r}")
+        if self.rewind_seconds < self.lookback_seconds:
+            raise ValueError(f"DigitPassConfig.rewind_seconds ({self.rewind_seconds!r}) must be at least "
+                             f"lookback_seconds ({self.lookback_seconds!r})")
         if self.trigger_digits < 1:
             raise ValueError(f"DigitPassConfig.trigger_digits must be at least 1, got {self.trigger_digits!r}")
 
@@ -95,8 +103,9 @@ class DigitPass:
     to_call_time: Callable[[float], float]
     config: DigitPassConfig = field(default_factory=DigitPassConfig)
     stats: DigitPassStats = field(default_factory=DigitPassStats)
-    _ring: deque[bytes] = field(default_factory=deque)
+    _ring: deque[tuple[bytes, int]] = field(default_factory=deque)  # (slice, leg samples fed after it)
     _ring_samples: int = 0
+    _heard: deque[int] = field(default_factory=deque)  # leg samples after each slice whose decoding heard speech
     _recognizer: Any = None
     _base: int = 0  # leg samples before the recognizer's time zero
     _opened: int = 0  # leg samples at opening
@@ -105,6 +114,7 @@ class DigitPass:
     _words: list[Word] = field(default_factory=list)
     _index: int = -1
     _armed: bool = False  # a payment phrase was heard: arm on the next slice
+    _arm_at: float | None = None  # when the payment phrase ended (call's audio clock)
     _trigger: bool = False  # the first pass heard a digit run on this leg: open on the next slice
     _speech: bool = False  # the first pass heard something on this leg (opens the pass while armed)
     _since_partial: int = 0
@@ -114,9 +124,12 @@ class DigitPass:
     def open(self) -> bool:
         return self._recognizer is not None
 
-    def arm(self) -> None:
-        """A payment phrase was heard on the call: for `wait_seconds`, the leg's next speech opens the pass."""
+    def arm(self, at: float | None = None) -> None:
+        """A payment phrase that ended at `at` (call's audio clock) was heard on the call: for `wait_seconds`, the
+        leg's next speech opens the pass; if this leg is already past `at` and heard speech since, it opens on the
+        next slice and decodes from `at` (as far as its ring buffer reaches)."""
         if self.config.enabled:
+            self._arm_at = at  # before the flag: `accept` (another thread) reads the flag first
             self._armed = True
 
     def noticed(self, text: str) -> None:
@@ -135,17 +148,22 @@ class DigitPass:
         samples = len(piece) // 2
         began = time.thread_time()
         out: list[DigitReading] = []
+        late: int | None = None
         if self._armed:
             self._armed_until = fed + round(self.config.wait_seconds * self.rate)
             self._armed = False
+            late = self._late_start()
         speech, self._speech = self._speech, False
         if self._recognizer is None:
-            if self._trigger or (speech and fed <= self._armed_until):
-                self._open(fed - samples)
+            if late is not None:
+                self._open(fed - samples, late)
                 out += self._decode(piece, fed)
-            self._remember(piece, samples)
+            elif self._trigger or (speech and fed <= self._armed_until):
+                self._open(fed - samples, fed - samples - round(self.config.lookback_seconds * self.rate))
+                out += self._decode(piece, fed)
+            self._remember(piece, fed, speech)
         else:
-            self._remember(piece, samples)
+            self._remember(piece, fed, speech)
             out += self._decode(piece, fed)
         self._trigger = False
         if self._recognizer is not None:
@@ -159,21 +177,39 @@ class DigitPass:
         return self._close() if self._recognizer is not None else []
 
     # --- internals -------------------------------------------------------------------------------------------
-    def _remember(self, piece: bytes, samples: int) -> None:
-        self._ring.append(piece)
-        self._ring_samples += samples
-        keep = round(self.config.lookback_seconds * self.rate)
-        while self._ring and self._ring_samples - len(self._ring[0]) // 2 >= keep:
-            self._ring_samples -= len(self._ring.popleft()) // 2
+    def _remember(self, piece: bytes, fed: int, speech: bool) -> None:
+        self._ring.append((piece, fed))
+        self._ring_samples += len(piece) // 2
+        if speech:
+            self._heard.append(fed)
+        keep = round(self.config.rewind_seconds * self.rate)
+        while self._ring and self._ring_samples - len(self._ring[0][0]) // 2 >= keep:
+            self._ring_samples -= len(self._ring.popleft()[0]) // 2
+        oldest = self._ring[0][1] - len(self._ring[0][0]) // 2 if self._ring else fed
+        while self._heard and self._heard[0] <= oldest:
+            self._heard.popleft()
 
-    def _open(self, position: int) -> None:
-        """Open a session at leg sample `position` (before the current slice), replaying the ring buffer."""
+    def _late_start(self) -> int | None:
+        """Armed after the fact: the leg sample where the ring buffer reaches the payment phrase's end, when this
+        leg is already past it and heard speech since (its answer is in the buffer); else None."""
+        if self._arm_at is None or self._recognizer is not None or not self._ring:
+            return None
+        for piece, after in self._ring:
+            if self.to_call_time(after / self.rate) > self._arm_at:
+                start = after - len(piece) // 2
+                return start if any(mark > start for mark in self._heard) else None
+        return None
+
+    def _open(self, position: int, replay_from: int) -> None:
+        """Open a session at leg sample `position` (before the current slice), replaying the ring buffer's slices
+        that end after leg sample `replay_from`."""
         import vosk
 
         recognizer = vosk.KaldiRecognizer(self.model, self.rate, json.dumps(list(DIGIT_GRAMMAR)))
         recognizer.SetWords(True)
         self._recognizer = recognizer
-        self._base = position - self._ring_samples
+        replay = [piece for piece, after in self._ring if after > replay_from]
+        self._base = position - sum(len(piece) // 2 for piece in replay)
         self._opened = position
         self._armed_until = -1  # the next payment phrase arms it again
         self._last_digit = position
@@ -182,7 +218,7 @@ class DigitPass:
         self._pending_digits = 0
         self._index += 1
         self.stats.sessions += 1
-        ring = b"".join(self._ring)
+        ring = b"".join(replay)
         if ring:
             self.stats.audio_seconds += len(ring) / 2 / self.rate
             if recognizer.AcceptWaveform(ring):

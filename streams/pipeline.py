@@ -352,7 +352,8 @@ class CallStream:
 
     def _publish(self, events: list[Recognized]) -> None:
         """Queue a leg's new utterances, then hand out, in audio-time order, all that the call clock has passed.
-        A payment phrase on one leg arms the digit pass of the other legs but the agent's (streams/digitpass.py)."""
+        A payment phrase on one leg arms the digit pass of the other legs but the agent's (streams/digitpass.py),
+        from the end of the utterance that held it (a leg decoded ahead of it opens on the answer it already heard)."""
         for event in events:
             self._order.add(event)
             if isinstance(event, Utterance) and event.text and has_payment_phrase(event.text):
@@ -360,7 +361,7 @@ class CallStream:
                     digits = leg.transcriber.digits
                     other = leg.transcriber.leg
                     if other.channel != event.channel and other.speaker is not Speaker.AGENT and digits is not None:
-                        digits.arm()
+                        digits.arm(event.end)  # the phrase's leg may lag this one: it opens from here
         clock = self.clock
         done = self._finished_legs == len(self._legs)
         lead = max(leg.decoded for leg in self._legs)
