@@ -18,9 +18,10 @@ of the agent and of the customer, online (each event as it comes, no look-ahead)
    The margin between the two scores gives `attribution_confidence` (0.5 = a coin flip … 1.0). A segment with no
    score at all (a single word with no cue, no previous turn) still gets the opener's side, at 0.5.
 3. **Partials** carry no word times, so they are not cut: a partial gets the side its text points to (at that
-   side's confidence). Its segments' finals are numbered `index * MAX_SEGMENTS + j` (j ≥ 1) and the partials of the
-   source utterance `index * MAX_SEGMENTS`, closed by an empty final of the partials' speaker, so every partial the
-   engine saw ends with a final of its own (speaker, index).
+   side's confidence; all partials of one utterance keep the first one's side). Partials of source utterance `i`
+   are numbered `i * MAX_SEGMENTS`, its final's segments `i * MAX_SEGMENTS + j`: the first segment takes j = 0 when
+   it is the partials' side (it is their final), else an empty final of the partials' side closes them and the
+   segments take j ≥ 1, so every partial the engine saw ends with a final of its own (speaker, index).
 4. **Digit readings** (the digit pass) go to the side that read the digits of the latest segment that had any, else
    to the customer after a card prompt, else to the latest speaker.
 
@@ -195,14 +196,18 @@ class SpeakerAttributor:
             return [replace(event, speaker=speaker, index=base, attribution_confidence=confidence)]
         out: list[Utterance] = []
         partial_speaker = self._partials.pop(event.index, None)
-        if partial_speaker is not None:  # the partials' (speaker, index) ends with a final of its own
+        segments = self.segments(event.words)
+        if partial_speaker is not None and (not segments or segments[0].speaker is not partial_speaker):
+            # the partials' (speaker, index) ends with a final of its own: empty, as Vosk's own when a partial
+            # came to nothing (the live feed drops the partial's line; the store keeps no empty line)
             out.append(
                 replace(
                     event, speaker=partial_speaker, index=base, text="", words=(), start=event.end,
                     attribution_confidence=0.5,
                 )
             )
-        for j, segment in enumerate(self.segments(event.words), start=1):
+        first = 1 if out else 0  # the first segment closes its speaker's partials under their index
+        for j, segment in enumerate(segments, start=first):
             self.confidences.append(segment.confidence)
             out.append(
                 Utterance(

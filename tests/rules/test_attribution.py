@@ -51,7 +51,7 @@ def test_one_final_holding_both_sides_is_cut_at_the_pause_and_each_side_named() 
         (C, "four one one one one one one one"),
     ]
     assert all(u.final and u.attribution_confidence is not None for u in out)
-    assert [u.index for u in out] == [1, MAX_SEGMENTS + 1, 2 * MAX_SEGMENTS + 1, 2 * MAX_SEGMENTS + 2]
+    assert [u.index for u in out] == [0, MAX_SEGMENTS, 2 * MAX_SEGMENTS, 2 * MAX_SEGMENTS + 1]
 
 
 def test_a_call_where_the_customer_speaks_first() -> None:
@@ -122,9 +122,16 @@ def test_partials_get_one_speaker_and_are_closed_by_a_final_of_their_own() -> No
     partials = attributor.attribute(p1) + attributor.attribute(p2)
     assert {u.speaker for u in partials} == {A} and {u.index for u in partials} == {0}
     out = attributor.attribute(final(0, ("thank you for calling how can i help", 0.0), ("i would like", 3.5)))
+    # the first turn is the partials' side: it is their final (same index), no empty line
+    assert [(u.speaker, u.index, u.final) for u in out] == [(A, 0, True), (C, 1, True)]
+    assert turns(out) == [(A, "thank you for calling how can i help"), (C, "i would like")]
+    # partials guessed for one side whose final is the other's are closed by an empty final of their own
+    p3 = Utterance("c", Speaker.UNKNOWN, 0, 1, "thank you", (), 6.0, 6.0, False)
+    assert attributor.attribute(p3)[0].speaker is C  # no cue: the latest speaker's
+    out = attributor.attribute(final(1, ("thank you for calling my card", 5.0)))
     closing = out[0]
-    assert closing.final and closing.text == "" and closing.index == 0 and closing.speaker is A
-    assert turns(out[1:]) == [(A, "thank you for calling how can i help"), (C, "i would like")]
+    assert (closing.speaker, closing.index, closing.text, closing.final) == (C, MAX_SEGMENTS, "", True)
+    assert [(u.speaker, u.index) for u in out[1:]] == [(A, MAX_SEGMENTS + 1)]
 
 
 def test_digit_readings_go_to_the_side_reading_digits() -> None:
