@@ -1,0 +1,172 @@
+"""Mono vs stereo (issue #19, acceptance 4): a generated corpus mixed down to one channel, outcomes compared per call.
+
+Run: .venv/bin/python bench/mono_attribution.py CORPUS_DIR [--json out.json] [--events-dir DIR] [--no-attribution]
+     [--calls N]
+CORPUS_DIR is `callwarden corpus generate DIR --calls 40 --seed 1` output. Every stereo call is mixed down with sox
+(`-c 1`) and both versions go through the live path (evaluation/analyze.py: CallStream with the real Vosk model,
+then the rules engine), stereo and mono of one call one after the other, calls in order. The mono call is one
+`unknown` leg that the pipeline splits into agent and customer turns (rules/attribution.py); `--no-attribution`
+leaves it one unknown leg (today's behaviour before the split, for comparison). `--events-dir` writes each mono
+call's events (JSON lines, card digits NOT redacted: a development aid for generated test cards only) so the
+attribution can be replayed offline on them: `--replay EVENTS_DIR --stereo out.json` splits the recorded unknown-leg
+events (of a `--no-attribution` run) with the current rules/attribution.py and compares them with that run's stereo
+outcomes, without the recognizer (how the cues were tuned on a dev corpus). Output: per-family agreement
+(disclosure, consent, pci: the sets of finding outcomes equal), per-rule status agreement, and the calls that
+differ (evaluation/mono.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from evaluation.analyze import analyze_audio, offline_config  # noqa: E402
+from evaluation.mono import (  # noqa: E402
+    FAMILIES,
+    CallComparison,
+    attribute_events,
+    family_outcomes,
+    mix_down,
+    rule_statuses,
+    summarize,
+    word_attribution,
+)
+from evaluation.run import load_corpus  # noqa: E402
+from rules.engine import CallMonitor  # noqa: E402
+from rules.eventlog import dumps_event, loads_events  # noqa: E402
+from rules.events import Utterance  # noqa: E402
+from rules.packs import load_packs  # noqa: E402
+from streams.audiofile import read_audio  # noqa: E402
+from streams.pipeline import PipelineConfig, Transcription  # noqa: E402
+
+
+async def compare(args: argparse.Namespace) -> dict[str, Any]:
+    corpus = load_corpus(args.corpus)[: args.calls or None]
+    ruleset = load_packs([])
+    base = offline_config()
+    config = PipelineConfig(
+        asr=base.asr, max_queued_seconds=base.max_queued_seconds, attribute_mono=not args.no_attribution
+    )
+    calls: list[CallComparison] = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="cw-mono-") as tmp:
+        async with Transcription(config) as asr:
+            for i, (labels, path) in enumerate(corpus, start=1):
+                mono_path = Path(tmp) / f"{path.stem}-mono.wav"
+                mix_down(path, mono_path)
+                stereo = await analyze_audio(asr, read_audio(path), ruleset, path.stem, labels.agent_channel)
+                mono = await analyze_audio(asr, read_audio(mono_path), ruleset, path.stem, None)
+                if args.events_dir is not None:
+                    args.events_dir.mkdir(parents=True, exist_ok=True)
+                    lines = [dumps_event(e) for e in mono.events]
+                    (args.events_dir / f"{path.stem}.jsonl").write_text("\n".join(lines) + "\n")
+                confidences = tuple(
+                    e.attribution_confidence
+                    for e in mono.events
+                    if isinstance(e, Utterance) and e.final and e.words and e.attribution_confidence is not None
+                )
+                comparison = CallComparison(
+                    path.stem,
+                    labels.scenario,
+                    family_outcomes(stereo.findings),
+                    family_outcomes(mono.findings),
+                    rule_statuses(stereo.report),
+                    rule_statuses(mono.report),
+                    confidences,
+                )
+                calls.append(comparison)
+                marks = " ".join(f"{f}={'=' if comparison.agrees(f) else 'X'}" for f in FAMILIES)
+                print(f"[{i}/{len(corpus)}] {path.stem} {labels.scenario}: {marks}", file=sys.stderr, flush=True)
+    summary = summarize(calls)
+    summary["attribution"] = not args.no_attribution
+    summary["wall_seconds"] = round(time.monotonic() - started, 1)
+    return {"summary": summary, "calls": [c.to_json() for c in calls]}
+
+
+def replay(args: argparse.Namespace) -> dict[str, Any]:
+    """The attribution replayed on recorded mono events, compared with a previous run's stereo outcomes."""
+    previous = json.loads(args.stereo.read_text())
+    by_stem = {path.stem: labels for labels, path in load_corpus(args.corpus)}
+    ruleset = load_packs([])
+    calls: list[CallComparison] = []
+    right = total = 0
+    for call in previous["calls"]:
+        events = attribute_events(loads_events((args.replay / f"{call['call']}.jsonl").read_text()))
+        monitor = CallMonitor(ruleset, call_id=call["call"])
+        for event in events:
+            monitor.feed(event)
+        r, t = word_attribution(events, by_stem[call["call"]].turns)
+        right, total = right + r, total + t
+        confidences = tuple(
+            e.attribution_confidence
+            for e in events
+            if isinstance(e, Utterance) and e.final and e.words and e.attribution_confidence is not None
+        )
+        calls.append(
+            CallComparison(
+                call["call"], call["kind"], {k: tuple(v) for k, v in call["stereo"].items()},
+                family_outcomes(monitor.findings), call["stereo_rules"], rule_statuses(monitor.report()), confidences,
+            )
+        )
+        if args.verbose:
+            print(f"--- {call['call']} ({r}/{t} words)", file=sys.stderr)
+            for e in events:
+                if isinstance(e, Utterance) and e.final and e.text:
+                    print(f"  {e.start:6.1f} {e.speaker.value:8} {e.attribution_confidence} {e.text}", file=sys.stderr)
+    summary = summarize(calls)
+    summary["attribution"] = True
+    summary["wall_seconds"] = 0.0
+    summary["words_attributed"] = f"{right}/{total} ({100 * right / max(1, total):.1f} %)"
+    return {"summary": summary, "calls": [c.to_json() for c in calls]}
+
+
+def print_table(result: dict[str, Any]) -> None:
+    s = result["summary"]
+    n = s["calls"]
+    print(f"calls: {n}  (attribution {'on' if s['attribution'] else 'off'}, {s['wall_seconds']} s)")
+    for family, agree in s["families"].items():
+        print(f"  {family:<10} agree {agree}/{n} ({100 * agree / n:.1f} %)")
+    print(f"  all three  agree {s['all_three']}/{n} ({100 * s['all_three'] / n:.1f} %)")
+    print(f"  mean attribution confidence of mono turns: {s['mean_attribution_confidence']}")
+    if "words_attributed" in s:
+        print(f"  words attributed to their labelled speaker: {s['words_attributed']}")
+    print("rule                          status agrees   failed stereo   failed mono")
+    for rule, r in s["rules"].items():
+        print(f"  {rule:<28} {r['agree']:>3}/{n}          {r['stereo_failed']:>3}            {r['mono_failed']:>3}")
+    for call in result["calls"]:
+        if not all(call["agree"].values()):
+            diff = {f: (call["stereo"][f], call["mono"][f]) for f, ok in call["agree"].items() if not ok}
+            print(f"  differs: {call['call']} ({call['kind']}): {diff}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--events-dir", type=Path)
+    parser.add_argument("--no-attribution", action="store_true")
+    parser.add_argument("--calls", type=int, default=0, help="only the first N calls")
+    parser.add_argument("--replay", type=Path, help="recorded mono events (an --events-dir) to split offline")
+    parser.add_argument("--stereo", type=Path, help="with --replay: the --json of the run that recorded them")
+    parser.add_argument("--verbose", action="store_true", help="with --replay: print every attributed final")
+    args = parser.parse_args()
+    if args.replay is not None and args.stereo is None:
+        parser.error("--replay needs --stereo (the --json output of the run that recorded the events)")
+    result = replay(args) if args.replay is not None else asyncio.run(compare(args))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=1))
+    print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
