@@ -50,7 +50,7 @@ from streams.pipeline import PipelineConfig, Transcription  # noqa: E402
 
 
 async def compare(args: argparse.Namespace) -> dict[str, Any]:
-    corpus = load_corpus(args.corpus)[: args.calls or None]
+    corpus = load_corpus(args.corpus)[args.skip : (args.skip + args.calls) if args.calls else None]
     ruleset = load_packs([])
     base = offline_config()
     config = PipelineConfig(
@@ -63,8 +63,14 @@ async def compare(args: argparse.Namespace) -> dict[str, Any]:
             for i, (labels, path) in enumerate(corpus, start=1):
                 mono_path = Path(tmp) / f"{path.stem}-mono.wav"
                 mix_down(path, mono_path)
-                stereo = await analyze_audio(asr, read_audio(path), ruleset, path.stem, labels.agent_channel)
-                mono = await analyze_audio(asr, read_audio(mono_path), ruleset, path.stem, None)
+                stereo = mono = None
+                if args.side in ("both", "stereo"):
+                    stereo = await analyze_audio(asr, read_audio(path), ruleset, path.stem, labels.agent_channel)
+                if args.side in ("both", "mono"):
+                    mono = await analyze_audio(asr, read_audio(mono_path), ruleset, path.stem, None)
+                stereo = stereo or mono
+                mono = mono or stereo
+                assert stereo is not None and mono is not None
                 if args.events_dir is not None:
                     args.events_dir.mkdir(parents=True, exist_ok=True)
                     lines = [dumps_event(e) for e in mono.events]
@@ -94,8 +100,17 @@ async def compare(args: argparse.Namespace) -> dict[str, Any]:
 
 def replay(args: argparse.Namespace) -> dict[str, Any]:
     """The attribution replayed on recorded mono events, compared with a previous run's stereo outcomes."""
-    previous = json.loads(args.stereo.read_text())
     by_stem = {path.stem: labels for labels, path in load_corpus(args.corpus)}
+    if args.stereo is not None:
+        previous = json.loads(args.stereo.read_text())
+    else:  # no stereo run: every recorded call, compared with nothing (word attribution vs labels only)
+        empty = {family: [] for family in FAMILIES}
+        previous = {
+            "calls": [
+                {"call": p.stem, "kind": by_stem[p.stem].scenario, "stereo": empty, "stereo_rules": {}}
+                for p in sorted(args.replay.glob("*.jsonl"))
+            ]
+        }
     ruleset = load_packs([])
     calls: list[CallComparison] = []
     right = total = 0
@@ -129,6 +144,25 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     return {"summary": summary, "calls": [c.to_json() for c in calls]}
 
 
+def merge(stereo_path: Path, mono_path: Path) -> dict[str, Any]:
+    """One comparison from a stereo-only and a mono-only run over the same calls."""
+    stereo = {c["call"]: c for c in json.loads(stereo_path.read_text())["calls"]}
+    mono_run = json.loads(mono_path.read_text())
+    calls = [
+        CallComparison(
+            c["call"], c["kind"], {k: tuple(v) for k, v in stereo[c["call"]]["stereo"].items()},
+            {k: tuple(v) for k, v in c["mono"].items()}, stereo[c["call"]]["stereo_rules"], c["mono_rules"],
+            tuple(c["attribution_confidences"]),
+        )
+        for c in mono_run["calls"]
+        if c["call"] in stereo
+    ]
+    summary = summarize(calls)
+    summary["attribution"] = mono_run["summary"]["attribution"]
+    summary["wall_seconds"] = mono_run["summary"]["wall_seconds"]
+    return {"summary": summary, "calls": [c.to_json() for c in calls]}
+
+
 def print_table(result: dict[str, Any]) -> None:
     s = result["summary"]
     n = s["calls"]
@@ -154,14 +188,26 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--events-dir", type=Path)
     parser.add_argument("--no-attribution", action="store_true")
-    parser.add_argument("--calls", type=int, default=0, help="only the first N calls")
+    parser.add_argument("--calls", type=int, default=0, help="only N calls")
+    parser.add_argument("--skip", type=int, default=0, help="start after the first N calls")
+    parser.add_argument(
+        "--side", choices=("both", "stereo", "mono"), default="both",
+        help="analyse only one side (its outcomes stand in for the other's; combine two runs with --merge)",
+    )
+    parser.add_argument(
+        "--merge", type=Path, nargs=2, metavar=("STEREO.json", "MONO.json"),
+        help="no analysis: combine a --side stereo run and a --side mono run of the same calls",
+    )
     parser.add_argument("--replay", type=Path, help="recorded mono events (an --events-dir) to split offline")
-    parser.add_argument("--stereo", type=Path, help="with --replay: the --json of the run that recorded them")
+    parser.add_argument("--stereo", type=Path, help="with --replay: the --json of the stereo run to compare with")
     parser.add_argument("--verbose", action="store_true", help="with --replay: print every attributed final")
     args = parser.parse_args()
-    if args.replay is not None and args.stereo is None:
-        parser.error("--replay needs --stereo (the --json output of the run that recorded the events)")
-    result = replay(args) if args.replay is not None else asyncio.run(compare(args))
+    if args.merge is not None:
+        result = merge(*args.merge)
+    elif args.replay is not None:
+        result = replay(args)
+    else:
+        result = asyncio.run(compare(args))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1))
     print_table(result)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rules.attribution import SpeakerAttributor
+from rules.attribution import AttributionConfig, SpeakerAttributor
 from rules.events import DigitReading, Event, Speaker, Utterance
 from rules.findings import Finding
 
@@ -109,9 +109,11 @@ def summarize(calls: Sequence[CallComparison]) -> dict[str, Any]:
     }
 
 
-def attribute_events(events: Sequence[Event], language: str = "en") -> list[Event]:
+def attribute_events(
+    events: Sequence[Event], language: str = "en", config: AttributionConfig | None = None
+) -> list[Event]:
     """A single unknown leg's recorded events split into turns offline, exactly as the pipeline does it live."""
-    attributor = SpeakerAttributor(language)
+    attributor = SpeakerAttributor(language, config)
     out: list[Event] = []
     for event in events:
         if isinstance(event, Utterance) and event.speaker is Speaker.UNKNOWN:

@@ -11,7 +11,10 @@ of the agent and of the customer, online (each event as it comes, no look-ahead)
    - text cues: the side that greets the caller ("thank you for calling", "how can I help"), gives the recording
      notice, asks for consent or for the card, or offers service is the agent; the side that asks for something
      ("I would like", "my card"), refuses or withdraws consent, or reads digits after a card prompt is the customer;
-   - question → answer: a short yes / no / okay right after the agent's question is the customer's;
+   - question → answer: a short yes / no / okay right after the agent's question is the customer's; digits within
+     2 s of the last digits are read by the same side (card numbers come in groups), other digits after the agent's
+     card prompt are the customer's (other digits lean to the customer: agents mostly read numbers back), digits
+     right after "let me read that back" are the reader's;
    - turn-taking: a segment after a short pause (< `turn_gap`) continues the previous speaker, one after a longer
      pause is more likely the other side; the call's first segment is more likely the agent's (the called side
      greets first), unless that segment is a bare "hello?" (who picks up an outbound call).
@@ -43,7 +46,7 @@ MAX_SEGMENTS = 64
 
 AGENT_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     "en": (
-        ("thank you for calling", 4.0), ("thanks for calling", 4.0), ("welcome to", 2.0), ("how can i help", 4.0),
+        ("thank you for calling", 4.0), ("thanks for calling", 4.0), ("for calling", 3.0), ("welcome to", 2.0), ("how can i help", 4.0),
         ("how may i help", 4.0), ("what can i do for you", 4.0), ("how can we help", 3.0), ("speaking", 1.0),
         ("my name is", 1.5), ("this call", 2.0), ("your call", 2.0), ("recorded", 2.5), ("recording", 2.0),
         ("monitored", 2.5), ("quality", 1.5), ("training purposes", 2.0), ("for training", 2.0),
@@ -80,7 +83,7 @@ CUSTOMER_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         ("not be recorded", 4.0), ("i do not want", 3.0), ("i would rather not", 3.0), ("goodbye", 1.0),
         ("bye", 1.0), ("thanks", 0.5), ("go ahead", 2.0), ("that is fine", 2.0), ("fine by me", 2.5),
         ("the number is", 2.0), ("it is", 0.5), ("pay my", 2.5), ("pay with", 2.0), ("on file", 1.0),
-        ("actually", 1.0), ("check my", 2.5),
+        ("check my", 2.5),
     ),
     "it": (
         ("vorrei", 3.0), ("ho bisogno", 2.5), ("la mia carta", 3.0), ("il mio conto", 2.5), ("non voglio", 3.0),
@@ -117,6 +120,12 @@ CARD_PROMPTS: dict[str, tuple[str, ...]] = {
 }
 """Agent prompts after which a digit run is the customer's."""
 
+READ_BACK_CUES: dict[str, tuple[str, ...]] = {
+    "en": ("read that back", "read it back", "read back", "let me repeat", "to confirm", "i have", "that is"),
+    "it": ("rileggo", "ripeto", "confermo"),
+}
+"""Words after which the same side reads digits (an agent reading a number back)."""
+
 DIGIT_WORDS = frozenset(
     {"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
      "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove"}
@@ -128,14 +137,16 @@ class AttributionConfig:
     """How a mono leg is split into turns and attributed (times in seconds of audio)."""
 
     split_gap: float = 0.3  # a pause inside a final at least this long may separate two speakers
-    turn_gap: float = 0.55  # a segment after a shorter pause continues the previous speaker
+    turn_gap: float = 0.3  # a segment after a shorter pause continues the previous speaker
+    long_gap: float = 0.45  # from this pause on a change of speaker is as likely as `alternate_weight` says
     continue_weight: float = 1.5  # score for the previous speaker after a short pause
-    alternate_weight: float = 1.0  # score for the other side after a long pause
+    alternate_weight: float = 1.0  # score for the other side after a long pause (half of it below `long_gap`)
     opener: Speaker = Speaker.AGENT  # who is assumed to speak first (the called side greets)
     opener_weight: float = 1.0
     answer_weight: float = 3.0  # a short answer after the other side's question
     digits_weight: float = 3.0  # a digit run after the agent's card prompt
     prompt_memory: float = 30.0  # a card prompt makes digits the customer's for this long
+    digit_gap: float = 2.0  # digits within this pause of the last digits continue their reader's run
     confidence_scale: float = 2.0  # confidence = 0.5 + 0.5 * (1 - exp(-margin / scale))
 
     def __post_init__(self) -> None:
@@ -263,14 +274,20 @@ class SpeakerAttributor:
                 scores[Speaker.CUSTOMER] += cfg.opener_weight + 1.5
         elif start - self._last_end < cfg.turn_gap:
             scores[self._last_speaker] += cfg.continue_weight
-        else:
-            scores[_other(self._last_speaker)] += cfg.alternate_weight
+        else:  # a longer pause leans more to a change of speaker
+            long = start - self._last_end >= cfg.long_gap
+            scores[_other(self._last_speaker)] += cfg.alternate_weight * (1.0 if long else 0.5)
         asked_by = self._last_question_by
         if asked_by is not None and start - self._last_question_end < 10.0 and self._short_answer(tokens):
             scores[_other(asked_by)] += cfg.answer_weight
         digits = sum(1 for t in tokens if t in DIGIT_WORDS)
-        if digits >= 3 and digits * 2 >= len(tokens) and start - self._prompt_end <= cfg.prompt_memory:
+        run = digits >= 2 and digits * 5 >= len(tokens) * 2  # at least 40 % digit words
+        if run and self._digit_speaker is not None and start - self._last_end < cfg.digit_gap:
+            scores[self._digit_speaker] += cfg.digits_weight  # the side reading digits reads on (groups)
+        elif run and start - self._prompt_end <= cfg.prompt_memory:
             scores[Speaker.CUSTOMER] += cfg.digits_weight
+        elif run:  # a number read out of the blue: customers read numbers, agents mostly read them back
+            scores[Speaker.CUSTOMER] += cfg.digits_weight / 2
         margin = scores[Speaker.AGENT] - scores[Speaker.CUSTOMER]
         speaker = self._side(margin) or self._last_speaker or cfg.opener
         self._note(speaker, text, tokens, end, digits)
@@ -290,8 +307,8 @@ class SpeakerAttributor:
             self._last_question_by, self._last_question_end = speaker, end
         if speaker is Speaker.AGENT and any(_has(text, p) for p in CARD_PROMPTS[self.language]):
             self._prompt_end = end
-        if digits >= 3:
-            self._digit_speaker = speaker
+        if digits >= 2 or any(_has(text, r) for r in READ_BACK_CUES[self.language]):
+            self._digit_speaker = speaker  # digits next are theirs: a run continues, a read-back announced
         elif tokens:
             self._digit_speaker = None
 

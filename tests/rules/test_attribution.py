@@ -188,3 +188,19 @@ def test_a_disclosure_in_a_low_confidence_customer_turn_still_counts_with_a_note
     sure = Utterance("c", C, 0, 1, doubtful.text, words, 2.0, words[-1].end, True, 0.95)
     outcomes = [f.outcome for f in _monitor_findings([sure], 40.0).findings if f.rule_id == "disclosure.recording"]
     assert outcomes == ["not_said"]
+
+
+def test_a_card_read_in_groups_stays_with_its_reader_and_a_read_back_with_the_agent() -> None:
+    out = attribute_call(
+        final(0, ("of course what is the card number", 0.0)),
+        # the customer reads in groups of four, 0.4 s apart (pauses long enough to cut at)
+        final(1, ("four one one one", 3.0), ("one one one one", 4.5), ("one one one one", 6.0), ("one one one one", 7.5)),
+        final(2, ("let me read that back", 10.0), ("four one one one", 11.9), ("one one one one", 13.4)),
+    )
+    assert [(s, t.split()[0]) for s, t in turns(out)] == [(A, "of"), (C, "four"), (A, "let")]
+    assert turns(out)[1][1].count("one") == 15 and turns(out)[2][1].endswith("four one one one one one one one")
+
+
+def test_digits_without_a_prompt_lean_to_the_customer() -> None:
+    out = attribute_call(final(0, ("good morning acme bank", 0.0)), final(1, ("five five five one two three four", 3.0)))
+    assert turns(out)[1][0] is C
