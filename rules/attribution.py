@@ -46,7 +46,8 @@ MAX_SEGMENTS = 64
 
 AGENT_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     "en": (
-        ("thank you for calling", 4.0), ("thanks for calling", 4.0), ("for calling", 3.0), ("welcome to", 2.0), ("how can i help", 4.0),
+        ("thank you for calling", 4.0), ("thanks for calling", 4.0), ("for calling", 3.0), ("welcome to", 2.0),
+        ("how can i help", 4.0),
         ("how may i help", 4.0), ("what can i do for you", 4.0), ("how can we help", 3.0), ("speaking", 1.0),
         ("my name is", 1.5), ("this call", 2.0), ("your call", 2.0), ("recorded", 2.5), ("recording", 2.0),
         ("monitored", 2.5), ("quality", 1.5), ("training purposes", 2.0), ("for training", 2.0),

@@ -194,7 +194,9 @@ def test_a_card_read_in_groups_stays_with_its_reader_and_a_read_back_with_the_ag
     out = attribute_call(
         final(0, ("of course what is the card number", 0.0)),
         # the customer reads in groups of four, 0.4 s apart (pauses long enough to cut at)
-        final(1, ("four one one one", 3.0), ("one one one one", 4.5), ("one one one one", 6.0), ("one one one one", 7.5)),
+        final(
+            1, ("four one one one", 3.0), ("one one one one", 4.5), ("one one one one", 6.0), ("one one one one", 7.5)
+        ),
         final(2, ("let me read that back", 10.0), ("four one one one", 11.9), ("one one one one", 13.4)),
     )
     assert [(s, t.split()[0]) for s, t in turns(out)] == [(A, "of"), (C, "four"), (A, "let")]
@@ -202,5 +204,7 @@ def test_a_card_read_in_groups_stays_with_its_reader_and_a_read_back_with_the_ag
 
 
 def test_digits_without_a_prompt_lean_to_the_customer() -> None:
-    out = attribute_call(final(0, ("good morning acme bank", 0.0)), final(1, ("five five five one two three four", 3.0)))
+    out = attribute_call(
+        final(0, ("good morning acme bank", 0.0)), final(1, ("five five five one two three four", 3.0))
+    )
     assert turns(out)[1][0] is C
