@@ -30,7 +30,7 @@ of the agent and of the customer, online (each event as it comes, no look-ahead)
 
 The output utterances keep the leg's channel; their `attribution_confidence` is set (None on channel-attributed
 legs). Rules treat a low-confidence or unknown attribution honestly: a required phrase heard in such a turn still
-counts, with a note (rules/kinds/base.py `attributed_note`). Pure: no I/O, no clock.
+counts, with a note (rules/kinds/base.py `attribution_note`). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -208,6 +208,13 @@ class SpeakerAttributor:
             return [replace(event, speaker=speaker, index=base, attribution_confidence=confidence)]
         out: list[Utterance] = []
         partial_speaker = self._partials.pop(event.index, None)
+        if not event.words:  # no word times to cut at (an empty final, or a recognizer without words): one turn
+            speaker, confidence = (
+                (partial_speaker, 0.5) if partial_speaker is not None else self._guess_partial(event.text)
+            )
+            if event.text:
+                self._last_speaker, self._last_end = speaker, event.end
+            return [replace(event, speaker=speaker, index=base, attribution_confidence=confidence)]
         segments = self.segments(event.words)
         if partial_speaker is not None and (not segments or segments[0].speaker is not partial_speaker):
             # the partials' (speaker, index) ends with a final of its own: empty, as Vosk's own when a partial

@@ -208,3 +208,14 @@ def test_digits_without_a_prompt_lean_to_the_customer() -> None:
         final(0, ("good morning acme bank", 0.0)), final(1, ("five five five one two three four", 3.0))
     )
     assert turns(out)[1][0] is C
+
+
+def test_a_final_without_word_times_is_one_turn_and_an_empty_one_closes_its_partials() -> None:
+    attributor = SpeakerAttributor()
+    wordless = Utterance("c", Speaker.UNKNOWN, 0, 0, "thank you for calling", (), 0.0, 2.0, True)
+    assert [(u.speaker, u.text, u.index) for u in attributor.attribute(wordless)] == [
+        (A, "thank you for calling", 0)
+    ]
+    attributor.attribute(Utterance("c", Speaker.UNKNOWN, 0, 1, "i would like", (), 3.0, 3.0, False))
+    empty = attributor.attribute(Utterance("c", Speaker.UNKNOWN, 0, 1, "", (), 3.5, 3.5, True))
+    assert [(u.speaker, u.text, u.index, u.final) for u in empty] == [(C, "", MAX_SEGMENTS, True)]
