@@ -104,7 +104,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     if args.stereo is not None:
         previous = json.loads(args.stereo.read_text())
     else:  # no stereo run: every recorded call, compared with nothing (word attribution vs labels only)
-        empty = {family: [] for family in FAMILIES}
+        empty: dict[str, list[str]] = {family: [] for family in FAMILIES}
         previous = {
             "calls": [
                 {"call": p.stem, "kind": by_stem[p.stem].scenario, "stereo": empty, "stereo_rules": {}}
