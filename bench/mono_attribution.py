@@ -90,6 +90,8 @@ async def compare(args: argparse.Namespace) -> dict[str, Any]:
                     confidences,
                 )
                 calls.append(comparison)
+                if args.json is not None:  # after every call: a run cut short keeps what it measured
+                    args.json.write_text(json.dumps({"summary": {}, "calls": [c.to_json() for c in calls]}))
                 marks = " ".join(f"{f}={'=' if comparison.agrees(f) else 'X'}" for f in FAMILIES)
                 print(f"[{i}/{len(corpus)}] {path.stem} {labels.scenario}: {marks}", file=sys.stderr, flush=True)
     summary = summarize(calls)
@@ -115,7 +117,8 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     calls: list[CallComparison] = []
     right = total = 0
     for call in previous["calls"]:
-        events = attribute_events(loads_events((args.replay / f"{call['call']}.jsonl").read_text()))
+        recorded = loads_events((args.replay / f"{call['call']}.jsonl").read_text())
+        events = recorded if args.no_attribution else attribute_events(recorded)
         monitor = CallMonitor(ruleset, call_id=call["call"])
         for event in events:
             monitor.feed(event)
@@ -138,7 +141,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
                 if isinstance(e, Utterance) and e.final and e.text:
                     print(f"  {e.start:6.1f} {e.speaker.value:8} {e.attribution_confidence} {e.text}", file=sys.stderr)
     summary = summarize(calls)
-    summary["attribution"] = True
+    summary["attribution"] = not args.no_attribution
     summary["wall_seconds"] = 0.0
     summary["words_attributed"] = f"{right}/{total} ({100 * right / max(1, total):.1f} %)"
     return {"summary": summary, "calls": [c.to_json() for c in calls]}
