@@ -23,6 +23,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from evaluation.mono import (  # noqa: E402
 from evaluation.run import load_corpus  # noqa: E402
 from rules.engine import CallMonitor  # noqa: E402
 from rules.eventlog import dumps_event, loads_events  # noqa: E402
-from rules.events import Utterance  # noqa: E402
+from rules.events import DigitReading, Speaker, Utterance  # noqa: E402
 from rules.packs import load_packs  # noqa: E402
 from streams.audiofile import read_audio  # noqa: E402
 from streams.pipeline import PipelineConfig, Transcription  # noqa: E402
@@ -118,7 +119,13 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     right = total = 0
     for call in previous["calls"]:
         recorded = loads_events((args.replay / f"{call['call']}.jsonl").read_text())
-        events = recorded if args.no_attribution else attribute_events(recorded)
+        if args.as_unknown:  # the words of the split call as one unknown leg again (how it was before the split)
+            recorded = [
+                replace(e, speaker=Speaker.UNKNOWN, attribution_confidence=None) if isinstance(e, Utterance)
+                else replace(e, speaker=Speaker.UNKNOWN) if isinstance(e, DigitReading) else e
+                for e in recorded
+            ]
+        events = recorded if args.no_attribution or args.as_unknown else attribute_events(recorded)
         monitor = CallMonitor(ruleset, call_id=call["call"])
         for event in events:
             monitor.feed(event)
@@ -141,7 +148,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
                 if isinstance(e, Utterance) and e.final and e.text:
                     print(f"  {e.start:6.1f} {e.speaker.value:8} {e.attribution_confidence} {e.text}", file=sys.stderr)
     summary = summarize(calls)
-    summary["attribution"] = not args.no_attribution
+    summary["attribution"] = not args.as_unknown
     summary["wall_seconds"] = 0.0
     summary["words_attributed"] = f"{right}/{total} ({100 * right / max(1, total):.1f} %)"
     return {"summary": summary, "calls": [c.to_json() for c in calls]}
@@ -204,6 +211,10 @@ def main() -> int:
     parser.add_argument("--replay", type=Path, help="recorded mono events (an --events-dir) to split offline")
     parser.add_argument("--stereo", type=Path, help="with --replay: the --json of the stereo run to compare with")
     parser.add_argument("--verbose", action="store_true", help="with --replay: print every attributed final")
+    parser.add_argument(
+        "--as-unknown", action="store_true",
+        help="with --replay: every utterance back to one unknown speaker (the call as it was judged before the split)",
+    )
     args = parser.parse_args()
     if args.merge is not None:
         result = merge(*args.merge)
