@@ -23,8 +23,8 @@ of the agent and of the customer, online (each event as it comes, no look-ahead)
 3. **Partials** carry no word times, so they are not cut: a partial gets the side its text points to (at that
    side's confidence; all partials of one utterance keep the first one's side). Partials of source utterance `i`
    are numbered `i * MAX_SEGMENTS`, its final's segments `i * MAX_SEGMENTS + j`: the first segment takes j = 0 when
-   it is the partials' side (it is their final), else an empty final of the partials' side closes them and the
-   segments take j ≥ 1, so every partial the engine saw ends with a final of its own (speaker, index).
+   it is the partials' side (it is their final), else the segments take j ≥ 1 and an empty final of the partials'
+   side, after them, closes the partials, so every partial the engine saw ends with a final of its own.
 4. **Digit readings** (the digit pass) go to the side that read the digits of the latest segment that had any, else
    to the customer after a card prompt, else to the latest speaker.
 
@@ -216,16 +216,8 @@ class SpeakerAttributor:
                 self._last_speaker, self._last_end = speaker, event.end
             return [replace(event, speaker=speaker, index=base, attribution_confidence=confidence)]
         segments = self.segments(event.words)
-        if partial_speaker is not None and (not segments or segments[0].speaker is not partial_speaker):
-            # the partials' (speaker, index) ends with a final of its own: empty, as Vosk's own when a partial
-            # came to nothing (the live feed drops the partial's line; the store keeps no empty line)
-            out.append(
-                replace(
-                    event, speaker=partial_speaker, index=base, text="", words=(), start=event.end,
-                    attribution_confidence=0.5,
-                )
-            )
-        first = 1 if out else 0  # the first segment closes its speaker's partials under their index
+        closing = partial_speaker is not None and (not segments or segments[0].speaker is not partial_speaker)
+        first = 1 if closing else 0  # the first segment closes its speaker's partials under their index
         for j, segment in enumerate(segments, start=first):
             self.confidences.append(segment.confidence)
             out.append(
@@ -233,6 +225,16 @@ class SpeakerAttributor:
                     event.call_id, segment.speaker, event.channel, base + min(j, MAX_SEGMENTS - 1),
                     " ".join(w.text for w in segment.words), segment.words, segment.words[0].start,
                     segment.words[-1].end, True, segment.confidence,
+                )
+            )
+        if closing and partial_speaker is not None:
+            # the partials' (speaker, index) ends with a final of its own: empty, as Vosk's own when a partial
+            # came to nothing (the live feed drops the partial's line; the store keeps no empty line). It comes
+            # after the turns: an empty "agent" final must not end a consent answer window before the answer.
+            out.append(
+                replace(
+                    event, speaker=partial_speaker, index=base, text="", words=(), start=event.end,
+                    attribution_confidence=0.5,
                 )
             )
         return out
@@ -330,10 +332,11 @@ class SpeakerAttributor:
         return 0 < len(tokens) <= 6 and tokens[0] in ANSWER_WORDS
 
     def _guess_partial(self, text: str) -> tuple[Speaker, float]:
-        """A partial's side from its text alone (no word times): its cues, else the latest speaker's."""
+        """A partial's side from its text alone (no word times): its cues, else the side that did not speak last
+        (a new utterance follows a pause the recognizer took for an end: more often than not a change of turn)."""
         tokens = normalize_tokens(text)
         agent, customer = self._cue_scores(f" {' '.join(tokens)} ")
         if agent == customer:
-            return self._last_speaker or self.config.opener, 0.5
+            return (self.config.opener if self._last_speaker is None else _other(self._last_speaker)), 0.5
         speaker = Speaker.AGENT if agent > customer else Speaker.CUSTOMER
         return speaker, confidence_of(agent - customer, self.config.confidence_scale)

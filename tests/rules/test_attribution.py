@@ -127,11 +127,31 @@ def test_partials_get_one_speaker_and_are_closed_by_a_final_of_their_own() -> No
     assert turns(out) == [(A, "thank you for calling how can i help"), (C, "i would like")]
     # partials guessed for one side whose final is the other's are closed by an empty final of their own
     p3 = Utterance("c", Speaker.UNKNOWN, 0, 1, "thank you", (), 6.0, 6.0, False)
-    assert attributor.attribute(p3)[0].speaker is C  # no cue: the latest speaker's
-    out = attributor.attribute(final(1, ("thank you for calling my card", 5.0)))
-    closing = out[0]
-    assert (closing.speaker, closing.index, closing.text, closing.final) == (C, MAX_SEGMENTS, "", True)
-    assert [(u.speaker, u.index) for u in out[1:]] == [(A, MAX_SEGMENTS + 1)]
+    assert attributor.attribute(p3)[0].speaker is A  # no cue: the side that did not speak last (a new turn)
+    out = attributor.attribute(final(1, ("i would like my card", 5.0)))
+    assert [(u.speaker, u.index, u.text) for u in out] == [
+        (C, MAX_SEGMENTS + 1, "i would like my card"),
+        (A, MAX_SEGMENTS, ""),  # the partials' own final comes after the turn, empty
+    ]
+
+
+def test_a_wrong_partial_guess_does_not_end_the_consent_window_before_the_answer() -> None:
+    # the answer's partials were guessed as the agent's ("sir"); their empty closing final must not reach the
+    # consent rule before the customer's answer itself (it closed the window with no answer: consent_unclear)
+    attributor = SpeakerAttributor()
+    events = [
+        *attributor.attribute(final(0, ("thank you for calling acme bank", 0.0))),
+        *attributor.attribute(final(1, ("good morning", 2.5))),
+        *attributor.attribute(final(2, ("this call may be recorded for quality and training purposes", 4.0),
+                                    ("is that okay with you", 7.5))),
+        *attributor.attribute(Utterance("c", Speaker.UNKNOWN, 0, 3, "yes sir", (), 10.0, 10.0, False)),
+        *attributor.attribute(Utterance("c", Speaker.UNKNOWN, 0, 3, "yes sir go", (), 10.3, 10.3, False)),
+        *attributor.attribute(final(3, ("yes sir go ahead", 9.8))),
+    ]
+    assert [u.speaker for u in events if u.index == 3 * MAX_SEGMENTS] == [A, A, A]  # "sir": guessed the agent's
+    assert [u.speaker for u in events if u.index == 3 * MAX_SEGMENTS + 1] == [C]
+    outcomes = [f.outcome for f in _monitor_findings(events, 40.0).findings if f.rule_id == "consent.recording"]
+    assert outcomes == ["consent_given"]
 
 
 def test_digit_readings_go_to_the_side_reading_digits() -> None:
