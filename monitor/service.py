@@ -299,9 +299,10 @@ class Service:
         self.metrics.asr_lag_seconds.observe(lag)
 
     async def transcript(self, call_id: str, utterance: Utterance, text: Redacted) -> None:
-        """One redacted transcript line: every one to /live, finals to the store."""
+        """One redacted transcript line: every one to /live, finals with words to the store (an empty final only
+        ends its partials' line on /live)."""
         self.live.publish(transcript_message(call_id, utterance, text))
-        if utterance.final:
+        if utterance.final and utterance.text:
             await self.store.add_transcript(utterance, redacted_text=text)
 
     async def findings(self, findings: list[Finding], arrivals: list[Arrival], wall: float) -> None:

@@ -21,6 +21,12 @@ dispatch is skipped; otherwise each rule is fed as usual, in order. Findings are
 A `DigitReading` (the digit pass's reading of a leg, streams/digitpass.py) goes only to the rules whose kind has
 `feed_reading(reading) -> list[Finding]` (sensitive_number; fed through `feed`); the other kinds never see it.
 
+On a single-channel call split into turns (rules/attribution.py; utterances with `attribution_confidence`), the
+engine sets each finding's `attribution_confidence`: that of the attributed utterance being fed when the finding
+is about its speaker, else that of the latest recent attributed final of the finding's speaker overlapping its
+times, else the mean over the call's attributed finals so far (a deadline finding such as `not_said` rests on
+all of them). Calls without attributed utterances keep it None.
+
 Rule kinds return findings without ids; the engine fills `finding_id` (sha256 of call id, rule id, outcome
 and the per-(rule, outcome) ordinal → 16 hex chars), `pack_id` and `pack_version`.
 """
@@ -30,12 +36,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
 
-from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Utterance
+from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Speaker, Utterance
 from rules.findings import Finding
 from rules.kinds import build_rule
 from rules.model import Rule, RuleOutcome, RuleSpec
@@ -125,6 +131,9 @@ class CallMonitor:
         self._clock = 0.0
         self._finals: set[tuple[int, int]] = set()
         self._partials: dict[tuple[int, int], str] = {}
+        self._attributed: deque[tuple[float, float, Speaker, float]] = deque(maxlen=64)
+        self._attribution_sum = 0.0
+        self._attribution_count = 0
 
     @property
     def started(self) -> bool:
@@ -256,10 +265,12 @@ class CallMonitor:
 
     def _dispatch(self, event: Event) -> list[Finding]:
         out: list[Finding] = []
+        if isinstance(event, Utterance) and event.attribution_confidence is not None:
+            self._note_attribution(event)
         if isinstance(event, DigitReading):
             for rule in self._readers:
                 for finding in rule.feed(event):
-                    out.append(self._complete(rule.spec, finding))
+                    out.append(self._complete(rule.spec, finding, event))
             if out:
                 self.findings.extend(out)
             return out
@@ -268,17 +279,27 @@ class CallMonitor:
                 continue
             for rule in rules:
                 for finding in rule.feed(event):
-                    out.append(self._complete(rule.spec, finding))
+                    out.append(self._complete(rule.spec, finding, event))
         if out:
             self.findings.extend(out)
         return out
 
-    def _complete(self, spec: RuleSpec, finding: Finding) -> Finding:
+    def _complete(self, spec: RuleSpec, finding: Finding, event: Event) -> Finding:
         key = (spec.id, finding.outcome)
         ordinal = self._ordinals[key]
         self._ordinals[key] += 1
         call_id = self.call_id or finding.call_id
-        completed: Finding = _with(
+        if self._attribution_count or (isinstance(event, Utterance) and event.attribution_confidence is not None):
+            completed: Finding = _with(
+                finding,
+                call_id=call_id,
+                finding_id=finding_id(call_id, spec.id, finding.outcome, ordinal),
+                pack_id=spec.pack_id,
+                pack_version=spec.pack_version,
+                attribution_confidence=self._attribution_of(finding, event),
+            )
+            return completed
+        completed = _with(
             finding,
             call_id=call_id,
             finding_id=finding_id(call_id, spec.id, finding.outcome, ordinal),
@@ -286,6 +307,31 @@ class CallMonitor:
             pack_version=spec.pack_version,
         )
         return completed
+
+    def _note_attribution(self, utterance: Utterance) -> None:
+        """Remember an attributed utterance (a final with words) for the findings about it."""
+        confidence = utterance.attribution_confidence
+        if confidence is None or not utterance.final or not utterance.words:
+            return
+        self._attributed.append((utterance.start, utterance.end, utterance.speaker, confidence))
+        self._attribution_sum += confidence
+        self._attribution_count += 1
+
+    def _attribution_of(self, finding: Finding, event: Event) -> float:
+        """How sure the attribution behind `finding` is (see the module docstring)."""
+        if (
+            isinstance(event, Utterance)
+            and event.attribution_confidence is not None
+            and finding.speaker == event.speaker
+        ):
+            return event.attribution_confidence
+        for start, end, speaker, confidence in reversed(self._attributed):
+            same = finding.speaker is Speaker.UNKNOWN or finding.speaker == speaker
+            if same and start - 0.05 <= finding.end and finding.start <= end + 0.05:
+                return confidence
+        if not self._attribution_count:
+            return 0.5
+        return round(self._attribution_sum / self._attribution_count, 3)
 
     def outcomes(self) -> list[RuleOutcome]:
         """Every rule's verdict so far, with the ids of its findings."""

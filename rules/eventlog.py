@@ -24,7 +24,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
             "metadata": dict(event.metadata),
         }
     if isinstance(event, Utterance):
-        return {
+        data: dict[str, Any] = {
             "type": "utterance",
             "call_id": event.call_id,
             "speaker": event.speaker.value,
@@ -36,6 +36,9 @@ def event_to_json(event: Event) -> dict[str, Any]:
             "end": event.end,
             "final": event.final,
         }
+        if event.attribution_confidence is not None:  # a turn of a single-channel leg (rules/attribution.py)
+            data["attribution_confidence"] = event.attribution_confidence
+        return data
     if isinstance(event, DigitReading):
         return {
             "type": "digit_reading",
@@ -84,6 +87,15 @@ def _speaker(data: Mapping[str, Any]) -> Speaker:
     return Speaker(speaker)
 
 
+def _attribution(data: Mapping[str, Any]) -> float | None:
+    if data.get("attribution_confidence") is None:
+        return None
+    value = _time(data, "attribution_confidence")
+    if not 0.0 <= value <= 1.0:
+        raise EventLogError(f"field 'attribution_confidence' must be between 0 and 1, got {value!r}")
+    return value
+
+
 def event_from_json(data: Mapping[str, Any]) -> Event:
     """The event a JSON dict describes; EventLogError says what is wrong."""
     if not isinstance(data, Mapping):
@@ -107,6 +119,7 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
             _time(data, "start"),
             _time(data, "end"),
             _get(data, "final", bool, "true or false"),
+            _attribution(data),
         )
     if kind == "digit_reading":
         words = _get(data, "words", list, "a list of [text, start, end, conf]")

@@ -53,6 +53,9 @@ class Utterance:
 
     Partials of the same utterance share `index` with its final; each new partial replaces the
     previous one (its text is the whole utterance so far, not a delta).
+
+    `attribution_confidence` is None when the speaker is the leg's (a channel of its own); on a single-channel leg
+    split into agent and customer turns (rules/attribution.py) it is how sure that split is, 0.5 … 1.0.
     """
 
     call_id: str
@@ -64,6 +67,7 @@ class Utterance:
     start: float
     end: float
     final: bool
+    attribution_confidence: float | None = None
 
     def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
         return rebuild_args(self)

@@ -28,6 +28,8 @@ class Finding:
 
     `evidence` is always redacted text. `finding_id` is stable: the same call replayed gives the same ids.
     Rule kinds leave `finding_id`, `pack_id` and `pack_version` empty; the engine fills them in.
+    `attribution_confidence` is None when every speaker came from a channel of its own; on a single-channel call
+    split into turns (rules/attribution.py) the engine sets how sure the attribution behind the finding is.
     """
 
     call_id: str
@@ -47,13 +49,14 @@ class Finding:
     pack_id: str = ""
     pack_version: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    attribution_confidence: float | None = None
 
     def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
         return rebuild_args(self)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (the shape alerts, reports and storage use)."""
-        return {
+        """A JSON-ready dict (the shape alerts, reports and storage use); `attribution_confidence` only when set."""
+        data = {
             "finding_id": self.finding_id,
             "call_id": self.call_id,
             "rule_id": self.rule_id,
@@ -72,3 +75,6 @@ class Finding:
             "reason": self.reason,
             "details": self.details,
         }
+        if self.attribution_confidence is not None:
+            data["attribution_confidence"] = round(self.attribution_confidence, 3)
+        return data

@@ -26,7 +26,7 @@ def _status(outcome: RuleOutcome | None) -> str:
 
 
 def _evidence(finding: Finding) -> dict[str, Any]:
-    return {
+    item: dict[str, Any] = {
         "finding_id": finding.finding_id,
         "outcome": finding.outcome,
         "severity": str(finding.severity),
@@ -35,6 +35,9 @@ def _evidence(finding: Finding) -> dict[str, Any]:
         "evidence": finding.evidence,
         "reason": finding.reason,
     }
+    if finding.attribution_confidence is not None:  # a single-channel call's turns (rules/attribution.py)
+        item["attribution_confidence"] = round(finding.attribution_confidence, 3)
+    return item
 
 
 def score_item(spec: RuleSpec, outcome: RuleOutcome | None, findings: Sequence[Finding]) -> dict[str, Any]:

@@ -10,6 +10,11 @@ Order: the legs decode independently, so their utterances are merged by audio ti
 released once the call's clock has passed its end. What comes out of `events()` is one audio-time-ordered stream
 per call, so a prompt on one leg always precedes the answer on another that came after it.
 
+Single channel: a mono call whose one leg is `unknown` (a recorder's mix, FreeSWITCH `mixed`, a single-track
+Twilio stream) holds both parties. With `PipelineConfig.attribute_mono` (default on) that leg's utterances go
+through `rules.attribution.SpeakerAttributor` before the ordering: they come out as agent and customer turns with
+an `attribution_confidence`, and a payment phrase in an agent turn arms the leg's own digit pass.
+
 Buffers: each leg queues at most `max_queued_seconds` of undecoded audio. When full, Overflow.BLOCK makes the
 feeding coroutine await (backpressure; default; nothing lost) and Overflow.SHED drops the incoming chunk,
 counting and logging it and keeping later times on the audio clock. `CallStream.lag` is the seconds of audio
@@ -29,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from rules.attribution import SpeakerAttributor
 from rules.events import AudioTick, CallEnded, CallStarted, DigitReading, Event, Speaker, Utterance
 from streams.codecs import AudioFormat, CodecError, Pcm, channel_bytes, decode
 from streams.digitpass import DigitPassStats, has_payment_phrase
@@ -49,6 +55,7 @@ class PipelineConfig:
     overflow: Overflow = Overflow.BLOCK
     max_batch_seconds: float = 1.0  # audio one worker decodes per thread hop
     tick_seconds: float = 1.0  # AudioTick period on the call's audio clock
+    attribute_mono: bool = True  # split a single unknown leg into agent and customer turns (rules/attribution.py)
 
     def __post_init__(self) -> None:
         if self.workers < 0 or self.max_queued_seconds <= 0 or self.max_batch_seconds <= 0 or self.tick_seconds <= 0:
@@ -188,6 +195,8 @@ class CallStream:
         ]
         self._events: asyncio.Queue[Event | object] = asyncio.Queue()
         self._order = AudioTimeOrder(fmt.channels)
+        mono = fmt.channels == 1 and roles.get(0, Speaker.UNKNOWN) is Speaker.UNKNOWN
+        self._attributor = SpeakerAttributor(language) if mono and cfg.attribute_mono else None
         self._group = asyncio.TaskGroup()
         self._next_tick = cfg.tick_seconds
         self._last_tick = 0.0
@@ -353,15 +362,20 @@ class CallStream:
     def _publish(self, events: list[Recognized]) -> None:
         """Queue a leg's new utterances, then hand out, in audio-time order, all that the call clock has passed.
         A payment phrase on one leg arms the digit pass of the other legs but the agent's (streams/digitpass.py),
-        from the end of the utterance that held it (a leg decoded ahead of it opens on the answer it already heard)."""
-        for event in events:
+        from the end of the utterance that held it (a leg decoded ahead of it opens on the answer it already heard);
+        on a mono leg the agent's prompt arms the leg's own pass."""
+        for event in self._attributed(events):
             self._order.add(event)
             if isinstance(event, Utterance) and event.text and has_payment_phrase(event.text):
                 for leg in self._legs:
                     digits = leg.transcriber.digits
                     other = leg.transcriber.leg
-                    if other.channel != event.channel and other.speaker is not Speaker.AGENT and digits is not None:
+                    if digits is None:
+                        continue
+                    if other.channel != event.channel and other.speaker is not Speaker.AGENT:
                         digits.arm(event.end)  # the phrase's leg may lag this one: it opens from here
+                    elif self._attributor is not None and event.speaker is Speaker.AGENT:
+                        digits.arm(event.end)  # a mono leg: the agent's payment prompt arms the leg's own pass
         clock = self.clock
         done = self._finished_legs == len(self._legs)
         lead = max(leg.decoded for leg in self._legs)
@@ -373,6 +387,19 @@ class CallStream:
             self._last_tick = clock
             period = self.asr.config.tick_seconds
             self._next_tick = (int(clock / period) + 1) * period
+
+    def _attributed(self, events: list[Recognized]) -> list[Recognized]:
+        """The events with the mono leg's split into agent and customer turns (unchanged on other calls)."""
+        attributor = self._attributor
+        if attributor is None:
+            return events
+        out: list[Recognized] = []
+        for event in events:
+            if isinstance(event, Utterance):
+                out.extend(attributor.attribute(event))
+            else:
+                out.append(attributor.attribute_reading(event))
+        return out
 
     def _length(self) -> float:
         return round(max(leg.received for leg in self._legs), 3)

@@ -193,3 +193,28 @@ class CallState:
 def speaker_matches(wanted: str, speaker: Speaker) -> bool:
     """True when an utterance by `speaker` is one a rule watching `wanted` ("any" = everyone) considers."""
     return wanted == "any" or speaker == wanted  # a StrEnum equals its value
+
+
+LOW_ATTRIBUTION = 0.7
+"""Below this `attribution_confidence` a turn of a single-channel call may be either side's (rules/attribution.py)."""
+
+
+def considers(wanted: str, utterance: Utterance) -> bool:
+    """`speaker_matches`, and on a single-channel call also a turn left unknown or attributed with low confidence:
+    a rule that needs one side's words counts them (honestly noted, `attribution_note`) rather than miss them."""
+    if wanted == "any" or utterance.speaker == wanted:
+        return True
+    confidence = utterance.attribution_confidence
+    return confidence is not None and (utterance.speaker is Speaker.UNKNOWN or confidence < LOW_ATTRIBUTION)
+
+
+def attribution_note(wanted: str, utterance: Utterance) -> str:
+    """Why a turn of another (or no) side was counted for `wanted`; "" when the speaker is the one wanted."""
+    if wanted == "any" or utterance.speaker == wanted or utterance.attribution_confidence is None:
+        return ""
+    if utterance.speaker is Speaker.UNKNOWN:
+        return f"heard in an unattributed turn of a single-channel call; counted as the {wanted}'s"
+    return (
+        f"heard in a turn attributed to the {utterance.speaker.value} with confidence "
+        f"{utterance.attribution_confidence:.2f} (single-channel call); counted as the {wanted}'s"
+    )

@@ -21,14 +21,15 @@ from rules.findings import Finding, Severity
 from rules.kinds.base import (
     SPEAKERS,
     CallState,
+    attribution_note,
     check_choice,
     check_number,
     check_outcome_severities,
     check_unknown,
+    considers,
     event_time,
     outcome_severity,
     redact_evidence,
-    speaker_matches,
 )
 from rules.kinds.matchers import (
     Matcher,
@@ -97,7 +98,7 @@ class RequiredPhraseRule:
                 return False
             if not matcher.phrases or rule._said is not None or rule._late:
                 continue
-            if utterance is not None and speaker_matches(rule._speaker, utterance.speaker):
+            if utterance is not None and considers(rule._speaker, utterance):
                 return False
             if rule._not_said_fired:
                 continue
@@ -127,7 +128,7 @@ class RequiredPhraseRule:
         return findings
 
     def _check_utterance(self, utterance: Utterance) -> list[Finding]:
-        if not speaker_matches(self._speaker, utterance.speaker) or self._matcher is None:
+        if not considers(self._speaker, utterance) or self._matcher is None:
             return []
         needed = self._threshold if utterance.final else self._partial_threshold
         floor = self._floor(needed, utterance.final)
@@ -195,6 +196,7 @@ class RequiredPhraseRule:
     def _finding(
         self, outcome: str, severity: Severity, utterance: Utterance, match: PhraseMatch, reason: str
     ) -> Finding:
+        note = attribution_note(self._speaker, utterance)
         return Finding(
             call_id=utterance.call_id,
             rule_id=self.spec.id,
@@ -203,7 +205,7 @@ class RequiredPhraseRule:
             severity=severity,
             start=match.start,
             end=match.end,
-            reason=f"{reason} ({describe(match)})",
+            reason=f"{reason} ({describe(match)})" + (f"; {note}" if note else ""),
             evidence=redact_evidence(utterance.text, self._call.language),
             speaker=utterance.speaker,
             channel=utterance.channel,
@@ -211,7 +213,7 @@ class RequiredPhraseRule:
             similarity=match.similarity,
             details={
                 "window_seconds": self._window, "deadline": self._deadline, "final": utterance.final,
-                **match_details(match),
+                **match_details(match), **({"attribution_note": note} if note else {}),
             },
         )
 

@@ -41,13 +41,19 @@ def raw_vosk_text(model: Any, pcm: bytes, rate: int, chunk_frames: int = 4000) -
 
 
 def pipeline_events(
-    audio: EncodedAudio, model: Any, agent_channel: int | None = 0, config: AsrConfig | None = None
+    audio: EncodedAudio,
+    model: Any,
+    agent_channel: int | None = 0,
+    config: AsrConfig | None = None,
+    attribute_mono: bool = True,
 ) -> list[Event]:
-    """All events of `audio` streamed through Transcription/CallStream in 20 ms chunks at full speed."""
+    """All events of `audio` streamed through Transcription/CallStream in 20 ms chunks at full speed (a mono clip's
+    one unknown leg split into agent / customer turns unless `attribute_mono` is off)."""
     events: list[Event] = []
 
     async def main() -> None:
-        async with Transcription(PipelineConfig(asr=config or AsrConfig()), model=model) as asr:
+        pipeline = PipelineConfig(asr=config or AsrConfig(), attribute_mono=attribute_mono)
+        async with Transcription(pipeline, model=model) as asr:
             await run_audio(asr, audio, events.append, "test-call", agent_channel)
 
     asyncio.run(main())

@@ -52,7 +52,9 @@ def finals(events: list[Event]) -> list[Utterance]:
 
 
 def test_event_stream_shape_and_audio_clock(model: Any, clip: EncodedAudio) -> None:
-    events = pipeline_events(clip, model)
+    # the recognizer's own output on a mono clip (one unknown leg); its split into agent and customer turns is
+    # tested in tests/rules/test_attribution.py and, end to end, tests/monitor/test_mono_service.py
+    events = pipeline_events(clip, model, attribute_mono=False)
     assert isinstance(events[0], CallStarted) and events[0].call_id == "test-call"
     assert events[-1] == CallEnded("test-call", round(clip.duration, 3), "stream-closed")
     ticks = [e.at for e in events if isinstance(e, AudioTick)]
@@ -81,7 +83,7 @@ def test_event_stream_shape_and_audio_clock(model: Any, clip: EncodedAudio) -> N
 
 
 def test_results_do_not_depend_on_chunking_or_leg_api(model: Any, clip: EncodedAudio) -> None:
-    baseline = finals(pipeline_events(clip, model))
+    baseline = finals(pipeline_events(clip, model, attribute_mono=False))
     coarse = finals(_run_with(model, clip, chunk_seconds=1.37))
 
     async def per_leg(call: CallStream) -> None:
@@ -101,7 +103,10 @@ def _run_with(model: Any, clip: EncodedAudio, chunk_seconds: float) -> list[Even
 
 
 def _run_custom(model: Any, fmt: AudioFormat, feed: Any, config: PipelineConfig | None = None) -> list[Event]:
+    """The pipeline's events for `feed`; these tests are about the recognizer's mechanics, so a mono clip stays one
+    unknown leg (`attribute_mono` off unless `config` says otherwise)."""
     events: list[Event] = []
+    config = config or PipelineConfig(attribute_mono=False)
 
     async def main() -> None:
         async with Transcription(config, model=model) as asr, asr.call("c", fmt) as call:
@@ -120,7 +125,7 @@ async def _collect(call: CallStream, into: list[Event]) -> None:
 
 def test_backpressure_bounds_the_lag_and_loses_nothing(model: Any, clip: EncodedAudio) -> None:
     lags: list[float] = []
-    config = PipelineConfig(workers=1, max_queued_seconds=0.5, max_batch_seconds=0.2)
+    config = PipelineConfig(workers=1, max_queued_seconds=0.5, max_batch_seconds=0.2, attribute_mono=False)
 
     async def feed(call: CallStream) -> None:
         for chunk in clip.chunks(0.02):
@@ -131,13 +136,13 @@ def test_backpressure_bounds_the_lag_and_loses_nothing(model: Any, clip: Encoded
     events = _run_custom(model, clip.fmt, feed, config)
     assert max(lags) <= 0.5 + 0.02 + 0.1 + 1e-6  # queue limit + one chunk + an incomplete 0.1 s slice
     assert max(lags) > 0.2  # the feeder really ran ahead and was held back
-    assert finals(events) == finals(pipeline_events(clip, model))
+    assert finals(events) == finals(pipeline_events(clip, model, attribute_mono=False))
 
 
 def test_shedding_is_counted_and_keeps_the_audio_clock(model: Any, clip: EncodedAudio) -> None:
     silence = EncodedAudio(clip.fmt, bytes(len(clip.data)))
     calls: list[CallStream] = []
-    config = PipelineConfig(max_queued_seconds=0.5, overflow=Overflow.SHED)
+    config = PipelineConfig(max_queued_seconds=0.5, overflow=Overflow.SHED, attribute_mono=False)
 
     async def feed(call: CallStream) -> None:
         calls.append(call)
@@ -231,7 +236,7 @@ def test_mulaw_file_through_the_sync_api(shared_data: Path, vosk_model_path: Pat
 def test_a_cut_ends_the_open_utterance_where_the_audio_stopped(model: Any, clip: EncodedAudio) -> None:
     """CallStream.cut (an AudioHook client paused or changed language): the utterance open at that point ends there
     as a final, and the speech after it is a new utterance; the audio clock is unchanged."""
-    speech = [u for u in finals(pipeline_events(clip, model)) if len(u.words) >= 6]
+    speech = [u for u in finals(pipeline_events(clip, model, attribute_mono=False)) if len(u.words) >= 6]
     assert speech, "the clip has no utterance of six words or more"
     longest = max(speech, key=lambda u: len(u.words))
     middle = longest.words[len(longest.words) // 2]
