@@ -30,7 +30,7 @@ from monitor.sinks.live import LiveHub
 from tests.monitor import dashboard_scenario as scenario
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Playwright
+    from playwright.sync_api import Browser, Page, Playwright
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "monitor" / "web" / "static"
 SEVERITY_RANK = {name: rank for rank, name in enumerate(("info", "low", "medium", "high", "critical"))}
@@ -43,6 +43,19 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def launch_chromium(playwright: Playwright) -> Browser:
     """The system Chromium, headless, offline-friendly (never a browser downloaded by `playwright install`)."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def checked_page(browser: Browser, width: int, height: int, **context: Any) -> Iterator[Page]:
+    """A page in a fresh browser context (`context`: more new_context options); the test fails if the page raised
+    a JavaScript error."""
+    opened_context = browser.new_context(viewport={"width": width, "height": height}, **context)
+    opened = opened_context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened
+    opened_context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 @contextmanager

@@ -14,8 +14,10 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from websockets.asyncio.server import serve
@@ -149,3 +151,16 @@ class LiveService:
         request = urllib.request.Request(self.http + path, headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
+
+
+@contextmanager
+def started_live_service(data_dir: Path, model_path: Path) -> Iterator[LiveService]:
+    """A LiveService on a free port with its store in `data_dir`, closed on exit."""
+    from tests.conftest import free_port
+
+    running = LiveService(Config(port=free_port(), data_dir=data_dir, model_path=str(model_path), log_level="WARNING"))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.close()

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.settings import Config
-from tests.conftest import free_port
 from tests.monitor.coaching_seed import seed_history
-from tests.monitor.dashboard_harness import chromium_browser
-from tests.monitor.live_driver import LiveService
+from tests.monitor.dashboard_harness import checked_page, chromium_browser
+from tests.monitor.live_driver import LiveService, started_live_service
 from tests.monitor.test_dashboard_e2e import save_screenshot
 
 pytest.importorskip("playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; pip install -e '.[dev]'")
@@ -33,27 +31,18 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, vosk_model_path: Path) -> Iterator[LiveService]:
-    config = Config(port=free_port(), data_dir=tmp_path_factory.mktemp("coaching") / "data",
-                    model_path=str(vosk_model_path), log_level="WARNING")
-    running = LiveService(config)
-    running.start()
-    # the page's default period is the last 7 local days, today included: the seeded "this week" is exactly that
-    today = dt.date.today()
-    start = time.mktime((today - dt.timedelta(days=6)).timetuple())
-    running.run(running.svc.store.run(seed_history, start))
-    yield running
-    running.close()
+    with started_live_service(tmp_path_factory.mktemp("coaching") / "data", vosk_model_path) as running:
+        # the page's default period is the last 7 local days, today included: the seeded "this week" is exactly that
+        today = dt.date.today()
+        start = time.mktime((today - dt.timedelta(days=6)).timetuple())
+        running.run(running.svc.store.run(seed_history, start))
+        yield running
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with checked_page(browser, 1440, 1000) as opened:
+        yield opened
 
 
 def test_coaching_shows_trends_worst_rules_and_exports_csv(page: Page, live: LiveService, tmp_path: Path) -> None:

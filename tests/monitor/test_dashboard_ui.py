@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.monitor import dashboard_scenario as sc
-from tests.monitor.dashboard_harness import DashboardHarness, chromium_browser, demo_calls
+from tests.monitor.dashboard_harness import DashboardHarness, checked_page, chromium_browser, demo_calls
 
 pytest.importorskip("playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; pip install -e '.[dev]'")
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -36,13 +36,8 @@ def harness() -> Iterator[DashboardHarness]:
 
 @pytest.fixture
 def page(browser: Browser, harness: DashboardHarness) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with checked_page(browser, 1280, 900) as opened:
+        yield opened
 
 
 def open_live(page: Page, harness: DashboardHarness) -> None:

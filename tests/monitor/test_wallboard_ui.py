@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.settings import Config
-from tests.conftest import free_port
-from tests.monitor.dashboard_harness import chromium_browser
-from tests.monitor.live_driver import LiveService
+from tests.monitor.dashboard_harness import checked_page, chromium_browser
+from tests.monitor.live_driver import LiveService, started_live_service
 from tests.monitor.test_dashboard_e2e import save_screenshot
 
 pytest.importorskip("playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; pip install -e '.[dev]'")
@@ -33,12 +31,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, vosk_model_path: Path) -> Iterator[LiveService]:
-    config = Config(port=free_port(), data_dir=tmp_path_factory.mktemp("wallboard") / "data",
-                    model_path=str(vosk_model_path), log_level="WARNING")
-    running = LiveService(config)
-    running.start()
-    yield running
-    running.close()
+    with started_live_service(tmp_path_factory.mktemp("wallboard") / "data", vosk_model_path) as running:
+        yield running
 
 
 async def open_calls(live: LiveService, count: int) -> dict[str, int]:
@@ -62,13 +56,8 @@ async def open_calls(live: LiveService, count: int) -> dict[str, int]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with checked_page(browser, 1440, 900) as opened:
+        yield opened
 
 
 def row_ids(page: Page) -> list[str]:
