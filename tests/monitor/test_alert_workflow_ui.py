@@ -15,7 +15,6 @@ from monitor.access.users import hash_password
 from monitor.config.settings import Config
 from monitor.config.trust import AccessConfig
 from tests.conftest import free_port
-from tests.monitor.dashboard_harness import chromium_browser
 from tests.monitor.live_driver import LiveService
 from tests.monitor.test_dashboard_e2e import save_screenshot
 
@@ -25,12 +24,6 @@ from playwright.sync_api import Browser, Page, expect
 USERS = {
     "dana": ("supervisor", "dana-secret-1"), "lee": ("supervisor", "lee-secret-1"), "ada": ("admin", "ada-secret-1")
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture

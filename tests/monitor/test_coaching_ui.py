@@ -15,18 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.monitor.coaching_seed import seed_history
-from tests.monitor.dashboard_harness import checked_page, chromium_browser
+from tests.monitor.dashboard_harness import checked_page
 from tests.monitor.live_driver import LiveService, started_live_service
 from tests.monitor.test_dashboard_e2e import save_screenshot
 
 pytest.importorskip("playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; pip install -e '.[dev]'")
 from playwright.sync_api import Browser, Page, expect
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from websockets.exceptions import ConnectionClosed
 
 from monitor.config.settings import Config
 from tests.conftest import free_port
-from tests.monitor.dashboard_harness import chromium_browser
 from tests.monitor.dashboard_service import FSDD_DIR, ServiceThread, card_call
 
 pytest.importorskip("playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; pip install -e '.[dev]'")
@@ -59,12 +58,6 @@ RECORDER = r"""
   new MutationObserver(check).observe(document, { subtree: true, childList: true, characterData: true });
 })();
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.monitor import dashboard_scenario as sc
-from tests.monitor.dashboard_harness import DashboardHarness, checked_page, chromium_browser, demo_calls
+from tests.monitor.dashboard_harness import DashboardHarness, checked_page, demo_calls
 
 pytest.importorskip("playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; pip install -e '.[dev]'")
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -18,12 +18,6 @@ from playwright.sync_api import Browser, Locator, Page, expect
 DIGIT_RUN = re.compile(r"\d(?:[\s-]*\d){12,}")
 SPOKEN_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 SPOKEN_RUN = re.compile(rf"\b{SPOKEN_DIGIT}(?:[\s,-]+{SPOKEN_DIGIT}){{12,}}\b", re.IGNORECASE)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture

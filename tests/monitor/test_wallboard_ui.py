@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.monitor.dashboard_harness import checked_page, chromium_browser
+from tests.monitor.dashboard_harness import checked_page
 from tests.monitor.live_driver import LiveService, started_live_service
 from tests.monitor.test_dashboard_e2e import save_screenshot
 
@@ -21,12 +21,6 @@ from playwright.sync_api import Browser, Page, expect
 CALLS = 200
 AGENTS = ("ann", "bob", "carol", "dev", "eve", "fay", "gus", "hal")
 QUEUES = ("billing", "payments", "retention", "support")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture(scope="module")
