@@ -698,8 +698,9 @@ class Store:
             if row["transcript_erase_wall"] is not None:
                 return False
             conn.execute(
-                "INSERT INTO event_logs(call_id, events, created_wall, data) VALUES (?, ?, ?, ?) ON CONFLICT(call_id) DO "
-                "UPDATE SET events = excluded.events, created_wall = excluded.created_wall, data = excluded.data",
+                "INSERT INTO event_logs(call_id, events, created_wall, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(call_id) DO UPDATE SET "
+                "events = excluded.events, created_wall = excluded.created_wall, data = excluded.data",
                 (call_id, len(lines), wall, data),
             )
         return True
